@@ -1,0 +1,273 @@
+"""Compiled parameterised circuits.
+
+A :class:`Circuit` is a fixed sequence of
+
+* Pauli rotations ``R_P(t) = exp(-i t P / 2)`` on one wire, whose angle ``t`` is either one
+  entry (a *slot*) of a per-circuit angle vector ``theta`` or a constant, and
+* fixed monomial gates (CNOT, CZ, ... runs, each compiled to one gather).
+
+Every trainable slot drives exactly one rotation. That is what the gradient rules need: the
+two-term parameter-shift rule, the adjoint sweep and the Hadamard test all differentiate one
+Pauli rotation at a time, and a gate such as ``Rot(phi, theta, omega)`` is simply three of them.
+
+For execution, consecutive rotations on one wire with no fixed gate in between are fused into
+one 2x2 *block*, all rotation matrices of a batch are built in one vectorised call, and the
+first blocks acting on ``|0...0>`` build a product state directly.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from qgradbench import engine
+from qgradbench.engine import Monomial
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """One Pauli rotation ``exp(-i t P / 2)`` on ``wire``.
+
+    Attributes:
+        pauli: ``"X"``, ``"Y"`` or ``"Z"``.
+        wire: the wire it acts on.
+        slot: index of its angle in ``theta``, or ``None`` for the constant ``angle``.
+        angle: the constant angle when ``slot`` is ``None``.
+    """
+
+    pauli: str
+    wire: int
+    slot: int | None
+    angle: float = 0.0
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive rotations on one wire, fused into one 2x2 gate for execution."""
+
+    wire: int
+    rotations: tuple[int, ...]
+
+
+Op = Block | Monomial
+
+
+@dataclass(frozen=True, eq=False)
+class Circuit:
+    """A compiled circuit over an angle vector ``theta`` of ``n_params`` slots.
+
+    Attributes:
+        n_qubits: number of qubits.
+        n_params: number of slots of ``theta``.
+        rotations: all rotations, in circuit order.
+        ops: the circuit as blocks and fixed gates, in order.
+        name: a short description for display.
+    """
+
+    n_qubits: int
+    n_params: int
+    rotations: tuple[Rotation, ...]
+    ops: tuple[Op, ...]
+    name: str = "circuit"
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # ----------------------------------------------------------------- structure
+    @functools.cached_property
+    def trainable(self) -> tuple[int, ...]:
+        """Indices of the rotations driven by a slot, in circuit order."""
+        return tuple(i for i, r in enumerate(self.rotations) if r.slot is not None)
+
+    @functools.cached_property
+    def slot_rotation(self) -> np.ndarray:
+        """``slot_rotation[k]`` is the index of the rotation that slot ``k`` drives."""
+        out = np.full(self.n_params, -1)
+        for i in self.trainable:
+            out[self.rotations[i].slot] = i
+        return out
+
+    @functools.cached_property
+    def sequence(self) -> tuple[tuple[str, object], ...]:
+        """The circuit as elementary steps: ``("rot", rotation_index)`` or ``("fixed", gate)``."""
+        steps: list[tuple[str, object]] = []
+        for op in self.ops:
+            if isinstance(op, Block):
+                steps.extend(("rot", i) for i in op.rotations)
+            else:
+                steps.append(("fixed", op))
+        return tuple(steps)
+
+    def _tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
+        """Constant tensors of the circuit on ``device`` (cached per dtype and device)."""
+        key = (dtype, str(device))
+        if key not in self._cache:
+            consts = [r.angle for r in self.rotations if r.slot is None]
+            n_const = len(consts)
+            # angles = cat([theta, consts], -1)[..., source]
+            source, c = [], 0
+            for r in self.rotations:
+                if r.slot is None:
+                    source.append(self.n_params + c)
+                    c += 1
+                else:
+                    source.append(r.slot)
+            self._cache[key] = {
+                "consts": torch.tensor(consts, dtype=dtype.to_real(), device=device).reshape(
+                    n_const
+                ),
+                "source": torch.tensor(source, dtype=torch.long, device=device),
+                "paulis": engine.pauli_stack(tuple(r.pauli for r in self.rotations), dtype, device),
+            }
+        return self._cache[key]
+
+    # ----------------------------------------------------------------- execution
+    def rotation_angles(self, theta: torch.Tensor) -> torch.Tensor:
+        """Map ``theta`` ``(..., n_params)`` to the angle of every rotation ``(..., R)``."""
+        t = self._tensors(_complex_of(theta.dtype), theta.device)
+        consts = t["consts"]
+        if consts.numel():
+            theta = torch.cat([theta, consts.expand(*theta.shape[:-1], -1)], dim=-1)
+        return theta.index_select(-1, t["source"])
+
+    def rotation_matrices(self, theta: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Return every rotation's matrix, ``(..., R, 2, 2)``, for angle vectors ``theta``."""
+        paulis = self._tensors(dtype, theta.device)["paulis"]
+        return engine.rotation_matrices(self.rotation_angles(theta), paulis)
+
+    def block_matrices(self, mats: torch.Tensor) -> dict[Block, torch.Tensor]:
+        """Fuse rotation matrices ``(..., R, 2, 2)`` into one matrix per block."""
+        out: dict[Block, torch.Tensor] = {}
+        for blocks, ids in self._block_groups(mats.device):
+            fused = mats.index_select(-3, ids[:, 0])
+            for j in range(1, ids.shape[1]):
+                fused = mats.index_select(-3, ids[:, j]) @ fused
+            for g, block in enumerate(blocks):
+                out[block] = fused[..., g, :, :]
+        return out
+
+    def _block_groups(self, device) -> list[tuple[list[Block], torch.Tensor]]:
+        key = ("groups", str(device))
+        if key not in self._cache:
+            by_len: dict[int, list[Block]] = {}
+            for op in self.ops:
+                if isinstance(op, Block):
+                    by_len.setdefault(len(op.rotations), []).append(op)
+            self._cache[key] = [
+                (blocks, torch.tensor([b.rotations for b in blocks], device=device))
+                for _, blocks in sorted(by_len.items())
+            ]
+        return self._cache[key]
+
+    @functools.cached_property
+    def _leading(self) -> int:
+        """Number of leading blocks that act on distinct wires before any fixed gate."""
+        seen: set[int] = set()
+        for i, op in enumerate(self.ops):
+            if not isinstance(op, Block) or op.wire in seen:
+                return i
+            seen.add(op.wire)
+        return len(self.ops)
+
+    def run(self, theta: torch.Tensor, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+        """Execute the circuit on ``|0...0>`` for every row of ``theta``.
+
+        Args:
+            theta: real ``(B, n_params)``; row ``b`` is the angle vector of circuit ``b``.
+            dtype: complex dtype of the simulation.
+
+        Returns:
+            The final states, ``(B, 2, ..., 2)``.
+        """
+        n = self.n_qubits
+        blocks = self.block_matrices(self.rotation_matrices(theta, dtype))
+        lead = self.ops[: self._leading]
+        # |0> columns of the leading blocks give a product state without any gate application.
+        columns = [None] * n
+        for op in lead:
+            columns[op.wire] = blocks[op][..., :, 0]
+        zero = torch.tensor([1.0, 0.0], dtype=dtype, device=theta.device).expand(
+            *theta.shape[:-1], 2
+        )
+        state = engine.product_state(
+            torch.stack([zero if c is None else c for c in columns], dim=-2)
+        )
+        for op in self.ops[self._leading :]:
+            if isinstance(op, Block):
+                state = engine.apply_matrix(state, blocks[op], op.wire, n)
+            else:
+                state = engine.apply_monomial(state, op)
+        return state
+
+
+def _complex_of(real: torch.dtype) -> torch.dtype:
+    return {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(
+        real, torch.complex64
+    )
+
+
+class CircuitBuilder:
+    """Builds a :class:`Circuit` gate by gate, fusing rotations into blocks as it goes.
+
+    Rotations on one wire stay in one block until a fixed gate closes all open blocks; single-
+    qubit gates on different wires commute, so this keeps the circuit's meaning exactly.
+    """
+
+    def __init__(self, n_qubits: int, name: str = "circuit"):
+        self.n_qubits = engine.check_n_qubits(n_qubits)
+        self.name = name
+        self._rotations: list[Rotation] = []
+        self._ops: list[object] = []  # Block placeholders are lists [wire, [ids]]
+        self._open: dict[int, list] = {}
+        self._pending: Monomial | None = None
+        self._slots: set[int] = set()
+
+    def _wire(self, wire: int) -> int:
+        if not 0 <= wire < self.n_qubits:
+            raise ValueError(f"wire {wire} out of range for {self.n_qubits} qubits")
+        return wire
+
+    def _flush_fixed(self) -> None:
+        if self._pending is not None:
+            self._ops.append(self._pending)
+            self._pending = None
+
+    def rotation(self, pauli: str, wire: int, slot: int | None = None, angle: float = 0.0):
+        """Append ``R_pauli(theta[slot])`` (or ``R_pauli(angle)`` when ``slot`` is None)."""
+        if pauli not in engine.PAULIS:
+            raise ValueError(f"rotation axis must be one of {engine.PAULIS}, got {pauli!r}")
+        if slot is not None:
+            if slot in self._slots:
+                raise ValueError(f"slot {slot} already drives a rotation; each slot drives one")
+            self._slots.add(slot)
+        self._flush_fixed()
+        wire = self._wire(wire)
+        self._rotations.append(Rotation(pauli, wire, slot, float(angle)))
+        if wire not in self._open:
+            block = [wire, []]
+            self._open[wire] = block
+            self._ops.append(block)
+        self._open[wire][1].append(len(self._rotations) - 1)
+        return self
+
+    def rot(self, wire: int, slots: tuple[int, int, int]):
+        """Append PennyLane's ``Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)``."""
+        phi, theta, omega = slots
+        return self.rotation("Z", wire, phi).rotation("Y", wire, theta).rotation("Z", wire, omega)
+
+    def fixed(self, name: str, wires: tuple[int, ...]):
+        """Append a fixed monomial gate (CNOT, CZ, SWAP, X, Z); runs of them are merged."""
+        gate = Monomial.gate(name, tuple(self._wire(w) for w in wires), self.n_qubits)
+        self._open.clear()
+        self._pending = gate if self._pending is None else self._pending.then(gate)
+        return self
+
+    def build(self, n_params: int) -> Circuit:
+        """Return the compiled circuit over ``n_params`` slots."""
+        missing = set(range(n_params)) - self._slots
+        if missing or max(self._slots, default=-1) >= n_params:
+            raise ValueError(f"slots must be exactly 0..{n_params - 1}; missing {sorted(missing)}")
+        self._flush_fixed()
+        ops = tuple(Block(op[0], tuple(op[1])) if isinstance(op, list) else op for op in self._ops)
+        return Circuit(self.n_qubits, n_params, tuple(self._rotations), ops, self.name)

@@ -1,0 +1,35 @@
+"""Batched state-vector simulator in PyTorch: states, gates, measurement. No training, no I/O."""
+
+from qgradbench.engine.gates import (
+    PAULIS,
+    Monomial,
+    pauli_matrix,
+    pauli_stack,
+    rotation_matrices,
+)
+from qgradbench.engine.statevector import (
+    MAX_QUBITS,
+    apply_matrix,
+    apply_monomial,
+    check_n_qubits,
+    expval_diagonal,
+    probabilities,
+    product_state,
+    zero_state,
+)
+
+__all__ = [
+    "MAX_QUBITS",
+    "PAULIS",
+    "Monomial",
+    "apply_matrix",
+    "apply_monomial",
+    "check_n_qubits",
+    "expval_diagonal",
+    "pauli_matrix",
+    "pauli_stack",
+    "probabilities",
+    "product_state",
+    "rotation_matrices",
+    "zero_state",
+]

@@ -1,0 +1,141 @@
+"""Gate matrices and the fixed (monomial) gates of the engine.
+
+Conventions follow PennyLane: wire 0 is the most significant bit of a basis index, and a
+rotation about the Pauli axis ``P`` is ``R_P(t) = exp(-i t P / 2) = cos(t/2) I - i sin(t/2) P``.
+``Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)``.
+
+Fixed gates that map basis states to basis states up to a phase (CNOT, CZ, X, Z, SWAP) are
+*monomial*: ``U|s> = phase[s] |perm(s)>``. A run of them compiles to one gather and one
+multiply, whatever its length (see :class:`Monomial`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+PAULIS = ("X", "Y", "Z")
+
+_PAULI_NP = {
+    "I": np.array([[1, 0], [0, 1]], dtype=np.complex128),
+    "X": np.array([[0, 1], [1, 0]], dtype=np.complex128),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=np.complex128),
+    "Z": np.array([[1, 0], [0, -1]], dtype=np.complex128),
+}
+
+
+def pauli_matrix(name: str, dtype: torch.dtype = torch.complex64, device="cpu") -> torch.Tensor:
+    """Return the 2x2 matrix of the Pauli operator ``name`` ("I", "X", "Y" or "Z")."""
+    if name not in _PAULI_NP:
+        raise ValueError(f"unknown Pauli {name!r}; expected one of 'I', 'X', 'Y', 'Z'")
+    return torch.as_tensor(_PAULI_NP[name], dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=64)
+def _pauli_stack_cached(names: tuple[str, ...], dtype: torch.dtype, device: str) -> torch.Tensor:
+    return torch.as_tensor(np.stack([_PAULI_NP[p] for p in names]), dtype=dtype, device=device)
+
+
+def pauli_stack(names: tuple[str, ...], dtype: torch.dtype, device) -> torch.Tensor:
+    """Return the Pauli matrices ``names`` stacked into a ``(len(names), 2, 2)`` tensor (cached)."""
+    return _pauli_stack_cached(tuple(names), dtype, str(torch.device(device)))
+
+
+def rotation_matrices(angles: torch.Tensor, paulis: torch.Tensor) -> torch.Tensor:
+    """Matrices of Pauli rotations ``exp(-i t P / 2)``, batched.
+
+    Args:
+        angles: real tensor ``(..., R)`` of rotation angles ``t``.
+        paulis: complex tensor ``(R, 2, 2)``, the generator ``P`` of each rotation.
+
+    Returns:
+        Complex tensor ``(..., R, 2, 2)`` with ``cos(t/2) I - i sin(t/2) P``.
+    """
+    half = angles.to(paulis.real.dtype).unsqueeze(-1).unsqueeze(-1) / 2
+    eye = torch.eye(2, dtype=paulis.dtype, device=paulis.device)
+    return torch.cos(half) * eye - 1j * torch.sin(half) * paulis
+
+
+def bit(index: np.ndarray, wire: int, n_qubits: int) -> np.ndarray:
+    """Value of ``wire``'s bit in basis index ``index`` (wire 0 is the most significant bit)."""
+    return (index >> (n_qubits - 1 - wire)) & 1
+
+
+@dataclass(frozen=True, eq=False)
+class Monomial:
+    """A fixed gate sequence that acts as ``U|s> = phase[s] |perm(s)>``.
+
+    Stored as the gather form used by the engine: ``(U psi)[s] = phase[s] * psi[source[s]]``.
+
+    Attributes:
+        n_qubits: number of qubits.
+        source: integer array ``(2**n,)``; amplitude ``s`` of the output comes from ``source[s]``.
+        phase: complex array ``(2**n,)``; the phase multiplied onto output amplitude ``s``.
+        names: the gates it was compiled from, for display.
+    """
+
+    n_qubits: int
+    source: np.ndarray
+    phase: np.ndarray
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def identity(cls, n_qubits: int) -> Monomial:
+        """Return the identity on ``n_qubits`` qubits."""
+        dim = 2**n_qubits
+        return cls(n_qubits, np.arange(dim), np.ones(dim, dtype=np.complex128))
+
+    @classmethod
+    def gate(cls, name: str, wires: tuple[int, ...], n_qubits: int) -> Monomial:
+        """Return the monomial of one named gate: CNOT, CZ, SWAP, X or Z."""
+        idx = np.arange(2**n_qubits)
+        phase = np.ones_like(idx, dtype=np.complex128)
+        if name == "CNOT":
+            control, target = wires
+            source = idx ^ (bit(idx, control, n_qubits) << (n_qubits - 1 - target))
+        elif name == "CZ":
+            a, b = wires
+            source = idx
+            phase = np.where(bit(idx, a, n_qubits) & bit(idx, b, n_qubits), -1.0, 1.0) + 0j
+        elif name == "SWAP":
+            a, b = wires
+            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+            source = np.where(differ == 1, idx ^ flip, idx)
+        elif name == "X":
+            (a,) = wires
+            source = idx ^ (1 << (n_qubits - 1 - a))
+        elif name == "Z":
+            (a,) = wires
+            source = idx
+            phase = np.where(bit(idx, a, n_qubits), -1.0, 1.0) + 0j
+        else:
+            raise ValueError(f"unknown fixed gate {name!r}; expected CNOT, CZ, SWAP, X or Z")
+        label = f"{name}({','.join(map(str, wires))})"
+        return cls(n_qubits, source, phase, (label,))
+
+    def then(self, other: Monomial) -> Monomial:
+        """Return the monomial of applying ``self`` first and ``other`` second."""
+        # (other (self psi))[s] = ph2[s] * ph1[src2[s]] * psi[src1[src2[s]]]
+        return Monomial(
+            self.n_qubits,
+            self.source[other.source],
+            other.phase * self.phase[other.source],
+            self.names + other.names,
+        )
+
+    @functools.cached_property
+    def inverse(self) -> Monomial:
+        """The inverse gate (a monomial too)."""
+        inv = np.empty_like(self.source)
+        inv[self.source] = np.arange(self.source.size)
+        # U psi = ph * psi[src]  =>  psi[t] = conj(ph[inv[t]]) * (U psi)[inv[t]]
+        return Monomial(self.n_qubits, inv, np.conj(self.phase[inv]), self.names[::-1])
+
+    @property
+    def is_permutation(self) -> bool:
+        """Whether all phases are 1 (a pure permutation of basis states)."""
+        return bool(np.all(self.phase == 1))

@@ -1,0 +1,129 @@
+"""Batched state vectors and the operations on them.
+
+A state of ``n`` qubits is a complex tensor of shape ``(*batch, 2, ..., 2)`` with ``n`` trailing
+axes of size two; axis ``-n + w`` is wire ``w``. Any number of leading batch axes is allowed, and
+every gate takes its matrix per batch element (or broadcast over the batch), so one call runs a
+whole batch of *different* circuits: inputs, shifted copies, perturbed copies.
+
+Every function here is differentiable with ``torch.autograd`` and runs on whatever device the
+state lives on. None of them loops over batch elements.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from qgradbench.engine.gates import Monomial
+
+#: Largest register the engine accepts. One complex64 state of 26 qubits takes 512 MiB, so a
+#: batch of a few dozen already fills a workstation; gradient rules multiply the batch further.
+MAX_QUBITS = 26
+
+
+def check_n_qubits(n_qubits: object) -> int:
+    """Validate a qubit count and return it.
+
+    Raises:
+        ValueError: if ``n_qubits`` is not an integer in ``[1, MAX_QUBITS]``.
+    """
+    if isinstance(n_qubits, bool) or not isinstance(n_qubits, int):
+        raise ValueError(f"n_qubits must be an integer in [1, {MAX_QUBITS}], got {n_qubits!r}")
+    if not 1 <= n_qubits <= MAX_QUBITS:
+        raise ValueError(
+            f"n_qubits must be in [1, {MAX_QUBITS}] (a {MAX_QUBITS}-qubit complex64 state takes "
+            f"{2**MAX_QUBITS * 8 // 2**20} MiB per sample), got {n_qubits}"
+        )
+    return n_qubits
+
+
+def zero_state(
+    batch: int | tuple[int, ...],
+    n_qubits: int,
+    dtype: torch.dtype = torch.complex64,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Return ``|0...0>`` for every batch element, shape ``(*batch, 2, ..., 2)``."""
+    batch = (batch,) if isinstance(batch, int) else tuple(batch)
+    state = torch.zeros((*batch, 2**n_qubits), dtype=dtype, device=device)
+    state[..., 0] = 1
+    return state.reshape(*batch, *([2] * n_qubits))
+
+
+def product_state(columns: torch.Tensor) -> torch.Tensor:
+    """Return the product state ``(x) columns[..., w, :]`` over the wires.
+
+    Args:
+        columns: complex tensor ``(*batch, n, 2)``; row ``w`` is the single-qubit state of wire w.
+
+    Returns:
+        The state ``(*batch, 2, ..., 2)``.
+    """
+    n = columns.shape[-2]
+    batch = columns.shape[:-2]
+    state = columns[..., 0, :]
+    for w in range(1, n):
+        state = (state.unsqueeze(-1) * columns[..., w, :].unsqueeze(-2)).reshape(*batch, -1)
+    return state.reshape(*batch, *([2] * n))
+
+
+def apply_matrix(
+    state: torch.Tensor, matrix: torch.Tensor, wire: int, n_qubits: int
+) -> torch.Tensor:
+    """Apply a single-qubit gate to ``wire``.
+
+    Args:
+        state: ``(*batch, 2, ..., 2)``.
+        matrix: ``(*batch', 2, 2)`` with ``batch'`` broadcastable to ``batch``: one matrix per
+            circuit, or one for all.
+        wire: the wire it acts on.
+        n_qubits: number of qubits of the state.
+
+    Returns:
+        The new state, same shape.
+    """
+    shape = state.shape
+    batch = shape[: len(shape) - n_qubits]
+    psi = state.reshape(*batch, 2**wire, 2, 2 ** (n_qubits - wire - 1))
+    return torch.matmul(matrix.unsqueeze(-3), psi).reshape(shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _monomial_tensors(gate: Monomial, dtype: torch.dtype, device: str):
+    source = torch.as_tensor(gate.source, dtype=torch.long, device=device)
+    phase = None if gate.is_permutation else torch.as_tensor(gate.phase, dtype=dtype, device=device)
+    return source, phase
+
+
+def apply_monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
+    """Apply a fixed monomial gate (a compiled run of CNOT, CZ, ...): one gather, one product."""
+    n = gate.n_qubits
+    shape = state.shape
+    flat = state.reshape(*shape[: len(shape) - n], 2**n)
+    source, phase = _monomial_tensors(gate, state.dtype, str(state.device))
+    out = flat.index_select(-1, source)
+    if phase is not None:
+        out = out * phase
+    return out.reshape(shape)
+
+
+def probabilities(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Return the basis-state probabilities ``|psi_s|^2``, shape ``(*batch, 2**n)`` (real)."""
+    flat = state.reshape(*state.shape[: state.dim() - n_qubits], 2**n_qubits)
+    return torch.view_as_real(flat).square().sum(-1)
+
+
+def expval_diagonal(state: torch.Tensor, diagonals: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Expectation values of observables that are diagonal in the computational basis.
+
+    Args:
+        state: ``(*batch, 2, ..., 2)``.
+        diagonals: real ``(n_obs, 2**n)``; row ``j`` holds the eigenvalue of observable ``j`` on
+            each basis state.
+        n_qubits: number of qubits.
+
+    Returns:
+        ``(*batch, n_obs)`` with ``<psi| O_j |psi> = sum_s |psi_s|^2 O_j[s]``.
+    """
+    return probabilities(state, n_qubits) @ diagonals.T

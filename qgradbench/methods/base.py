@@ -1,0 +1,269 @@
+"""The contract every differentiation method follows, over two families.
+
+A method maps the layer's encoding angles ``(B, n)`` and flat weights ``(P_w,)`` to expectation
+values ``(B, n_out)`` in a way that ``torch.autograd`` can differentiate. Internally every
+method works on the per-circuit angle vector ``theta = [encoding angles, weights]`` of
+``P = n + P_w`` slots; gradients for the inputs and weights are read off its slots (the
+weights' gradient summed over the batch, the inputs' scaled by the encoding's chain factor by
+autograd).
+
+* :class:`SimulatorMethod` (backprop, adjoint, shot-adjoint): differentiates the simulated state
+  itself; nothing a quantum computer could run.
+* :class:`HardwareMethod` (parameter-shift, finite-diff, spsa, hadamard): estimates the
+  Jacobian from expectation values of other circuits. Each such method is a pure *recipe*
+  (:class:`Recipe`: which shifted angle vectors to evaluate and how to combine them, as in
+  PennyLane's ``gradients/general_shift_rules.py``); execution folds every shifted circuit of the
+  batch into one engine call. The Jacobian is only computed in the backward pass, as PennyLane
+  does, so evaluation without gradients costs one circuit per sample.
+
+This mirrors PennyLane's ``workflow/jacobian_products.py`` split between device derivatives and
+transform-based derivatives.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from qgradbench import engine
+from qgradbench.circuits import Circuit, Observable
+
+#: Amplitudes one engine call may hold at once; larger batches are executed in chunks.
+MAX_AMPLITUDES_PER_CALL = 2**24
+
+
+@dataclass
+class Execution:
+    """Everything a method needs to execute circuits: what to run, how precisely, and with what.
+
+    Attributes:
+        circuit: the compiled circuit.
+        observable: what is measured at the end.
+        dtype: complex dtype of the simulation.
+        shots: shots per executed circuit, or ``None`` for exact expectation values.
+        generator: the random generator for shots and stochastic rules (owned by the layer).
+    """
+
+    circuit: Circuit
+    observable: Observable
+    dtype: torch.dtype = torch.complex64
+    shots: int | None = None
+    generator: torch.Generator | None = field(default=None, repr=False)
+
+    @property
+    def n_qubits(self) -> int:
+        """Number of qubits."""
+        return self.circuit.n_qubits
+
+    def diagonals(self, device) -> torch.Tensor:
+        """The observable's eigenvalue table on ``device``, ``(n_out, 2**n)``."""
+        return self.observable.diagonals(self.dtype.to_real(), device)
+
+    def state(self, theta: torch.Tensor) -> torch.Tensor:
+        """Final states ``(B, 2, ..., 2)`` for angle vectors ``theta`` ``(B, P)``."""
+        return self.circuit.run(theta, self.dtype)
+
+    def expval(self, theta: torch.Tensor) -> torch.Tensor:
+        """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses)."""
+        state = self.state(theta)
+        return engine.expval_diagonal(state, self.diagonals(theta.device), self.n_qubits)
+
+    def estimate(self, theta: torch.Tensor) -> torch.Tensor:
+        """Expectation values as the hardware would return them: exact, or from ``shots`` samples.
+
+        Rows are executed in chunks of at most :data:`MAX_AMPLITUDES_PER_CALL` amplitudes, so
+        gradient rules over large registers do not exhaust memory.
+        """
+        rows = max(1, MAX_AMPLITUDES_PER_CALL >> self.n_qubits)
+        with torch.no_grad():
+            parts = [self._estimate(chunk) for chunk in theta.split(rows)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _estimate(self, theta: torch.Tensor) -> torch.Tensor:
+        if self.shots is None:
+            return self.expval(theta)
+        raise NotImplementedError("shot sampling is not available yet")
+
+
+def assemble(inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Return ``theta = [inputs, weights]`` per circuit, ``(B, n + P_w)``."""
+    return torch.cat([inputs, weights.expand(inputs.shape[0], -1)], dim=-1)
+
+
+def split_grad(
+    grad_theta: torch.Tensor, n_inputs: int, needs: tuple[bool, bool]
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Split a per-circuit gradient ``(B, P)`` into the inputs' ``(B, n)`` and weights' parts."""
+    g_in = grad_theta[:, :n_inputs] if needs[0] else None
+    g_w = grad_theta[:, n_inputs:].sum(0) if needs[1] else None
+    return g_in, g_w
+
+
+def needed_slots(n_inputs: int, n_params: int, needs: tuple[bool, bool]) -> np.ndarray:
+    """Slots of ``theta`` whose gradient autograd asks for (inputs first, then weights)."""
+    parts = []
+    if needs[0]:
+        parts.append(np.arange(n_inputs))
+    if needs[1]:
+        parts.append(np.arange(n_inputs, n_params))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class DiffMethod(abc.ABC):
+    """A differentiation method of the quantum layer.
+
+    Class attributes describe it for the registry and the ``qgradbench methods`` listing.
+
+    Attributes:
+        name: kebab-case registry name.
+        family: ``"simulator"`` or ``"hardware"``.
+        supports_shots: whether it accepts ``shots=N``.
+        hardware: ``"yes"`` if a quantum computer can run it, ``"no"``, or ``"emulates"``.
+        summary: one line for listings.
+        options: accepted keyword options and their defaults.
+    """
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    supports_shots: ClassVar[bool]
+    hardware: ClassVar[str]
+    summary: ClassVar[str]
+    options: ClassVar[dict[str, object]] = {}
+
+    def __init__(self, **options):
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            accepted = ", ".join(self.options) or "none"
+            raise ValueError(
+                f"unknown option(s) {', '.join(map(repr, unknown))} for diff_method "
+                f"{self.name!r}; accepted: {accepted}"
+            )
+        self.config = {**self.options, **options}
+
+    def check_shots(self, shots: int | None) -> None:
+        """Raise if this method cannot take ``shots``."""
+        if shots is not None and not self.supports_shots:
+            from qgradbench.methods import shot_methods
+
+            raise ValueError(
+                f"diff_method {self.name!r} is exact and cannot take shots={shots}; "
+                f"methods that support shots: {', '.join(shot_methods())}"
+            )
+
+    @abc.abstractmethod
+    def forward(
+        self, execution: Execution, inputs: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:
+        """Return ``(B, n_out)`` expectation values that autograd differentiates by this method.
+
+        Args:
+            execution: the circuit, observable, precision, shots and generator.
+            inputs: encoding angles ``(B, n)``.
+            weights: flat weights ``(P_w,)``, shared by the batch.
+        """
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"{type(self).__name__}({opts})"
+
+
+class SimulatorMethod(DiffMethod):
+    """A method that differentiates the simulated state (not runnable on hardware)."""
+
+    family = "simulator"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A linear gradient recipe: which circuits to run and how to combine their results.
+
+    For angle vectors ``theta`` ``(B, P)`` and differentiated slots ``s = 0..S-1``::
+
+        f_m = E[theta + offsets[m]]                         (M shifted circuits per sample)
+        J[:, :, s] = sum_m coeffs[s, m] f_m + f0_coeffs[s] E[theta]
+
+    ``E[theta]`` is the forward pass's own result, reused as hardware pipelines do, so a rule
+    that needs the unshifted value costs no extra circuit.
+
+    Attributes:
+        offsets: ``(M, P)`` shifts of the angle vector.
+        coeffs: ``(S, M)`` combination coefficients.
+        f0_coeffs: ``(S,)`` coefficient of the unshifted value.
+    """
+
+    offsets: np.ndarray
+    coeffs: np.ndarray
+    f0_coeffs: np.ndarray
+
+    @property
+    def n_circuits(self) -> int:
+        """Circuits per sample this recipe executes."""
+        return self.offsets.shape[0]
+
+
+class HardwareMethod(DiffMethod):
+    """A method that estimates the Jacobian from other circuits' expectation values."""
+
+    family = "hardware"
+
+    def forward(self, execution, inputs, weights):  # noqa: D102 (documented in the base)
+        return _HardwareJacobianProduct.apply(inputs, weights, self, execution)
+
+    def recipe(self, execution: Execution, slots: np.ndarray) -> Recipe:
+        """Return the recipe for the Jacobian columns ``slots`` (override for linear rules)."""
+        raise NotImplementedError
+
+    def jacobian(
+        self, execution: Execution, theta: torch.Tensor, slots: np.ndarray, f0: torch.Tensor
+    ) -> torch.Tensor:
+        """Estimate ``d E / d theta[:, slots]`` as ``(B, n_out, S)``.
+
+        The default executes :meth:`recipe` with every shifted circuit of the batch in one
+        engine call.
+
+        Args:
+            execution: what to run and how.
+            theta: angle vectors ``(B, P)``.
+            slots: the differentiated slots.
+            f0: the forward pass's results ``(B, n_out)`` for ``theta``.
+        """
+        rec = self.recipe(execution, slots)
+        real = theta.dtype
+        offsets = torch.as_tensor(rec.offsets, dtype=real, device=theta.device)
+        coeffs = torch.as_tensor(rec.coeffs, dtype=real, device=theta.device)
+        shifted = (theta.unsqueeze(1) + offsets).reshape(-1, theta.shape[-1])
+        f = execution.estimate(shifted).reshape(theta.shape[0], rec.n_circuits, -1)
+        jac = torch.einsum("sm,bmo->bos", coeffs, f)
+        if np.any(rec.f0_coeffs):
+            f0c = torch.as_tensor(rec.f0_coeffs, dtype=real, device=theta.device)
+            jac = jac + f0.unsqueeze(-1) * f0c
+        return jac
+
+
+class _HardwareJacobianProduct(torch.autograd.Function):
+    """Forward: estimate the outputs. Backward: estimate the Jacobian, contract with grad_out."""
+
+    @staticmethod
+    def forward(ctx, inputs, weights, method: HardwareMethod, execution: Execution):
+        theta = assemble(inputs.detach(), weights.detach())
+        out = execution.estimate(theta)
+        ctx.save_for_backward(theta, out)
+        ctx.method, ctx.execution, ctx.n_inputs = method, execution, inputs.shape[-1]
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        theta, out = ctx.saved_tensors
+        needs = tuple(ctx.needs_input_grad[:2])
+        slots = needed_slots(ctx.n_inputs, theta.shape[-1], needs)
+        jac = ctx.method.jacobian(ctx.execution, theta, slots, out)
+        grad_theta = theta.new_zeros(theta.shape)
+        grad_theta[:, torch.as_tensor(slots, device=theta.device)] = torch.einsum(
+            "bo,bos->bs", grad_out.to(jac.dtype), jac
+        )
+        return (*split_grad(grad_theta, ctx.n_inputs, needs), None, None)

@@ -1,0 +1,81 @@
+"""Shared fixtures: PennyLane reference circuits for the comparison tests."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench.circuits import draw_axes
+from qgradbench.engine import PAULIS
+
+
+def pennylane_circuit(ansatz: str, n: int, n_layers: int, observable: str = "z-each", seed=None):
+    """Return ``f(x, w) -> (batch, n_out)`` built with PennyLane's default.qubit, torch backprop.
+
+    The circuit is written with PennyLane's own templates wherever one exists, so that it checks
+    our compilation of them rather than repeating it.
+    """
+    qml = pytest.importorskip("pennylane")
+    dev = qml.device("default.qubit", wires=n)
+    axes = draw_axes(n, n_layers, seed) if ansatz == "random-pauli" else None
+    rotation = {"X": qml.RX, "Y": qml.RY, "Z": qml.RZ}
+
+    def measurements():
+        z = [qml.PauliZ(i) for i in range(n)]
+        if observable == "z-each":
+            return [qml.expval(op) for op in z]
+        if observable == "zz":
+            return [qml.expval(z[0] @ z[1])]
+        if observable == "global-z":
+            return [qml.expval(functools.reduce(lambda a, b: a @ b, z))]
+        if observable == "global-projector":
+            return [qml.expval(qml.Projector([0] * n, wires=range(n)))]
+        if observable == "local-projector":
+            return [qml.expval(qml.Projector([0], wires=[j])) for j in range(n)]
+        if observable == "local-z":
+            return [qml.expval(op) for op in z]
+        raise ValueError(observable)
+
+    @qml.qnode(dev, interface="torch", diff_method="backprop")
+    def circuit(x, w):
+        for i in range(n):
+            qml.RY(math.pi * x[..., i], wires=i)
+        if ansatz == "strongly-entangling":
+            qml.StronglyEntanglingLayers(w, wires=range(n))
+        elif ansatz == "basic-entangler":
+            qml.BasicEntanglerLayers(w, wires=range(n))
+        else:  # McClean et al. 2018, written out gate by gate
+            for i in range(n):
+                qml.RY(math.pi / 4, wires=i)
+            for layer in range(n_layers):
+                for i in range(n):
+                    rotation[PAULIS[axes[layer, i]]](w[..., layer, i], wires=i)
+                for i in range(n - 1):
+                    qml.CZ(wires=[i, i + 1])
+        return measurements()
+
+    def f(x, w):
+        out = torch.stack(list(circuit(x, w)), dim=-1)
+        if observable in ("local-projector", "local-z"):
+            out = out.mean(-1, keepdim=True)
+        return out
+
+    return f
+
+
+def pennylane_reference(ansatz, n, n_layers, x, w, observable="z-each", seed=None):
+    """Return PennyLane's values and Jacobians (w.r.t. x and w) in float64."""
+    f = pennylane_circuit(ansatz, n, n_layers, observable, seed)
+    x, w = x.double(), w.double()
+    jac_x, jac_w = torch.autograd.functional.jacobian(f, (x, w))
+    return f(x, w).detach(), jac_x, jac_w
+
+
+@pytest.fixture
+def rng():
+    """A seeded numpy generator."""
+    return np.random.default_rng(1234)

@@ -1,0 +1,172 @@
+"""The state-vector engine against closed forms and explicit matrices."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench import engine
+from qgradbench.engine import Monomial
+
+
+def kron_all(mats):
+    return functools.reduce(np.kron, mats)
+
+
+def dense(gate_1q: np.ndarray, wire: int, n: int) -> np.ndarray:
+    """The 2**n matrix of a single-qubit gate on ``wire`` (wire 0 most significant)."""
+    return kron_all([gate_1q if w == wire else np.eye(2) for w in range(n)])
+
+
+def random_state(batch, n, gen):
+    re = torch.randn(batch, 2**n, generator=gen, dtype=torch.float64)
+    im = torch.randn(batch, 2**n, generator=gen, dtype=torch.float64)
+    psi = torch.complex(re, im)
+    psi = psi / psi.norm(dim=-1, keepdim=True)
+    return psi.reshape(batch, *([2] * n))
+
+
+class TestGates:
+    """Gate matrices."""
+
+    @pytest.mark.parametrize("pauli", ["X", "Y", "Z"])
+    def test_rotation_is_exponential(self, pauli):
+        """Test that R_P(t) equals the matrix exponential exp(-i t P / 2)."""
+        t = torch.tensor([0.3, -1.7, math.pi])
+        p = engine.pauli_matrix(pauli, torch.complex128)
+        got = engine.rotation_matrices(t.double().unsqueeze(-1), p.unsqueeze(0))[:, 0]
+        want = torch.linalg.matrix_exp(-0.5j * t.double()[:, None, None] * p)
+        torch.testing.assert_close(got, want)
+
+    def test_unknown_pauli(self):
+        """Test that an unknown Pauli name raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="'W'"):
+            engine.pauli_matrix("W")
+
+    @pytest.mark.parametrize(
+        "name,wires,matrix",
+        [
+            ("CNOT", (0, 1), np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])),
+            ("CNOT", (1, 0), np.array([[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]])),
+            ("CZ", (0, 1), np.diag([1, 1, 1, -1])),
+            ("SWAP", (0, 1), np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])),
+        ],
+    )
+    def test_monomial_matrices(self, name, wires, matrix):
+        """Test that two-qubit monomial gates equal their textbook matrices."""
+        gate = Monomial.gate(name, wires, 2)
+        psi = torch.eye(4, dtype=torch.complex128).reshape(4, 2, 2)
+        got = engine.apply_monomial(psi, gate).reshape(4, 4).T  # columns: images of |s>
+        np.testing.assert_allclose(got.numpy(), matrix)
+
+    def test_monomial_composition_and_inverse(self):
+        """Test that composed monomials equal the sequence, and the inverse undoes it."""
+        n, gen = 3, torch.Generator().manual_seed(0)
+        gates = [
+            Monomial.gate("CNOT", (0, 2), n),
+            Monomial.gate("CZ", (1, 2), n),
+            Monomial.gate("X", (1,), n),
+            Monomial.gate("SWAP", (0, 1), n),
+        ]
+        psi = random_state(4, n, gen)
+        seq = psi
+        for g in gates:
+            seq = engine.apply_monomial(seq, g)
+        fused = functools.reduce(Monomial.then, gates)
+        torch.testing.assert_close(engine.apply_monomial(psi, fused), seq)
+        torch.testing.assert_close(engine.apply_monomial(seq, fused.inverse), psi)
+
+    def test_unknown_fixed_gate(self):
+        """Test that an unknown fixed gate raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="'TOFFOLI'"):
+            Monomial.gate("TOFFOLI", (0, 1, 2), 3)
+
+
+class TestStatevector:
+    """Applying gates and measuring."""
+
+    def test_zero_state(self):
+        """Test that zero_state is |0...0> with the (batch, 2, ..., 2) shape."""
+        psi = engine.zero_state(5, 3)
+        assert psi.shape == (5, 2, 2, 2) and psi.dtype == torch.complex64
+        assert torch.all(psi.reshape(5, -1)[:, 0] == 1) and psi.abs().sum() == 5
+
+    @pytest.mark.parametrize("wire", [0, 1, 2, 3])
+    def test_apply_matrix_equals_kron(self, wire):
+        """Test that a gate on one wire equals the Kronecker-product matrix on the whole state."""
+        n, gen = 4, torch.Generator().manual_seed(wire)
+        psi = random_state(3, n, gen)
+        u = torch.linalg.qr(torch.randn(3, 2, 2, dtype=torch.complex128, generator=gen))[0]
+        got = engine.apply_matrix(psi, u, wire, n).reshape(3, -1)
+        for b in range(3):
+            want = dense(u[b].numpy(), wire, n) @ psi[b].reshape(-1).numpy()
+            np.testing.assert_allclose(got[b].numpy(), want, atol=1e-12)
+
+    def test_apply_matrix_broadcasts_one_matrix(self):
+        """Test that one matrix for the whole batch equals one matrix per batch element."""
+        n, gen = 3, torch.Generator().manual_seed(1)
+        psi = random_state(4, n, gen)
+        u = torch.linalg.qr(torch.randn(2, 2, dtype=torch.complex128, generator=gen))[0]
+        torch.testing.assert_close(
+            engine.apply_matrix(psi, u, 1, n), engine.apply_matrix(psi, u.expand(4, 2, 2), 1, n)
+        )
+
+    def test_product_state(self):
+        """Test that product_state is the Kronecker product of the single-qubit states."""
+        gen = torch.Generator().manual_seed(2)
+        cols = torch.randn(2, 3, 2, dtype=torch.complex128, generator=gen)
+        got = engine.product_state(cols).reshape(2, -1)
+        for b in range(2):
+            want = kron_all([c.numpy() for c in cols[b]])
+            np.testing.assert_allclose(got[b].numpy(), want)
+
+    def test_expval_of_rotated_qubit(self):
+        """Test that <Z> after RY(t)|0> is cos(t) and <X> is sin(t) (closed form)."""
+        t = torch.linspace(-3, 3, 7, dtype=torch.float64)
+        ry = engine.rotation_matrices(t[:, None], engine.pauli_matrix("Y", torch.complex128)[None])
+        psi = engine.apply_matrix(engine.zero_state(7, 1, torch.complex128), ry[:, 0], 0, 1)
+        z = engine.expval_diagonal(psi, torch.tensor([[1.0, -1.0]], dtype=torch.float64), 1)
+        torch.testing.assert_close(z[:, 0], torch.cos(t))
+        h = engine.pauli_matrix("X", torch.complex128)  # <X> = <psi| X |psi>
+        x = (psi.conj() * engine.apply_matrix(psi, h, 0, 1)).sum((-1,)).real
+        torch.testing.assert_close(x, torch.sin(t))
+
+    def test_probabilities_normalised(self):
+        """Test that probabilities are |psi_s|^2 and sum to one."""
+        psi = random_state(3, 5, torch.Generator().manual_seed(3))
+        p = engine.probabilities(psi, 5)
+        torch.testing.assert_close(p, psi.reshape(3, -1).abs() ** 2)
+        torch.testing.assert_close(p.sum(-1), torch.ones(3, dtype=torch.float64))
+
+    def test_extra_batch_axes(self):
+        """Test that several leading batch axes behave like one flattened batch axis."""
+        n, gen = 3, torch.Generator().manual_seed(4)
+        psi = random_state(6, n, gen).reshape(2, 3, *([2] * n))
+        u = torch.linalg.qr(torch.randn(2, 1, 2, 2, dtype=torch.complex128, generator=gen))[0]
+        got = engine.apply_matrix(psi, u, 2, n).reshape(6, -1)
+        flat = engine.apply_matrix(
+            psi.reshape(6, *([2] * n)), u.expand(2, 3, 2, 2).reshape(6, 2, 2), 2, n
+        )
+        torch.testing.assert_close(got, flat.reshape(6, -1))
+
+    @pytest.mark.parametrize("bad", [0, -1, 27, 2.0, "4", True])
+    def test_check_n_qubits(self, bad):
+        """Test that qubit counts outside [1, MAX_QUBITS] raise a ValueError naming the value."""
+        with pytest.raises(ValueError, match=rf"n_qubits .*{engine.MAX_QUBITS}.*{bad!r}"):
+            engine.check_n_qubits(bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    """Test that the engine gives the same states on CUDA as on the CPU."""
+    n, gen = 4, torch.Generator().manual_seed(5)
+    psi = random_state(8, n, gen)
+    u = torch.linalg.qr(torch.randn(8, 2, 2, dtype=torch.complex128, generator=gen))[0]
+    gate = Monomial.gate("CNOT", (0, 3), n)
+    cpu = engine.apply_monomial(engine.apply_matrix(psi, u, 2, n), gate)
+    gpu = engine.apply_monomial(engine.apply_matrix(psi.cuda(), u.cuda(), 2, n), gate)
+    torch.testing.assert_close(gpu.cpu(), cpu)

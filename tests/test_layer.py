@@ -1,0 +1,168 @@
+"""QuantumLayer: its contract, bad input, and training inside a hybrid network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from qgradbench import QuantumLayer
+from qgradbench.engine import MAX_QUBITS
+from qgradbench.methods import names
+
+EXACT_METHODS = ["backprop", "adjoint", "parameter-shift", "finite-diff"]
+
+
+class TestContract:
+    """Shapes, dtypes, devices and seeds."""
+
+    def test_shapes(self):
+        """Test that (batch, n) inputs give (batch, n) outputs and weights are (L, n, 3)."""
+        layer = QuantumLayer(4, 2, seed=0)
+        assert layer.weights.shape == (2, 4, 3)
+        assert layer(torch.rand(7, 4)).shape == (7, 4)
+
+    def test_weight_shapes_per_ansatz(self):
+        """Test that single-rotation ansatzes have (L, n) weights."""
+        assert QuantumLayer(3, 2, ansatz="basic-entangler").weights.shape == (2, 3)
+        assert QuantumLayer(3, 2, ansatz="random-pauli").weights.shape == (2, 3)
+
+    def test_unbatched_and_extra_batch_axes(self):
+        """Test that (n,) and (a, b, n) inputs work like their flattened batch."""
+        layer = QuantumLayer(3, 1, seed=0)
+        x = torch.rand(2, 5, 3)
+        torch.testing.assert_close(layer(x).reshape(10, 3), layer(x.reshape(10, 3)))
+        torch.testing.assert_close(layer(x[0, 0]), layer(x[0, :1])[0])
+
+    @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+    def test_output_has_input_dtype(self, dtype):
+        """Test that weights use the layer's real dtype and the output the input's dtype."""
+        layer = QuantumLayer(2, 1, dtype=dtype)
+        assert layer.weights.dtype == dtype.to_real()
+        assert layer(torch.rand(3, 2)).dtype == torch.float32
+        assert layer(torch.rand(3, 2, dtype=torch.float64)).dtype == torch.float64
+
+    def test_seed_reproducible(self):
+        """Test that equal seeds give equal weights, different seeds different ones."""
+        a, b, c = (QuantumLayer(3, 2, seed=s) for s in (5, 5, 6))
+        torch.testing.assert_close(a.weights, b.weights)
+        assert not torch.equal(a.weights, c.weights)
+
+    def test_weights_in_range(self):
+        """Test that weights are initialised on [0, 2 pi) as PennyLane's TorchLayer does."""
+        w = QuantumLayer(6, 4, seed=0).weights
+        assert w.min() >= 0 and w.max() < 2 * torch.pi
+
+    def test_random_pauli_axes_from_seed(self):
+        """Test that random-pauli circuits are fixed by the seed and differ between seeds."""
+
+        def axes(seed):
+            layer = QuantumLayer(4, 3, ansatz="random-pauli", seed=seed)
+            return [r.pauli for r in layer.circuit.rotations]
+
+        assert axes(1) == axes(1) and axes(1) != axes(2)
+
+    def test_observable_outputs(self):
+        """Test that a single-output observable gives (batch, 1)."""
+        assert QuantumLayer(3, 1, observable="global-z")(torch.rand(4, 3)).shape == (4, 1)
+
+    def test_repr_names_method(self):
+        """Test that the module's repr shows the method and its options."""
+        assert "FiniteDiff(h=0.1" in repr(QuantumLayer(2, 1, diff_method="finite-diff", h=0.1))
+
+    @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+    @pytest.mark.parametrize("method", EXACT_METHODS)
+    def test_cuda_matches_cpu(self, method):
+        """Test that outputs and gradients on CUDA equal those on the CPU."""
+        x = torch.rand(6, 4, dtype=torch.float64)
+        results = []
+        for device in ("cpu", "cuda"):
+            layer = QuantumLayer(
+                4, 2, diff_method=method, seed=0, dtype=torch.complex128, device=device
+            )
+            xd = x.to(device).requires_grad_()
+            layer(xd).square().sum().backward()
+            results.append((layer(xd).cpu(), xd.grad.cpu(), layer.weights.grad.cpu()))
+        for a, b in zip(*results, strict=True):
+            torch.testing.assert_close(a, b)
+
+
+class TestBadInput:
+    """Bad input raises a ValueError that names the value and what is accepted."""
+
+    @pytest.mark.parametrize(
+        "kwargs,match",
+        [
+            ({"n_qubits": 0}, r"n_qubits must be in \[1, \d+\].*got 0"),
+            ({"n_qubits": -3}, r"n_qubits must be in \[1, \d+\].*got -3"),
+            ({"n_qubits": MAX_QUBITS + 1}, rf"n_qubits must be in \[1, {MAX_QUBITS}\].*MiB"),
+            ({"n_qubits": 2.5}, r"n_qubits must be an integer .*got 2.5"),
+            ({"n_layers": 0}, "n_layers must be an integer >= 1, got 0"),
+            ({"n_layers": -1}, "n_layers must be an integer >= 1, got -1"),
+            ({"ansatz": "hardware-efficient"}, "unknown ansatz 'hardware-efficient'.*strongly"),
+            ({"diff_method": "magic"}, "unknown diff_method 'magic'.*backprop"),
+            ({"observable": "zzz"}, "unknown observable 'zzz'.*z-each"),
+            ({"dtype": torch.float32}, "dtype must be torch.complex64 or torch.complex128"),
+            ({"diff_method": "adjoint", "shift": 1.0}, "unknown option.*'shift'.*'adjoint'"),
+            ({"n_qubits": 1, "observable": "zz"}, "needs at least 2 qubits, got n_qubits=1"),
+        ],
+    )
+    def test_constructor(self, kwargs, match):
+        """Test that invalid constructor arguments raise a ValueError naming them."""
+        args = {"n_qubits": 3, "n_layers": 1, **kwargs}
+        with pytest.raises(ValueError, match=match):
+            QuantumLayer(args.pop("n_qubits"), args.pop("n_layers"), **args)
+
+    @pytest.mark.parametrize(
+        "x,match",
+        [
+            (torch.rand(5, 3), r"shape \(batch, 4\).*got shape \(5, 3\)"),
+            (torch.rand(5, 4, 1), r"shape \(batch, 4\).*got shape \(5, 4, 1\)"),
+            (torch.tensor(1.0), r"shape \(batch, 4\).*got shape \(\)"),
+            (torch.ones(5, 4, dtype=torch.int64), "floating-point tensor.*torch.int64"),
+            (torch.ones(5, 4, dtype=torch.bool), "floating-point tensor.*torch.bool"),
+            ([[0.1, 0.2, 0.3, 0.4]], "must be a torch.Tensor.*got list"),
+        ],
+    )
+    def test_forward_input(self, x, match):
+        """Test that wrong input widths, non-float inputs and non-tensors are rejected."""
+        with pytest.raises(ValueError, match=match):
+            QuantumLayer(4, 1)(x)
+
+
+def separable_data(seed=0, n=64):
+    """Two Gaussian blobs in 2-D, separated along the first axis."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 2, generator=gen) * 0.4
+    x[:, 0] += torch.where(y == 1, 1.5, -1.5)
+    return x, y
+
+
+@pytest.mark.parametrize("method", names())
+class TestTraining:
+    """A HybridModel-shaped network trains with every method."""
+
+    def test_loss_falls(self, method):
+        """Test that Linear -> Tanh -> QuantumLayer -> Linear cuts its loss by a clear margin."""
+        torch.manual_seed(0)
+        options = {"shots": 1000} if method in ("spsa", "hadamard", "shot-adjoint") else {}
+        net = nn.Sequential(
+            nn.Linear(2, 2),
+            nn.Tanh(),
+            QuantumLayer(2, 1, diff_method=method, seed=0, **options),
+            nn.Linear(2, 2),
+        )
+        x, y = separable_data()
+        opt = torch.optim.Adam(net.parameters(), lr=0.05)
+        loss_fn = nn.CrossEntropyLoss()
+        losses = []
+        for _ in range(40):
+            opt.zero_grad()
+            loss = loss_fn(net(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert losses[-1] < 0.5 * losses[0], losses
+        accuracy = (net(x).argmax(1) == y).float().mean().item()
+        assert accuracy >= 0.9

@@ -1,0 +1,227 @@
+"""Differentiation methods: registry, rules against closed forms, batching of gradient circuits."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench import QuantumLayer
+from qgradbench.methods import (
+    adjoint_jacobian,
+    available,
+    finite_diff_coeffs,
+    get_method,
+    names,
+)
+from qgradbench.methods.base import Execution, assemble
+
+
+def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
+    """One qubit: along the Rot's theta ``t``, ``<Z> = cos a cos t - sin a cos phi sin t``.
+
+    Returns the method's estimate of ``d<Z>/dt`` and the exact value.
+    """
+    layer = QuantumLayer(1, 1, diff_method=method, dtype=torch.complex128, **options)
+    a, phi, t, omega = 0.4 * math.pi, 0.7, 1.1, -0.3
+    with torch.no_grad():
+        layer.weights.copy_(torch.tensor([[[phi, t, omega]]], dtype=torch.float64))
+    layer(torch.tensor([[0.4]], dtype=torch.float64)).sum().backward()
+    exact = -math.cos(a) * math.sin(t) - math.sin(a) * math.cos(phi) * math.cos(t)
+    return layer.weights.grad[0, 0, 1].item(), exact
+
+
+class TestRegistry:
+    """The method registry."""
+
+    def test_names_and_properties(self):
+        """Test that the exact methods are registered with their properties."""
+        props = {m.name: (m.supports_shots, m.hardware, m.family) for m in available()}
+        assert props["backprop"] == (False, "no", "simulator")
+        assert props["adjoint"] == (False, "no", "simulator")
+        assert props["parameter-shift"] == (True, "yes", "hardware")
+        assert props["finite-diff"] == (True, "yes", "hardware")
+
+    def test_unknown_method_lists_known(self):
+        """Test that an unknown method name raises a ValueError listing the known ones."""
+        with pytest.raises(ValueError, match="'nope'.*backprop, adjoint, parameter-shift"):
+            get_method("nope")
+
+    def test_unknown_option(self):
+        """Test that an option a method does not take raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="'h'.*'parameter-shift'.*accepted: shift"):
+            get_method("parameter-shift", h=0.1)
+
+    def test_every_method_has_summary(self):
+        """Test that every registered method describes itself for the listing."""
+        for m in available():
+            assert m.summary and m.hardware in ("yes", "no", "emulates")
+        assert names() == [m.name for m in available()]
+
+
+class TestFiniteDiffRule:
+    """Finite-difference stencils and their convergence, against closed forms."""
+
+    @pytest.mark.parametrize(
+        "order,strategy,shifts,coeffs",
+        [
+            (1, "forward", [0, 1], [-1, 1]),
+            (1, "backward", [-1, 0], [-1, 1]),
+            (2, "central", [-1, 1], [-0.5, 0.5]),
+            (2, "forward", [0, 1, 2], [-1.5, 2, -0.5]),
+            (4, "central", [-2, -1, 1, 2], [1 / 12, -2 / 3, 2 / 3, -1 / 12]),
+        ],
+    )
+    def test_coefficients(self, order, strategy, shifts, coeffs):
+        """Test that the stencils equal the textbook (Fornberg 1988) coefficients."""
+        got_shifts, got_coeffs = finite_diff_coeffs(order, strategy)
+        np.testing.assert_array_equal(got_shifts, shifts)
+        np.testing.assert_allclose(got_coeffs, coeffs, atol=1e-12)
+
+    def test_central_error_shrinks_as_h_squared(self):
+        """Test that halving h divides the central-difference error by 4 (error ~ g h^2 / 6)."""
+        steps = [0.4, 0.2, 0.1, 0.05]
+        errors = []
+        for h in steps:
+            est, exact = one_qubit_gradient("finite-diff", h=h, strategy="central", approx_order=2)
+            errors.append(abs(est - exact))
+            # exactly g sin(h)/h for a sinusoid: the error is g (1 - sin(h)/h) ~ g h^2 / 6
+            assert est == pytest.approx(exact * math.sin(h) / h, abs=1e-12)
+        ratios = np.array(errors[:-1]) / np.array(errors[1:])
+        np.testing.assert_allclose(ratios, 4.0, rtol=0.02)
+        slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
+        assert slope == pytest.approx(2.0, abs=0.02)
+
+    def test_forward_error_shrinks_as_h(self):
+        """Test that the forward-difference error is first order in h."""
+        steps = [0.04, 0.02, 0.01, 0.005]
+        errors = [abs(np.subtract(*one_qubit_gradient("finite-diff", h=h))) for h in steps]
+        slope = np.polyfit(np.log(steps), np.log(errors), 1)[0]
+        assert slope == pytest.approx(1.0, abs=0.05)
+
+    def test_default_steps(self):
+        """Test that the default step balances truncation against precision or shot noise."""
+        fd = get_method("finite-diff")
+        assert fd.step(None, torch.float64) == pytest.approx(np.finfo(np.float64).eps ** 0.5)
+        assert fd.step(1000, torch.float32) == pytest.approx(1000 ** (-1 / 4))
+        central = get_method("finite-diff", strategy="central", approx_order=2)
+        assert central.step(None, torch.float32) == pytest.approx(
+            np.finfo(np.float32).eps ** (1 / 3)
+        )
+        assert get_method("finite-diff", h=0.3).step(100, torch.float32) == 0.3
+
+    @pytest.mark.parametrize(
+        "options,match",
+        [
+            ({"h": 0.0}, "h must be a positive number, got 0.0"),
+            ({"h": -0.1}, "h must be a positive number, got -0.1"),
+            ({"h": "big"}, "h must be a positive number, got 'big'"),
+            ({"strategy": "sideways"}, "strategy must be one of .*'sideways'"),
+            ({"approx_order": 0}, "approx_order must be an integer >= 1, got 0"),
+            ({"strategy": "central", "approx_order": 3}, "even approx_order, got 3"),
+        ],
+    )
+    def test_bad_options(self, options, match):
+        """Test that invalid finite-difference options raise a ValueError naming the value."""
+        with pytest.raises(ValueError, match=match):
+            get_method("finite-diff", **options)
+
+
+class TestParameterShiftRule:
+    """The two-term rule."""
+
+    @pytest.mark.parametrize("shift", [math.pi / 2, 0.3, 2.0])
+    def test_exact_for_any_shift(self, shift):
+        """Test that (f(t+s) - f(t-s)) / (2 sin s) is exact for any shift s (closed form)."""
+        est, exact = one_qubit_gradient("parameter-shift", shift=shift)
+        assert est == pytest.approx(exact, abs=1e-12)
+
+    def test_bad_shift(self):
+        """Test that a shift with sin(s) = 0 raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="sin\\(shift\\) != 0, got 0"):
+            get_method("parameter-shift", shift=0)
+
+
+class TestBatching:
+    """Gradient circuits are folded into the batch: no loop over samples or parameters."""
+
+    @pytest.mark.parametrize("method", ["parameter-shift", "finite-diff"])
+    def test_backward_is_one_engine_call(self, method, monkeypatch):
+        """Test that all shifted circuits of a batch run in one engine call of 2P x B circuits."""
+        layer = QuantumLayer(4, 2, diff_method=method, seed=0)
+        x = torch.rand(8, 4, requires_grad=True)
+        out = layer(x)
+        calls = []
+        original = type(layer.circuit).run
+
+        def counting_run(circuit, theta, dtype=torch.complex64):
+            calls.append(theta.shape[0])
+            return original(circuit, theta, dtype)
+
+        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        out.sum().backward()
+        n_params = 4 + 2 * 4 * 3
+        per_param = 2 if method == "parameter-shift" else 1
+        assert calls == [8 * per_param * n_params]
+
+    def test_only_requested_gradients(self, monkeypatch):
+        """Test that inputs without requires_grad are not differentiated (fewer circuits)."""
+        layer = QuantumLayer(3, 1, diff_method="parameter-shift", seed=0)
+        calls = []
+        original = type(layer.circuit).run
+        monkeypatch.setattr(
+            type(layer.circuit),
+            "run",
+            lambda c, t, d=torch.complex64: calls.append(t.shape[0]) or original(c, t, d),
+        )
+        layer(torch.rand(5, 3)).sum().backward()  # x does not require grad
+        assert calls == [5, 5 * 2 * 9]  # forward, then 2 circuits for each of the 9 weights
+        assert layer.weights.grad is not None
+
+
+class TestAdjoint:
+    """The adjoint method is a reverse sweep, not autograd in disguise."""
+
+    def test_custom_function(self):
+        """Test that the adjoint output comes from the custom autograd Function."""
+        layer = QuantumLayer(3, 2, diff_method="adjoint", seed=0)
+        out = layer(torch.rand(2, 3, requires_grad=True))
+        assert "AdjointVJP" in type(out.grad_fn).__name__ or any(
+            "AdjointVJP" in type(f[0]).__name__ for f in out.grad_fn.next_functions if f[0]
+        )
+
+    def test_no_graph_in_forward(self):
+        """Test that the adjoint forward records no autograd graph through the gates."""
+        layer = QuantumLayer(4, 3, diff_method="adjoint", seed=0)
+        x = torch.rand(2, 4, requires_grad=True)
+        out = layer(x)
+        # backprop's graph holds one node per engine op; the adjoint's holds a handful.
+        nodes, stack = set(), [out.grad_fn]
+        while stack:
+            fn = stack.pop()
+            if fn is None or fn in nodes:
+                continue
+            nodes.add(fn)
+            stack.extend(f for f, _ in fn.next_functions)
+        backprop = QuantumLayer(4, 3, diff_method="backprop", seed=0)(x)
+        bp_nodes, stack = set(), [backprop.grad_fn]
+        while stack:
+            fn = stack.pop()
+            if fn is None or fn in bp_nodes:
+                continue
+            bp_nodes.add(fn)
+            stack.extend(f for f, _ in fn.next_functions)
+        assert len(nodes) < 10 < len(bp_nodes)
+
+    def test_jacobian_equals_backprop(self):
+        """Test that adjoint_jacobian equals autograd's Jacobian of the same circuit."""
+        layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=3)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        x = torch.rand(4, 3, dtype=torch.float64)
+        theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+        jac = adjoint_jacobian(ex, theta)
+        for b in range(4):
+            want = torch.autograd.functional.jacobian(lambda t: ex.expval(t[None])[0], theta[b])
+            torch.testing.assert_close(jac[b], want)
