@@ -18,6 +18,7 @@ from torch import nn
 from qgradbench.circuits import Observable, get_ansatz
 from qgradbench.methods import get_method
 from qgradbench.methods.base import Execution
+from qgradbench.methods.cost import Cost
 
 _COMPLEX = (torch.complex64, torch.complex128)
 
@@ -45,7 +46,9 @@ class QuantumLayer(nn.Module):
         ansatz: ``"strongly-entangling"`` (PennyLane's StronglyEntanglingLayers),
             ``"basic-entangler"`` or ``"random-pauli"``.
         diff_method: a name from :func:`qgradbench.methods.names`.
-        shots: shots per executed circuit, or ``None`` for exact expectation values.
+        shots: shots per executed circuit, or ``None`` for exact expectation values. With shots,
+            the forward pass samples ``shots`` bitstrings per input and estimates every output
+            from the same bitstrings; gradient rules spend ``shots`` per circuit they run.
         seed: seeds the weight initialisation, the ``random-pauli`` axes and the layer's own
             random generator (shots, stochastic rules). ``None`` draws from torch's global seed.
         dtype: ``torch.complex64`` (default) or ``torch.complex128``; weights use the matching
@@ -80,7 +83,6 @@ class QuantumLayer(nn.Module):
         spec = get_ansatz(ansatz)
         self.circuit = spec.build(n_qubits, n_layers, seed)
         self.method = get_method(diff_method, **method_options)
-        self.method.check_shots(check_shots(shots))
         self.n_qubits, self.n_layers, self.ansatz, self.seed = n_qubits, n_layers, ansatz, seed
         device = torch.device(device)
         init = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -90,8 +92,9 @@ class QuantumLayer(nn.Module):
         stream = seed + 1 if seed is not None else int(torch.randint(2**62, ()).item())
         generator.manual_seed(stream)
         self.execution = Execution(
-            self.circuit, Observable(observable, n_qubits), dtype, shots, generator
+            self.circuit, Observable(observable, n_qubits), dtype, check_shots(shots), generator
         )
+        self.method.validate(self.execution)
 
     @property
     def diff_method(self) -> str:
@@ -109,6 +112,15 @@ class QuantumLayer(nn.Module):
         return self.execution.dtype
 
     @property
+    def cost(self) -> Cost:
+        """Circuits and shots spent so far, forward and backward (see :class:`Cost`)."""
+        return self.execution.cost
+
+    def reset_cost(self) -> None:
+        """Zero the cost counters."""
+        self.execution.cost.reset()
+
+    @property
     def n_outputs(self) -> int:
         """Number of outputs per sample."""
         return self.execution.observable.n_outputs
@@ -120,6 +132,7 @@ class QuantumLayer(nn.Module):
         real = self.weights.dtype
         inputs = (math.pi * x.to(real)).reshape(-1, self.n_qubits)
         out = self.method.forward(self.execution, inputs, self.weights.reshape(-1))
+        self.execution.record("forward", inputs.shape[0], 1)
         return out.reshape(*batch_shape, self.n_outputs).to(x.dtype)
 
     def _check_input(self, x: object) -> torch.Tensor:

@@ -20,7 +20,8 @@ from tests.conftest import pennylane_reference
 
 pytestmark = pytest.mark.pennylane
 
-ANALYTIC = ("backprop", "adjoint", "parameter-shift")
+# Exact with shots=None: the Hadamard test and shot-adjoint then return exact expectations.
+ANALYTIC = ("backprop", "adjoint", "parameter-shift", "hadamard", "shot-adjoint")
 TOL = {torch.complex64: 1e-5, torch.complex128: 1e-10}
 SIZES = list(itertools.product(range(2, 7), range(1, 5)))  # 2..6 qubits x 1..4 layers
 

@@ -7,6 +7,7 @@ from qgradbench.engine.gates import (
     pauli_stack,
     rotation_matrices,
 )
+from qgradbench.engine.sampling import estimate_expvals, sample_counts
 from qgradbench.engine.statevector import (
     MAX_QUBITS,
     apply_matrix,
@@ -25,11 +26,13 @@ __all__ = [
     "apply_matrix",
     "apply_monomial",
     "check_n_qubits",
+    "estimate_expvals",
     "expval_diagonal",
     "pauli_matrix",
     "pauli_stack",
     "probabilities",
     "product_state",
     "rotation_matrices",
+    "sample_counts",
     "zero_state",
 ]

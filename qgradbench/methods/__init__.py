@@ -15,11 +15,15 @@ from qgradbench.methods.base import (
     DiffMethod,
     Execution,
     HardwareMethod,
+    JacobianMethod,
     Recipe,
     SimulatorMethod,
 )
 from qgradbench.methods.finite_diff import FiniteDiff, finite_diff_coeffs
+from qgradbench.methods.hadamard import Hadamard
 from qgradbench.methods.parameter_shift import ParameterShift
+from qgradbench.methods.shot_adjoint import ShotAdjoint
+from qgradbench.methods.spsa import SPSA
 
 _REGISTRY: dict[str, type[DiffMethod]] = {}
 
@@ -32,7 +36,7 @@ def register(cls: type[DiffMethod]) -> type[DiffMethod]:
     return cls
 
 
-for _cls in (Backprop, Adjoint, ParameterShift, FiniteDiff):
+for _cls in (Backprop, Adjoint, ParameterShift, FiniteDiff, SPSA, Hadamard, ShotAdjoint):
     register(_cls)
 
 
@@ -68,9 +72,13 @@ __all__ = [
     "DiffMethod",
     "Execution",
     "FiniteDiff",
+    "Hadamard",
     "HardwareMethod",
+    "JacobianMethod",
     "ParameterShift",
     "Recipe",
+    "SPSA",
+    "ShotAdjoint",
     "SimulatorMethod",
     "adjoint_jacobian",
     "adjoint_sweep",

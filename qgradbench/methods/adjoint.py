@@ -115,5 +115,6 @@ class _AdjointVJP(torch.autograd.Function):
         o_eff = grad_out.to(theta.dtype) @ execution.diagonals(theta.device)  # (B, 2**n)
         lam = (state.reshape(o_eff.shape) * o_eff).reshape(state.shape).unsqueeze(1)
         grad_theta = adjoint_sweep(execution, theta, state, lam)[:, 0]
+        execution.record("backward", theta.shape[0], 0)
         # The sweep yields every slot at no extra cost; keep those autograd asked for.
         return (*split_grad(grad_theta, ctx.n_inputs, tuple(ctx.needs_input_grad[:2])), None)

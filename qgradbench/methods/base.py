@@ -7,17 +7,23 @@ method works on the per-circuit angle vector ``theta = [encoding angles, weights
 weights' gradient summed over the batch, the inputs' scaled by the encoding's chain factor by
 autograd).
 
-* :class:`SimulatorMethod` (backprop, adjoint, shot-adjoint): differentiates the simulated state
-  itself; nothing a quantum computer could run.
-* :class:`HardwareMethod` (parameter-shift, finite-diff, spsa, hadamard): estimates the
+* ``family = "simulator"`` (backprop, adjoint, shot-adjoint): differentiates the simulated
+  state itself; nothing a quantum computer could run (shot-adjoint emulates a hardware
+  estimator's statistics).
+* ``family = "hardware"`` (parameter-shift, finite-diff, spsa, hadamard): estimates the
   Jacobian from expectation values of other circuits. Each such method is a pure *recipe*
   (:class:`Recipe`: which shifted angle vectors to evaluate and how to combine them, as in
   PennyLane's ``gradients/general_shift_rules.py``); execution folds every shifted circuit of the
   batch into one engine call. The Jacobian is only computed in the backward pass, as PennyLane
   does, so evaluation without gradients costs one circuit per sample.
 
-This mirrors PennyLane's ``workflow/jacobian_products.py`` split between device derivatives and
-transform-based derivatives.
+Methods that produce a whole Jacobian in the backward pass (the hardware family and
+shot-adjoint) share one autograd Function, :class:`JacobianMethod`, which contracts it with the
+incoming gradient. This mirrors PennyLane's ``workflow/jacobian_products.py`` split between
+device derivatives and transform-based derivatives.
+
+Each method declares what a gradient costs, :meth:`DiffMethod.circuits_per_sample`, and every
+pass is recorded in the layer's :class:`~qgradbench.methods.cost.Cost`.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import torch
 
 from qgradbench import engine
 from qgradbench.circuits import Circuit, Observable
+from qgradbench.methods.cost import Cost
 
 #: Amplitudes one engine call may hold at once; larger batches are executed in chunks.
 MAX_AMPLITUDES_PER_CALL = 2**24
@@ -46,6 +53,7 @@ class Execution:
         dtype: complex dtype of the simulation.
         shots: shots per executed circuit, or ``None`` for exact expectation values.
         generator: the random generator for shots and stochastic rules (owned by the layer).
+        cost: the circuits and shots spent so far.
     """
 
     circuit: Circuit
@@ -53,6 +61,7 @@ class Execution:
     dtype: torch.dtype = torch.complex64
     shots: int | None = None
     generator: torch.Generator | None = field(default=None, repr=False)
+    cost: Cost = field(default_factory=Cost)
 
     @property
     def n_qubits(self) -> int:
@@ -86,7 +95,14 @@ class Execution:
     def _estimate(self, theta: torch.Tensor) -> torch.Tensor:
         if self.shots is None:
             return self.expval(theta)
-        raise NotImplementedError("shot sampling is not available yet")
+        probs = engine.probabilities(self.state(theta), self.n_qubits)
+        return engine.estimate_expvals(
+            probs, self.diagonals(theta.device), self.shots, self.generator
+        )
+
+    def record(self, phase: str, samples: int, circuits_per_sample: int) -> None:
+        """Record a pass of ``phase`` over ``samples`` samples in :attr:`cost`."""
+        self.cost.record(phase, samples, samples * circuits_per_sample, self.shots)
 
 
 def assemble(inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -144,6 +160,10 @@ class DiffMethod(abc.ABC):
             )
         self.config = {**self.options, **options}
 
+    def validate(self, execution: Execution) -> None:
+        """Raise a ValueError if this method cannot run ``execution`` (its shots, observable)."""
+        self.check_shots(execution.shots)
+
     def check_shots(self, shots: int | None) -> None:
         """Raise if this method cannot take ``shots``."""
         if shots is not None and not self.supports_shots:
@@ -160,11 +180,18 @@ class DiffMethod(abc.ABC):
     ) -> torch.Tensor:
         """Return ``(B, n_out)`` expectation values that autograd differentiates by this method.
 
+        Implementations record their backward passes in ``execution.cost``; the layer records
+        the forward pass.
+
         Args:
             execution: the circuit, observable, precision, shots and generator.
             inputs: encoding angles ``(B, n)``.
             weights: flat weights ``(P_w,)``, shared by the batch.
         """
+
+    @abc.abstractmethod
+    def circuits_per_sample(self, n_slots: int) -> int:
+        """Circuits a backward pass executes (or emulates) per sample for ``n_slots`` angles."""
 
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
@@ -172,9 +199,13 @@ class DiffMethod(abc.ABC):
 
 
 class SimulatorMethod(DiffMethod):
-    """A method that differentiates the simulated state (not runnable on hardware)."""
+    """An exact method that differentiates the simulated state (not runnable on hardware)."""
 
     family = "simulator"
+
+    def circuits_per_sample(self, n_slots: int) -> int:
+        """Exact simulator gradients execute no circuits."""
+        return 0
 
 
 @dataclass(frozen=True)
@@ -205,13 +236,43 @@ class Recipe:
         return self.offsets.shape[0]
 
 
-class HardwareMethod(DiffMethod):
+class JacobianMethod(DiffMethod):
+    """A method whose backward pass estimates the Jacobian and contracts it with ``grad_out``.
+
+    The forward pass returns :meth:`Execution.estimate` (sampled when the layer has shots); the
+    Jacobian is only computed when autograd asks for it, and only for the inputs or weights
+    that require a gradient.
+    """
+
+    def forward(self, execution, inputs, weights):  # noqa: D102 (documented in the base)
+        return _JacobianProduct.apply(inputs, weights, self, execution)
+
+    @abc.abstractmethod
+    def jacobian(
+        self, execution: Execution, theta: torch.Tensor, slots: np.ndarray, f0: torch.Tensor
+    ) -> torch.Tensor:
+        """Estimate ``d E / d theta[:, slots]`` as ``(B, n_out, S)``.
+
+        Args:
+            execution: what to run and how.
+            theta: angle vectors ``(B, P)``.
+            slots: the differentiated slots.
+            f0: the forward pass's results ``(B, n_out)`` for ``theta``.
+        """
+
+
+class HardwareMethod(JacobianMethod):
     """A method that estimates the Jacobian from other circuits' expectation values."""
 
     family = "hardware"
 
-    def forward(self, execution, inputs, weights):  # noqa: D102 (documented in the base)
-        return _HardwareJacobianProduct.apply(inputs, weights, self, execution)
+    def circuits_per_sample(self, n_slots: int) -> int:
+        """Circuits of the recipe per sample (linear rules; others override)."""
+        return n_slots * self.circuits_per_slot()
+
+    def circuits_per_slot(self) -> int:
+        """Circuits per differentiated angle per sample of a linear rule."""
+        raise NotImplementedError
 
     def recipe(self, execution: Execution, slots: np.ndarray) -> Recipe:
         """Return the recipe for the Jacobian columns ``slots`` (override for linear rules)."""
@@ -220,17 +281,7 @@ class HardwareMethod(DiffMethod):
     def jacobian(
         self, execution: Execution, theta: torch.Tensor, slots: np.ndarray, f0: torch.Tensor
     ) -> torch.Tensor:
-        """Estimate ``d E / d theta[:, slots]`` as ``(B, n_out, S)``.
-
-        The default executes :meth:`recipe` with every shifted circuit of the batch in one
-        engine call.
-
-        Args:
-            execution: what to run and how.
-            theta: angle vectors ``(B, P)``.
-            slots: the differentiated slots.
-            f0: the forward pass's results ``(B, n_out)`` for ``theta``.
-        """
+        """Execute :meth:`recipe` with every shifted circuit of the batch in one engine call."""
         rec = self.recipe(execution, slots)
         real = theta.dtype
         offsets = torch.as_tensor(rec.offsets, dtype=real, device=theta.device)
@@ -244,11 +295,11 @@ class HardwareMethod(DiffMethod):
         return jac
 
 
-class _HardwareJacobianProduct(torch.autograd.Function):
+class _JacobianProduct(torch.autograd.Function):
     """Forward: estimate the outputs. Backward: estimate the Jacobian, contract with grad_out."""
 
     @staticmethod
-    def forward(ctx, inputs, weights, method: HardwareMethod, execution: Execution):
+    def forward(ctx, inputs, weights, method: JacobianMethod, execution: Execution):
         theta = assemble(inputs.detach(), weights.detach())
         out = execution.estimate(theta)
         ctx.save_for_backward(theta, out)
@@ -262,6 +313,7 @@ class _HardwareJacobianProduct(torch.autograd.Function):
         needs = tuple(ctx.needs_input_grad[:2])
         slots = needed_slots(ctx.n_inputs, theta.shape[-1], needs)
         jac = ctx.method.jacobian(ctx.execution, theta, slots, out)
+        ctx.execution.record("backward", theta.shape[0], ctx.method.circuits_per_sample(len(slots)))
         grad_theta = theta.new_zeros(theta.shape)
         grad_theta[:, torch.as_tensor(slots, device=theta.device)] = torch.einsum(
             "bo,bos->bs", grad_out.to(jac.dtype), jac

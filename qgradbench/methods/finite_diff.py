@@ -120,6 +120,11 @@ class FiniteDiff(HardwareMethod):
         eps = float(np.finfo(str(real_dtype).removeprefix("torch.")).eps)
         return default_step(self.config["approx_order"], shots, eps)
 
+    def circuits_per_slot(self) -> int:
+        """Nonzero stencil shifts: the unshifted value is the forward pass's result."""
+        shifts, _ = finite_diff_coeffs(self.config["approx_order"], self.config["strategy"])
+        return int(np.count_nonzero(shifts))
+
     def recipe(self, execution, slots):  # noqa: D102
         h = self.step(execution.shots, execution.dtype.to_real())
         return difference_recipe(

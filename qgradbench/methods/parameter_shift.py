@@ -59,6 +59,9 @@ class ParameterShift(HardwareMethod):
             raise ValueError(f"shift must be a real number with sin(shift) != 0, got {shift!r}")
         self.config["shift"] = float(shift)
 
+    def circuits_per_slot(self) -> int:  # noqa: D102
+        return 2
+
     def recipe(self, execution, slots):  # noqa: D102
         return shift_recipe(
             execution.circuit.n_params, tuple(int(s) for s in slots), self.config["shift"]

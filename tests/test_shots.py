@@ -1,0 +1,370 @@
+"""Shot noise: sampled forward passes and shot-based gradient estimators.
+
+Statistical tests use fixed seeds and tolerances derived from each estimator's own variance:
+with ``R`` independent repetitions of an estimator of mean ``mu`` and variance ``s2``,
+
+* the sample mean is within ``5 sqrt(s2 / R)`` of ``mu`` (5 standard errors), and
+* the sample variance is within ``5 s2 sqrt(2 / (R - 1))`` of ``s2`` (5 standard errors of a
+  sample variance; the estimators here are scaled binomials with ``N >= 100``, near normal).
+
+Repetitions are independent rows of one batch: every row of a batch is sampled separately.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench import QuantumLayer
+from qgradbench.engine import sample_counts
+from qgradbench.methods import adjoint_jacobian, get_method, shot_methods
+from qgradbench.methods.base import Execution, assemble
+
+R = 2000  # repetitions
+N = 200  # shots
+
+
+def assert_mean(samples: torch.Tensor, mu: torch.Tensor, var: torch.Tensor):
+    """Sample means over dim 0 within 5 standard errors of ``mu`` (see the module docstring)."""
+    tol = 5 * torch.sqrt(var / samples.shape[0]) + 1e-12
+    err = (samples.mean(0) - mu).abs()
+    assert torch.all(err <= tol), f"max error/tolerance {float((err / tol).max()):.2f}"
+
+
+def assert_variance(samples: torch.Tensor, var: torch.Tensor):
+    """Sample variances over dim 0 within 5 standard errors of ``var``."""
+    tol = 5 * var * math.sqrt(2 / (samples.shape[0] - 1)) + 1e-12
+    err = (samples.var(0) - var).abs()
+    assert torch.all(err <= tol), f"max error/tolerance {float((err / tol).max()):.2f}"
+
+
+def setup(method="parameter-shift", n=3, n_layers=2, shots=N, seed=11, **options):
+    """A layer and ``R`` repetitions of two random angle vectors, in complex128."""
+    layer = QuantumLayer(
+        n,
+        n_layers,
+        diff_method=method,
+        shots=shots,
+        seed=seed,
+        dtype=torch.complex128,
+        **options,
+    )
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(2, n, generator=gen, dtype=torch.float64) - 1
+    theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+    return layer, theta
+
+
+def exact(layer, theta):
+    """Exact values ``(B, n_out)`` and Jacobian ``(B, n_out, P)`` of the layer's circuit."""
+    ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
+    return ex.expval(theta), adjoint_jacobian(ex, theta)
+
+
+def sampled_jacobians(layer, theta, reps=R):
+    """``reps`` independent Jacobian estimates of every entry, ``(reps, B, n_out, P)``."""
+    batch, n_params = theta.shape
+    rep = theta.repeat(reps, 1)
+    f0 = layer.execution.estimate(rep)
+    jac = layer.method.jacobian(layer.execution, rep, np.arange(n_params), f0)
+    return jac.reshape(reps, batch, *jac.shape[1:])
+
+
+def pi_kick_offsets(layer, theta):
+    """``A_k = (f(theta) + f(theta + pi e_k)) / 2`` for every slot, ``(B, n_out, P)``."""
+    ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
+    n_params = theta.shape[-1]
+    kicked = theta[:, None, :] + math.pi * torch.eye(n_params, dtype=theta.dtype)
+    f_kicked = ex.expval(kicked.reshape(-1, n_params)).reshape(theta.shape[0], n_params, -1)
+    return (ex.expval(theta)[..., None] + f_kicked.transpose(1, 2)) / 2
+
+
+class TestSampling:
+    """Multinomial counts and the sampled forward pass."""
+
+    def test_counts_are_multinomial(self):
+        """Test that counts have multinomial means N p and variances N p (1 - p)."""
+        p = torch.tensor([0.05, 0.15, 0.3, 0.0, 0.1, 0.2, 0.15, 0.05], dtype=torch.float64)
+        counts = sample_counts(p.expand(R, 8), 100, torch.Generator().manual_seed(0))
+        assert torch.all(counts.sum(1) == 100)
+        assert torch.all(counts[:, 3] == 0)
+        assert_mean(counts, 100 * p, 100 * p * (1 - p))
+        assert_variance(counts[:, p > 0], (100 * p * (1 - p))[p > 0])
+
+    @pytest.mark.parametrize("method", shot_methods())
+    def test_forward_mean_and_variance(self, method):
+        """Test that sampled <Z_i> have mean <Z_i> and variance (1 - <Z_i>^2) / N."""
+        layer, theta = setup(method)
+        x = (theta[:, :3] / math.pi).repeat(R, 1)
+        with torch.no_grad():
+            out = layer(x).reshape(R, 2, 3)
+        f, _ = exact(layer, theta)
+        assert_mean(out, f, (1 - f**2) / N)
+        assert_variance(out, (1 - f**2) / N)
+
+    def test_outputs_share_bitstrings(self):
+        """Test that all outputs come from the same shots: with 1 shot every <Z_i> is +-1."""
+        layer = QuantumLayer(3, 1, diff_method="parameter-shift", shots=1, seed=0)
+        out = layer(torch.rand(50, 3))
+        assert torch.all(out.abs() == 1)
+        ghz_like = QuantumLayer(
+            2, 1, shots=1, diff_method="parameter-shift", observable="global-z", seed=0
+        )
+        assert torch.all(ghz_like(torch.rand(20, 2)).abs() == 1)
+
+    def test_same_seed_same_numbers(self):
+        """Test that two layers with the same seed give identical outputs and gradients."""
+
+        def run(seed):
+            layer = QuantumLayer(3, 2, diff_method="spsa", shots=100, seed=seed)
+            x = torch.linspace(-1, 1, 12).reshape(4, 3).requires_grad_()
+            out = layer(x)
+            out.sum().backward()
+            return out.detach(), x.grad, layer.weights.grad
+
+        for a, b in zip(run(4), run(4), strict=True):
+            assert torch.equal(a, b)
+        assert not torch.equal(run(4)[0], run(5)[0])
+
+
+class TestEstimators:
+    """Every Jacobian entry (inputs' and weights') has the estimator's mean and variance."""
+
+    def test_parameter_shift(self):
+        """Test that parameter-shift entries have mean g and variance (1 - A^2 - g^2) / (2N)."""
+        layer, theta = setup("parameter-shift")
+        _, g = exact(layer, theta)
+        var = (1 - pi_kick_offsets(layer, theta) ** 2 - g**2) / (2 * N)
+        jac = sampled_jacobians(layer, theta)
+        assert_mean(jac, g, var)
+        assert_variance(jac, var)
+
+    def test_hadamard(self):
+        """Test that Hadamard-test entries have mean g and variance (1 - g^2) / N."""
+        layer, theta = setup("hadamard")
+        _, g = exact(layer, theta)
+        jac = sampled_jacobians(layer, theta)
+        assert_mean(jac, g, (1 - g**2) / N)
+        assert_variance(jac, (1 - g**2) / N)
+
+    @pytest.mark.parametrize("match", ["hadamard", "parameter-shift"])
+    def test_shot_adjoint(self, match):
+        """Test that shot-adjoint entries have the mean and variance of the matched estimator."""
+        layer, theta = setup("shot-adjoint", match=match)
+        _, g = exact(layer, theta)
+        if match == "hadamard":
+            var = (1 - g**2) / N
+        else:
+            var = (1 - pi_kick_offsets(layer, theta) ** 2 - g**2) / (2 * N)
+        jac = sampled_jacobians(layer, theta)
+        assert_mean(jac, g, var)
+        assert_variance(jac, var)
+
+    @pytest.mark.parametrize(
+        "method,twin", [("hadamard", "hadamard"), ("parameter-shift", "parameter-shift")]
+    )
+    def test_shot_adjoint_agrees_with_simulated_estimator(self, method, twin):
+        """Test that shot-adjoint and the simulated estimator agree in mean and variance.
+
+        Two-sample check on random circuits: means within 5 standard errors of their
+        difference, sample variances within 5 standard errors of each other.
+        """
+        for seed, ansatz in [(21, "strongly-entangling"), (22, "random-pauli")]:
+            real, theta = setup(method, seed=seed, ansatz=ansatz)
+            emulated, _ = setup("shot-adjoint", seed=seed, ansatz=ansatz, match=twin)
+            a, b = sampled_jacobians(real, theta), sampled_jacobians(emulated, theta)
+            va, vb = a.var(0), b.var(0)
+            mean_tol = 5 * torch.sqrt((va + vb) / R) + 1e-12
+            assert torch.all((a.mean(0) - b.mean(0)).abs() <= mean_tol)
+            var_tol = 5 * (va + vb) / 2 * math.sqrt(4 / (R - 1)) + 1e-12
+            assert torch.all((va - vb).abs() <= var_tol)
+
+    def test_input_entries_carry_chain_factor(self):
+        """Test that input gradients are pi times the sampled encoding entries (both estimators)."""
+        for method, options in [("hadamard", {}), ("shot-adjoint", {"match": "hadamard"})]:
+            layer, theta = setup(method, n=2, n_layers=1, **options)
+            _, g = exact(layer, theta)
+            x = (theta[:, :2] / math.pi).repeat(R, 1).requires_grad_()
+            layer(x)[:, 0].sum().backward()
+            grads = x.grad.reshape(R, 2, 2)
+            var = math.pi**2 * (1 - g[:, 0, :2] ** 2) / N
+            assert_mean(grads, math.pi * g[:, 0, :2], var)
+            assert_variance(grads, var)
+
+    def test_central_finite_diff(self):
+        """Test that central differences have mean g sin(h)/h and their closed-form variance.
+
+        ``E = (f(t+h) - f(t-h)) / (2h) = g sin(h) / h`` for a sinusoid, and
+        ``Var = ((1 - f(t+h)^2) + (1 - f(t-h)^2)) / (4 h^2 N)``.
+        """
+        layer, theta = setup("finite-diff", strategy="central", approx_order=2, h=0.4)
+        ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
+        _, g = exact(layer, theta)
+        eye = 0.4 * torch.eye(theta.shape[-1], dtype=theta.dtype)
+        plus = ex.expval((theta[:, None] + eye).reshape(-1, theta.shape[-1]))
+        minus = ex.expval((theta[:, None] - eye).reshape(-1, theta.shape[-1]))
+        plus = plus.reshape(2, -1, 3).transpose(1, 2)
+        minus = minus.reshape(2, -1, 3).transpose(1, 2)
+        var = (2 - plus**2 - minus**2) / (4 * 0.4**2 * N)
+        jac = sampled_jacobians(layer, theta)
+        assert_mean(jac, g * math.sin(0.4) / 0.4, var)
+        assert_variance(jac, var)
+
+    def test_spsa(self):
+        """Test that SPSA has the mean and variance obtained by enumerating every direction.
+
+        For a fixed direction ``Delta`` the estimate of entry ``k`` is
+        ``Delta_k (f(t + c Delta) - f(t - c Delta)) / (2c)`` with shot variance
+        ``((1 - f_+^2) + (1 - f_-^2)) / (4 c^2 N)``; directions are uniform over
+        ``{+-1}^P``, so the exact mean and variance are averages over all ``2^P`` of them.
+        """
+        layer, theta = setup("spsa", n=2, n_layers=1, c=0.3)
+        ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
+        n_params = theta.shape[-1]
+        deltas = torch.tensor(
+            list(itertools.product([-1.0, 1.0], repeat=n_params)), dtype=torch.float64
+        )  # (2^P, P)
+        plus = ex.expval((theta[:, None] + 0.3 * deltas).reshape(-1, n_params))
+        minus = ex.expval((theta[:, None] - 0.3 * deltas).reshape(-1, n_params))
+        plus, minus = plus.reshape(2, len(deltas), 2), minus.reshape(2, len(deltas), 2)
+        slope = (plus - minus) / 0.6  # (B, D, n_out)
+        est = slope[..., None] * deltas[None, :, None, :]  # (B, D, n_out, P)
+        shot_var = ((2 - plus**2 - minus**2) / (4 * 0.09 * N))[..., None].expand_as(est)
+        mean = est.mean(1)
+        var = shot_var.mean(1) + est.var(1, unbiased=False)
+        jac = sampled_jacobians(layer, theta, reps=4 * R)
+        assert_mean(jac, mean, var)
+        assert_variance(jac, var)
+
+
+@pytest.mark.pennylane
+def test_parameter_shift_matches_pennylane_with_shots():
+    """Test that parameter-shift with shots agrees in mean with PennyLane's, same circuit.
+
+    Both estimate the same Jacobian from 1000 shots per circuit; their means over repetitions
+    must be within 5 standard errors of the difference (variances from the closed form).
+    """
+    qml = pytest.importorskip("pennylane")
+    n, n_layers, shots, reps = 2, 1, 1000, 40
+    layer = QuantumLayer(
+        n, n_layers, diff_method="parameter-shift", shots=shots, seed=3, dtype=torch.complex128
+    )
+    w = layer.weights.detach().clone()
+    x = torch.tensor([0.3, -0.6], dtype=torch.float64)
+    dev = qml.device("default.qubit", wires=n, seed=1234)
+
+    @qml.set_shots(shots)
+    @qml.qnode(dev, interface="torch", diff_method="parameter-shift")
+    def circuit(weights):
+        for i in range(n):
+            qml.RY(math.pi * x[i], wires=i)
+        qml.StronglyEntanglingLayers(weights, wires=range(n))
+        return qml.expval(qml.PauliZ(0))
+
+    ref = torch.stack([torch.autograd.functional.jacobian(circuit, w) for _ in range(reps)])
+    ours = []
+    for _ in range(reps):
+        layer.weights.grad = None
+        layer(x[None].float().double())[0, 0].backward()
+        ours.append(layer.weights.grad.clone())
+    ours = torch.stack(ours)
+    theta = assemble(math.pi * x[None], w.reshape(-1))
+    _, g = exact(layer, theta)
+    var = (1 - pi_kick_offsets(layer, theta) ** 2 - g**2)[0, 0, n:].reshape(w.shape) / (2 * shots)
+    tol = 5 * torch.sqrt(2 * var / reps) + 1e-12
+    assert torch.all((ours.mean(0) - ref.mean(0)).abs() <= tol)
+    torch.testing.assert_close(
+        ref.mean(0),
+        g[0, 0, n:].reshape(w.shape),
+        atol=float(5 * torch.sqrt(var.max() / reps)),
+        rtol=0,
+    )
+
+
+class TestCost:
+    """Circuits and shots per sample reported by the cost counters."""
+
+    @pytest.mark.parametrize(
+        "method,options,per_slot,fixed",
+        [
+            ("parameter-shift", {}, 2, None),
+            ("finite-diff", {}, 1, None),
+            ("finite-diff", {"strategy": "central", "approx_order": 4}, 4, None),
+            ("hadamard", {}, 1, None),
+            ("shot-adjoint", {"match": "hadamard"}, 1, None),
+            ("shot-adjoint", {"match": "parameter-shift"}, 2, None),
+            ("spsa", {}, None, 2),
+            ("spsa", {"num_directions": 5}, None, 10),
+        ],
+    )
+    def test_backward_circuits_per_sample(self, method, options, per_slot, fixed):
+        """Test that a backward pass costs 2P (shift), P (hadamard), 2 x directions (spsa)."""
+        layer = QuantumLayer(3, 2, diff_method=method, shots=100, seed=0, **options)
+        n_slots = 3 + 2 * 3 * 3  # encoding rotations + weights
+        x = torch.rand(8, 3, requires_grad=True)
+        layer(x).sum().backward()
+        expected = fixed if fixed is not None else per_slot * n_slots
+        cost = layer.cost
+        assert cost.circuits_per_sample == {"forward": 1.0, "backward": float(expected)}
+        assert cost.forward_circuits == 8 and cost.forward_shots == 800
+        assert cost.backward_circuits == 8 * expected
+        assert cost.backward_shots == 8 * expected * 100
+        assert cost.forward_passes == cost.backward_passes == 1
+
+    def test_exact_methods_and_reset(self):
+        """Test that exact simulator gradients cost no circuits and reset_cost zeroes counters."""
+        for method in ("backprop", "adjoint"):
+            layer = QuantumLayer(2, 1, diff_method=method)
+            layer(torch.rand(4, 2, requires_grad=True)).sum().backward()
+            assert layer.cost.forward_circuits == 4 and layer.cost.backward_circuits == 0
+            assert layer.cost.backward_passes == 1
+            layer.reset_cost()
+            assert all(v == 0 for v in layer.cost.as_dict().values())
+
+    def test_eval_costs_no_gradient(self):
+        """Test that a forward pass without gradients runs one circuit per sample only."""
+        layer = QuantumLayer(3, 1, diff_method="parameter-shift", shots=50)
+        with torch.no_grad():
+            layer(torch.rand(6, 3))
+        assert layer.cost.backward_circuits == 0 and layer.cost.forward_shots == 300
+
+
+class TestBadInput:
+    """Bad shot settings raise a ValueError that names the value and what is accepted."""
+
+    @pytest.mark.parametrize("shots", [0, -5, 2.5, "100", True])
+    def test_bad_shots(self, shots):
+        """Test that shots must be None or a positive integer."""
+        match = f"shots must be None .* positive integer, got {shots!r}"
+        with pytest.raises(ValueError, match=match):
+            QuantumLayer(2, 1, diff_method="parameter-shift", shots=shots)
+
+    @pytest.mark.parametrize("method", ["backprop", "adjoint"])
+    def test_exact_method_with_shots(self, method):
+        """Test that exact methods with shots name the methods that support shots."""
+        with pytest.raises(ValueError, match=f"'{method}' is exact .*shots=100.*parameter-shift"):
+            QuantumLayer(2, 1, diff_method=method, shots=100)
+
+    @pytest.mark.parametrize(
+        "method,options,match",
+        [
+            ("shot-adjoint", {"match": "spsa"}, "match must be one of hadamard, parameter-shift"),
+            ("spsa", {"num_directions": 0}, "num_directions must be an integer >= 1, got 0"),
+            ("spsa", {"c": -0.1}, "must be a positive number, got -0.1"),
+            ("spsa", {"sampler": 3}, "sampler must be callable or None, got 3"),
+            ("finite-diff", {"h": 0}, "h must be a positive number, got 0"),
+        ],
+    )
+    def test_bad_options(self, method, options, match):
+        """Test that invalid method options raise a ValueError naming the value."""
+        with pytest.raises(ValueError, match=match):
+            get_method(method, **options)
+
+    def test_shot_adjoint_needs_pauli_observable(self):
+        """Test that shot-adjoint on a projector observable says which observables it takes."""
+        with pytest.raises(ValueError, match="Pauli-word observable .*'global-projector'"):
+            QuantumLayer(2, 1, diff_method="shot-adjoint", shots=10, observable="global-projector")
