@@ -1,0 +1,556 @@
+"""Data sets for the training experiment, split and returned as torch tensors.
+
+Two synthetic sets (``circles``, the seed notebook's, and ``moons``) and three small real sets
+bundled with scikit-learn (no download): ``breast-cancer``, ``iris`` and ``wine`` (the last two
+restricted to their first two classes so that every set is a binary problem).
+
+- Synthetic sets have two geometric features plus ``n_features - 2`` extra ``N(0, 0.1)`` noise
+  features, left as generated (the notebook fed them raw into the network), shuffled and split
+  ``1 - test_size`` / ``test_size``.
+- Real sets get a stratified split; then a ``StandardScaler`` and a ``PCA`` to ``n_features``
+  components are fitted on the training split only and applied to both splits.
+
+All randomness comes from ``numpy.random.default_rng(seed)``: the same seed gives identical
+tensors, a different seed different ones.
+
+>>> from qgradbench.datasets import load_dataset
+>>> data = load_dataset("circles", seed=0)
+>>> tuple(data.X_train.shape), tuple(data.X_test.shape), data.n_classes
+((400, 4), (100, 4), 2)
+>>> load_dataset("iris", n_features=2).X_train.shape
+torch.Size([80, 2])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn import datasets as sk_datasets
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+#: Standard deviation of the extra noise features of the synthetic sets.
+NOISE_FEATURE_STD = 0.1
+#: Mean radius of each class of ``circles`` (class 0 inside, class 1 outside).
+CIRCLE_RADII = (0.3, 0.7)
+#: Standard deviation of the radius of each class of ``circles``.
+CIRCLE_RADIUS_STD = 0.1
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A train/test split of a classification data set, as torch tensors.
+
+    Attributes:
+        name: registry name of the data set (e.g. ``"circles"``).
+        X_train: training features, ``float32`` of shape ``(n_train, n_features)``.
+        y_train: training labels, ``int64`` of shape ``(n_train,)`` in ``0 .. n_classes - 1``.
+        X_test: test features, ``float32`` of shape ``(n_test, n_features)``.
+        y_test: test labels, ``int64`` of shape ``(n_test,)``.
+        n_features: number of features per sample.
+        n_classes: number of classes.
+        seed: the seed the data (and split) was drawn from.
+        test_size: fraction of the samples held out for testing.
+        preprocessing: ``"raw"`` (synthetic sets) or ``"standardise+pca"`` (real sets).
+    """
+
+    name: str
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    n_features: int
+    n_classes: int
+    seed: int
+    test_size: float
+    preprocessing: str
+
+    def __post_init__(self):
+        splits = (("train", self.X_train, self.y_train), ("test", self.X_test, self.y_test))
+        for split, X, y in splits:
+            if X.dtype != torch.float32 or X.dim() != 2 or X.shape[1] != self.n_features:
+                raise ValueError(
+                    f"X_{split} must be float32 of shape (n, {self.n_features}), "
+                    f"got {X.dtype} of shape {tuple(X.shape)}"
+                )
+            if y.dtype != torch.int64 or y.shape != X.shape[:1]:
+                raise ValueError(
+                    f"y_{split} must be int64 of shape ({X.shape[0]},), "
+                    f"got {y.dtype} of shape {tuple(y.shape)}"
+                )
+
+    @property
+    def n_train(self) -> int:
+        """Number of training samples."""
+        return self.X_train.shape[0]
+
+    @property
+    def n_test(self) -> int:
+        """Number of test samples."""
+        return self.X_test.shape[0]
+
+    def metadata(self) -> dict[str, object]:
+        """Return the data set's description as flat columns for result rows."""
+        return {
+            "dataset": self.name,
+            "n_features": self.n_features,
+            "n_classes": self.n_classes,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "data_seed": self.seed,
+            "test_size": self.test_size,
+            "preprocessing": self.preprocessing,
+        }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_test_size(test_size: object) -> float:
+    is_number = isinstance(test_size, int | float | np.floating) and not isinstance(test_size, bool)
+    if not is_number or not 0 < test_size < 1:
+        raise ValueError(
+            f"test_size must be a fraction strictly between 0 and 1, got {test_size!r}"
+        )
+    return float(test_size)
+
+
+def _check_noise(noise: object) -> float:
+    is_number = isinstance(noise, int | float | np.floating) and not isinstance(noise, bool)
+    if not is_number or not noise >= 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    return float(noise)
+
+
+def _split_sizes(n_samples: int, test_size: float) -> tuple[int, int]:
+    """Return ``(n_train, n_test)`` with ``n_test = ceil(test_size * n_samples)`` as sklearn."""
+    n_test = math.ceil(round(test_size * n_samples, 9))
+    n_train = n_samples - n_test
+    if n_train < 1:
+        raise ValueError(
+            f"test_size={test_size} of n_samples={n_samples} leaves no training sample; "
+            "use a smaller test_size or more samples"
+        )
+    return n_train, n_test
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _sklearn_state(rng: np.random.Generator) -> int:
+    """Draw a ``random_state`` for scikit-learn from ``rng`` (so that any seed works)."""
+    return int(rng.integers(2**32))
+
+
+def _noise_features(rng: np.random.Generator, n_samples: int, noise_features: int) -> np.ndarray:
+    return rng.normal(0.0, NOISE_FEATURE_STD, size=(n_samples, noise_features))
+
+
+def _to_dataset(name, X_train, y_train, X_test, y_test, *, seed, test_size, preprocessing):
+    return Dataset(
+        name=name,
+        X_train=torch.as_tensor(np.asarray(X_train), dtype=torch.float32),
+        y_train=torch.as_tensor(np.asarray(y_train), dtype=torch.int64),
+        X_test=torch.as_tensor(np.asarray(X_test), dtype=torch.float32),
+        y_test=torch.as_tensor(np.asarray(y_test), dtype=torch.int64),
+        n_features=int(np.shape(X_train)[1]),
+        n_classes=2,
+        seed=seed,
+        test_size=test_size,
+        preprocessing=preprocessing,
+    )
+
+
+def _shuffle_split(name, X, y, rng, *, seed, test_size) -> Dataset:
+    """Shuffle ``(X, y)`` with ``rng`` and split off the last ``test_size`` fraction."""
+    n_train, _ = _split_sizes(len(y), test_size)
+    order = rng.permutation(len(y))
+    train, test = order[:n_train], order[n_train:]
+    return _to_dataset(
+        name, X[train], y[train], X[test], y[test],
+        seed=seed, test_size=test_size, preprocessing="raw",
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def make_circles(
+    n_samples: int = 500, noise_features: int = 2, seed: int = 0, test_size: float = 0.2
+) -> Dataset:
+    """Return the seed notebook's concentric circles, shuffled and split.
+
+    Class 0 (``n_samples // 2`` points) has radius ``r ~ N(0.3, 0.1)``, class 1 (the rest)
+    ``r ~ N(0.7, 0.1)``; the angle is uniform on ``[0, 2 pi)`` and the point is
+    ``(r cos a, r sin a)``, followed by ``noise_features`` extra ``N(0, 0.1)`` features. With the
+    defaults: 500 samples, 4 features, 400 train / 100 test, as in the notebook.
+
+    Args:
+        n_samples: total number of samples (>= 2).
+        noise_features: number of extra noise features (>= 0).
+        seed: seed of ``numpy.random.default_rng`` (>= 0).
+        test_size: fraction held out for testing, in ``(0, 1)``; ``ceil(test_size * n)``.
+
+    Returns:
+        The :class:`Dataset` ``"circles"`` with ``2 + noise_features`` raw features.
+
+    Raises:
+        ValueError: for a bad ``n_samples``, ``noise_features``, ``seed`` or ``test_size``.
+    """
+    n_samples = _check_int("n_samples", n_samples, 2)
+    noise_features = _check_int("noise_features", noise_features, 0)
+    seed = _check_int("seed", seed, 0)
+    test_size = _check_test_size(test_size)
+    _split_sizes(n_samples, test_size)
+    rng = np.random.default_rng(seed)
+    n_inner = n_samples // 2
+    n_outer = n_samples - n_inner
+    radius = np.concatenate(
+        [
+            rng.normal(CIRCLE_RADII[0], CIRCLE_RADIUS_STD, n_inner),
+            rng.normal(CIRCLE_RADII[1], CIRCLE_RADIUS_STD, n_outer),
+        ]
+    )
+    angle = rng.uniform(0.0, 2 * np.pi, n_samples)
+    points = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    X = np.hstack([points, _noise_features(rng, n_samples, noise_features)])
+    y = np.repeat([0, 1], [n_inner, n_outer])
+    return _shuffle_split("circles", X, y, rng, seed=seed, test_size=test_size)
+
+
+def make_moons(
+    n_samples: int = 500,
+    noise_features: int = 2,
+    seed: int = 0,
+    test_size: float = 0.2,
+    noise: float = 0.1,
+) -> Dataset:
+    """Return scikit-learn's two interleaving half circles plus extra noise features.
+
+    The two geometric features are ``sklearn.datasets.make_moons(n_samples, noise=noise)``
+    (class 0 the upper moon, ``n_samples // 2`` points), followed by ``noise_features`` extra
+    ``N(0, 0.1)`` features; shuffled and split as :func:`make_circles`.
+
+    Args:
+        n_samples: total number of samples (>= 2).
+        noise_features: number of extra noise features (>= 0).
+        seed: seed of ``numpy.random.default_rng`` (>= 0); scikit-learn's ``random_state`` is
+            drawn from it.
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        noise: standard deviation of the Gaussian noise added to the moons (>= 0).
+
+    Returns:
+        The :class:`Dataset` ``"moons"`` with ``2 + noise_features`` raw features.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    n_samples = _check_int("n_samples", n_samples, 2)
+    noise_features = _check_int("noise_features", noise_features, 0)
+    seed = _check_int("seed", seed, 0)
+    test_size = _check_test_size(test_size)
+    noise = _check_noise(noise)
+    _split_sizes(n_samples, test_size)
+    rng = np.random.default_rng(seed)
+    points, y = sk_datasets.make_moons(
+        n_samples, shuffle=False, noise=noise, random_state=_sklearn_state(rng)
+    )
+    X = np.hstack([points, _noise_features(rng, n_samples, noise_features)])
+    return _shuffle_split("moons", X, y, rng, seed=seed, test_size=test_size)
+
+
+# --------------------------------------------------------------------------- real
+
+
+def standardise_pca(
+    X_train: np.ndarray, X_test: np.ndarray, n_components: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standardise and project onto the leading principal components, fitted on train only.
+
+    A ``StandardScaler`` followed by ``PCA(n_components, svd_solver="full")`` is fitted on
+    ``X_train`` alone and then applied to both arrays, so that no statistic of the test split
+    leaks into the features. The training output has zero mean per component; the test output
+    is not forced to.
+
+    Args:
+        X_train: training features ``(n_train, d)``.
+        X_test: test features ``(n_test, d)``.
+        n_components: number of components kept (``1 <= n_components <= min(n_train, d)``).
+
+    Returns:
+        The transformed ``(X_train, X_test)``.
+    """
+    reducer = make_pipeline(StandardScaler(), PCA(n_components=n_components, svd_solver="full"))
+    reducer.fit(X_train)
+    return reducer.transform(X_train), reducer.transform(X_test)
+
+
+def _stratified_split(name, X, y, rng, test_size):
+    try:
+        return train_test_split(
+            X, y, test_size=test_size, stratify=y, random_state=_sklearn_state(rng)
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"cannot split the {len(y)} samples of {name!r} stratified by class with "
+            f"test_size={test_size}: {error}"
+        ) from error
+
+
+def _make_real(
+    name: str,
+    loader: Callable[[], object],
+    keep_classes: int | None,
+    n_features: int,
+    seed: int,
+    test_size: float,
+    n_samples: int | None,
+) -> Dataset:
+    """Load a scikit-learn bundled set, subsample, split stratified, standardise and PCA."""
+    bunch = loader()
+    X, y = np.asarray(bunch.data, dtype=np.float64), np.asarray(bunch.target)
+    if keep_classes is not None:
+        keep = y < keep_classes
+        X, y = X[keep], y[keep]
+    n_features = _check_int("n_features", n_features, 1)
+    if n_features > X.shape[1]:
+        raise ValueError(
+            f"n_features must be between 1 and {X.shape[1]} for {name!r} "
+            f"(it has {X.shape[1]} features), got {n_features}"
+        )
+    seed = _check_int("seed", seed, 0)
+    test_size = _check_test_size(test_size)
+    rng = np.random.default_rng(seed)
+    if n_samples is not None:
+        n_samples = _check_int("n_samples", n_samples, 2)
+        if n_samples > len(y):
+            raise ValueError(
+                f"n_samples must be between 2 and {len(y)} for {name!r} "
+                f"(it has {len(y)} samples), got {n_samples}"
+            )
+        chosen = np.sort(rng.choice(len(y), size=n_samples, replace=False))
+        X, y = X[chosen], y[chosen]
+    X_train, X_test, y_train, y_test = _stratified_split(name, X, y, rng, test_size)
+    if n_features > len(y_train):
+        raise ValueError(
+            f"n_features={n_features} exceeds the {len(y_train)} training samples of {name!r}; "
+            "PCA needs n_features <= the number of training samples"
+        )
+    X_train, X_test = standardise_pca(X_train, X_test, n_features)
+    return _to_dataset(
+        name, X_train, y_train, X_test, y_test,
+        seed=seed, test_size=test_size, preprocessing="standardise+pca",
+    )  # fmt: skip
+
+
+def make_breast_cancer(
+    n_features: int = 4, seed: int = 0, test_size: float = 0.2, n_samples: int | None = None
+) -> Dataset:
+    """Return the Wisconsin breast cancer set (569 samples, 30 features, 2 classes), reduced.
+
+    Stratified split, then standardisation and PCA to ``n_features`` fitted on the training
+    split (see :func:`standardise_pca`). Labels: 0 malignant, 1 benign.
+
+    Args:
+        n_features: number of principal components kept (1 to 30).
+        seed: seed of the subsample and the split (>= 0).
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        n_samples: if given, a seeded random subsample of this size (2 to 569) is used.
+
+    Returns:
+        The :class:`Dataset` ``"breast-cancer"``.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    return _make_real(
+        "breast-cancer", sk_datasets.load_breast_cancer, None, n_features, seed, test_size,
+        n_samples,
+    )  # fmt: skip
+
+
+def make_iris(
+    n_features: int = 4, seed: int = 0, test_size: float = 0.2, n_samples: int | None = None
+) -> Dataset:
+    """Return the first two iris classes (setosa 0, versicolor 1: 100 samples, 4 features).
+
+    Processed as :func:`make_breast_cancer`; ``n_features`` is 1 to 4, ``n_samples`` 2 to 100.
+
+    Args:
+        n_features: number of principal components kept (1 to 4).
+        seed: seed of the subsample and the split (>= 0).
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        n_samples: if given, a seeded random subsample of this size.
+
+    Returns:
+        The :class:`Dataset` ``"iris"``.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    return _make_real("iris", sk_datasets.load_iris, 2, n_features, seed, test_size, n_samples)
+
+
+def make_wine(
+    n_features: int = 4, seed: int = 0, test_size: float = 0.2, n_samples: int | None = None
+) -> Dataset:
+    """Return the first two wine cultivars (130 samples, 13 features), reduced.
+
+    Processed as :func:`make_breast_cancer`; ``n_features`` is 1 to 13, ``n_samples`` 2 to 130.
+
+    Args:
+        n_features: number of principal components kept (1 to 13).
+        seed: seed of the subsample and the split (>= 0).
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        n_samples: if given, a seeded random subsample of this size.
+
+    Returns:
+        The :class:`Dataset` ``"wine"``.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    return _make_real("wine", sk_datasets.load_wine, 2, n_features, seed, test_size, n_samples)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered data set.
+
+    Attributes:
+        name: registry name.
+        maker: the ``make_*`` function.
+        synthetic: ``True`` for generated sets (2 geometric + noise features, raw), ``False``
+            for real sets (standardised + PCA).
+        description: one line for listings.
+    """
+
+    name: str
+    maker: Callable[..., Dataset]
+    synthetic: bool
+    description: str
+
+    def load(
+        self,
+        *,
+        n_features: int = 4,
+        seed: int = 0,
+        n_samples: int | None = None,
+        test_size: float = 0.2,
+        **options,
+    ) -> Dataset:
+        """Build the data set; see :func:`load_dataset`."""
+        if not self.synthetic:
+            return self.maker(
+                n_features=n_features, seed=seed, test_size=test_size, n_samples=n_samples,
+                **options,
+            )  # fmt: skip
+        is_int = isinstance(n_features, numbers.Integral) and not isinstance(n_features, bool)
+        if not is_int or n_features < 2:
+            raise ValueError(
+                f"n_features must be an integer >= 2 for {self.name!r} (2 geometric features "
+                f"plus n_features - 2 noise features), got {n_features!r}"
+            )
+        if n_samples is not None:
+            options["n_samples"] = n_samples
+        return self.maker(
+            noise_features=int(n_features) - 2, seed=seed, test_size=test_size, **options
+        )
+
+
+#: The registered data sets by name.
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("circles", make_circles, True, "the seed notebook's concentric circles"),
+        DatasetSpec("moons", make_moons, True, "scikit-learn's two moons"),
+        DatasetSpec(
+            "breast-cancer", make_breast_cancer, False, "Wisconsin breast cancer (sklearn)"
+        ),
+        DatasetSpec("iris", make_iris, False, "iris, setosa vs versicolor (sklearn)"),
+        DatasetSpec("wine", make_wine, False, "wine, first two cultivars (sklearn)"),
+    )
+}
+
+
+def names() -> list[str]:
+    """Return the registered data set names."""
+    return list(DATASETS)
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """Return the :class:`DatasetSpec` registered as ``name``.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; expected one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def load_dataset(
+    name: str,
+    *,
+    n_features: int = 4,
+    seed: int = 0,
+    n_samples: int | None = None,
+    test_size: float = 0.2,
+    **options,
+) -> Dataset:
+    """Return the data set ``name`` split into train and test tensors.
+
+    Args:
+        name: one of :func:`names` (``circles``, ``moons``, ``breast-cancer``, ``iris``,
+            ``wine``).
+        n_features: features per sample. Synthetic sets: >= 2 (2 geometric features plus
+            ``n_features - 2`` noise features). Real sets: 1 to the set's feature count (PCA
+            components).
+        seed: seed of all randomness (>= 0).
+        n_samples: number of samples; ``None`` is the set's default (500 for synthetic sets,
+            all samples for real ones).
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        **options: further options of the maker (e.g. ``noise`` for ``moons``).
+
+    Returns:
+        The :class:`Dataset`.
+
+    Raises:
+        ValueError: for an unknown name or a bad argument; the message names the value and what
+            is accepted.
+    """
+    return get_spec(name).load(
+        n_features=n_features, seed=seed, n_samples=n_samples, test_size=test_size, **options
+    )
+
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetSpec",
+    "get_spec",
+    "load_dataset",
+    "make_breast_cancer",
+    "make_circles",
+    "make_iris",
+    "make_moons",
+    "make_wine",
+    "names",
+    "standardise_pca",
+]
