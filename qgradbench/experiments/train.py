@@ -1,0 +1,274 @@
+"""The training experiment: the seed notebook, for real.
+
+A hybrid model (classical layers around a :class:`~qgradbench.QuantumLayer`) or the classical
+baseline is trained on a data set with Adam and cross-entropy; every epoch yields one row:
+training loss, train and test accuracy, the circuits and shots the quantum layer spent
+(training forward and backward, and evaluation), and wall time split into forward, backward,
+optimiser step and evaluation.
+
+The experiment is a pure function from a :class:`TrainSpec` to rows; it does no I/O. The
+seed fixes the data, the initialisation, the order of the batches and the shots, so the same
+spec gives the same rows (wall times aside).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from qgradbench.datasets import Dataset, load_dataset
+from qgradbench.methods.cost import Cost
+from qgradbench.models import ClassicalModel, HybridModel, count_parameters, matched_classical
+
+MODELS = ("hybrid", "classical", "classical-matched")
+
+
+def _stream(seed: int, key: int) -> int:
+    """An independent torch seed derived from ``seed`` for purpose ``key`` (SeedSequence)."""
+    return int(np.random.SeedSequence([seed, key]).generate_state(1, np.uint64)[0])
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What to train, on what, and how.
+
+    Attributes:
+        dataset: a data set name (:func:`qgradbench.datasets.names`).
+        model: ``"hybrid"``, ``"classical"`` (the notebook's four-Linear network) or
+            ``"classical-matched"`` (classical with about the hybrid's parameter count).
+        method: the quantum layer's differentiation method (hybrid only).
+        shots: shots per circuit, or ``None`` for exact expectation values (hybrid only).
+        n_qubits: qubits of the quantum layer.
+        n_layers: ansatz layers.
+        ansatz: the ansatz.
+        hidden_size: width of the classical layers.
+        epochs: passes over the training set.
+        batch_size: samples per optimiser step.
+        lr: Adam's learning rate.
+        seed: seeds data, initialisation, batch order and shots.
+        n_features: input features (PCA components for real data sets).
+        n_samples: samples of the data set (``None``: its default).
+        method_options: options of the differentiation method (e.g. ``{"h": 0.1}``).
+    """
+
+    dataset: str = "circles"
+    model: str = "hybrid"
+    method: str = "backprop"
+    shots: int | None = None
+    n_qubits: int = 4
+    n_layers: int = 2
+    ansatz: str = "strongly-entangling"
+    hidden_size: int = 16
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 0.01
+    seed: int = 0
+    n_features: int = 4
+    n_samples: int | None = None
+    method_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        if not isinstance(self.lr, int | float) or not self.lr > 0 or math.isinf(self.lr):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+
+    def params(self) -> dict[str, object]:
+        """The run's parameters as flat columns (method columns are null for classical runs)."""
+        out = dataclasses.asdict(self)
+        out["method_options"] = repr(dict(sorted(self.method_options.items())))
+        if self.model != "hybrid":
+            for key in ("method", "shots", "n_qubits", "n_layers", "ansatz"):
+                out[key] = None
+            out["method_options"] = None
+        return out
+
+
+def build_model(spec: TrainSpec, data: Dataset) -> nn.Module:
+    """Build the spec's model for ``data`` (seeded)."""
+    hybrid_args = dict(
+        input_size=data.n_features,
+        hidden_size=spec.hidden_size,
+        n_qubits=spec.n_qubits,
+        output_size=data.n_classes,
+        n_layers=spec.n_layers,
+        diff_method=spec.method,
+        shots=spec.shots,
+        seed=spec.seed,
+        ansatz=spec.ansatz,
+        **spec.method_options,
+    )
+    if spec.model == "hybrid":
+        return HybridModel(**hybrid_args)
+    if spec.model == "classical":
+        return ClassicalModel(data.n_features, spec.hidden_size, data.n_classes, seed=spec.seed)
+    return matched_classical(HybridModel(**{**hybrid_args, "shots": None}), seed=spec.seed)
+
+
+def _cost(model: nn.Module) -> Cost:
+    layers = [m for m in model.modules() if hasattr(m, "reset_cost")]
+    return layers[0].cost.copy() if layers else Cost()
+
+
+@dataclass
+class _Clock:
+    forward: float = 0.0
+    backward: float = 0.0
+    step: float = 0.0
+
+
+def _train_epoch(model, data, opt, loss_fn, order: torch.Tensor, batch_size: int, clock: _Clock):
+    """One pass over the training set in ``order``; returns the mean training loss."""
+    total, seen = 0.0, 0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x, y = data.X_train[idx], data.y_train[idx]
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        clock.forward += t1 - t0
+        clock.backward += t2 - t1
+        clock.step += t3 - t2
+        total += loss.item() * len(idx)
+        seen += len(idx)
+    return total / seen
+
+
+@torch.no_grad()
+def _evaluate(model, X, y, loss_fn) -> tuple[float, float]:
+    """Return (loss, accuracy) on ``X, y`` (one batched forward pass)."""
+    logits = model(X)
+    return loss_fn(logits, y).item(), (logits.argmax(1) == y).double().mean().item()
+
+
+def iter_train(
+    spec: TrainSpec, on_model: Callable[[nn.Module, Dataset], None] | None = None
+) -> Iterator[dict]:
+    """Train as ``spec`` says and yield one row per epoch as it finishes.
+
+    The data set and the model are built when this is called, so a bad spec raises at once,
+    before any training.
+
+    Args:
+        spec: the run.
+        on_model: called once with the model and the data before training (lets callers keep a
+            handle on them, e.g. to draw the decision boundary afterwards).
+
+    Returns:
+        An iterator of row dicts: the run's parameters, ``epoch``, ``loss``, ``test_loss``,
+        ``train_accuracy``, ``test_accuracy``, training ``forward_circuits``, ``backward_circuits``,
+        ``forward_shots``, ``backward_shots`` of the epoch, ``eval_circuits`` and
+        ``eval_shots`` of its evaluation, ``n_params``, and times in seconds (``time_forward``,
+        ``time_backward``, ``time_step``, ``time_eval``, ``time_epoch``).
+    """
+    data = load_dataset(
+        spec.dataset, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
+    )
+    model = build_model(spec, data)
+    if on_model is not None:
+        on_model(model, data)
+    return _epochs(spec, data, model)
+
+
+def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module) -> Iterator[dict]:
+    opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    loss_fn = nn.CrossEntropyLoss()
+    batches = torch.Generator().manual_seed(_stream(spec.seed, 1))
+    params = {**spec.params(), **data.metadata(), "n_params": count_parameters(model)}
+    for epoch in range(1, spec.epochs + 1):
+        clock, started = _Clock(), time.perf_counter()
+        before = _cost(model)
+        model.train()
+        order = torch.randperm(data.n_train, generator=batches)
+        loss = _train_epoch(model, data, opt, loss_fn, order, spec.batch_size, clock)
+        trained = _cost(model)
+        t_eval = time.perf_counter()
+        model.eval()
+        _, train_acc = _evaluate(model, data.X_train, data.y_train, loss_fn)
+        test_loss, test_acc = _evaluate(model, data.X_test, data.y_test, loss_fn)
+        done = time.perf_counter()
+        spent, evaluated = trained - before, _cost(model) - trained
+        yield {
+            **params,
+            "epoch": epoch,
+            "loss": loss,
+            "test_loss": test_loss,
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
+            "forward_circuits": spent.forward_circuits,
+            "backward_circuits": spent.backward_circuits,
+            "forward_shots": spent.forward_shots,
+            "backward_shots": spent.backward_shots,
+            "eval_circuits": evaluated.forward_circuits,
+            "eval_shots": evaluated.forward_shots,
+            "time_forward": clock.forward,
+            "time_backward": clock.backward,
+            "time_step": clock.step,
+            "time_eval": done - t_eval,
+            "time_epoch": done - started,
+        }
+
+
+def train(spec: TrainSpec) -> list[dict]:
+    """Run the training experiment and return one row per epoch (see :func:`iter_train`)."""
+    return list(iter_train(spec))
+
+
+def decision_grid(
+    model: nn.Module, data: Dataset, resolution: int = 100, margin: float = 0.1
+) -> list[dict]:
+    """Class-1 probability on a grid over the first two features, the others held at zero.
+
+    This is how the seed notebook drew its decision boundary. With shots the quantum layer's
+    outputs are sampled, so the boundary is drawn as a hardware run would see it.
+
+    Returns:
+        Rows with ``x0``, ``x1`` and ``p1``.
+    """
+    X = torch.cat([data.X_train, data.X_test])
+    lo, hi = X[:, :2].min(0).values, X[:, :2].max(0).values
+    pad = margin * (hi - lo)
+    axes = [torch.linspace(lo[i] - pad[i], hi[i] + pad[i], resolution) for i in range(2)]
+    g0, g1 = torch.meshgrid(*axes, indexing="xy")
+    grid = torch.zeros(g0.numel(), data.n_features)
+    grid[:, 0], grid[:, 1] = g0.reshape(-1), g1.reshape(-1)
+    model.eval()
+    with torch.no_grad():
+        p1 = torch.softmax(model(grid), dim=1)[:, 1]
+    return [
+        {"x0": float(a), "x1": float(b), "p1": float(p)}
+        for a, b, p in zip(grid[:, 0], grid[:, 1], p1, strict=True)
+    ]
+
+
+def data_points(data: Dataset) -> list[dict]:
+    """The data set's first two features with label and split, as rows for plotting."""
+    rows = []
+    for split, X, y in (("train", data.X_train, data.y_train), ("test", data.X_test, data.y_test)):
+        rows += [
+            {"x0": float(a), "x1": float(b), "label": int(c), "split": split}
+            for a, b, c in zip(X[:, 0], X[:, 1], y, strict=True)
+        ]
+    return rows

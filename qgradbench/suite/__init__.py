@@ -1,0 +1,1 @@
+"""Suites: configurations, grid expansion, executors and the result store."""

@@ -1,0 +1,98 @@
+"""Single experiment runs written to a run directory (what ``qgradbench run train`` does).
+
+``run_train`` trains one model, rewriting ``train.parquet`` after every epoch so that an
+interrupted run keeps every finished epoch, and records ``metadata.json`` (status ``running``,
+then ``complete`` or ``interrupted``). With ``plots=True`` it also trains the classical
+baseline on the same data and seed, for the hybrid-versus-classical figure, and draws the
+figures into ``figures/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from qgradbench.experiments.train import TrainSpec, data_points, decision_grid, iter_train
+from qgradbench.suite.store import check_out_dir, environment, now, write_json, write_table
+
+TABLE = "train.parquet"
+
+
+def run_train(
+    spec: TrainSpec,
+    out: str | Path,
+    *,
+    plots: bool = False,
+    on_row: Callable[[dict], None] | None = None,
+) -> Path:
+    """Run the training experiment into the directory ``out``.
+
+    Args:
+        spec: the run.
+        out: the run directory (created; must not be a file).
+        plots: also train the classical baseline and draw the figures.
+        on_row: called with every row as it is written (progress display).
+
+    Returns:
+        The path of the Parquet table.
+
+    Raises:
+        ValueError: for a bad spec or output directory (before anything is trained).
+        KeyboardInterrupt: re-raised after the finished rows and the metadata are written.
+    """
+    specs = [spec]
+    if plots and spec.model == "hybrid":
+        specs.append(dataclasses.replace(spec, model="classical"))
+    handles: dict[str, tuple] = {}
+
+    def keep(model, data):
+        handles[len(handles)] = (model, data)
+
+    epochs = [iter_train(s, on_model=keep) for s in specs]  # validates every spec first
+    out = check_out_dir(out)
+    meta = {
+        "experiment": "train",
+        "config": [dataclasses.asdict(s) for s in specs],
+        "plots": plots,
+        "started": now(),
+        "status": "running",
+        **environment(),
+    }
+    write_json(out / "metadata.json", meta)
+    rows: list[dict] = []
+    try:
+        for run in epochs:
+            for row in run:
+                rows.append(row)
+                write_table(rows, out / TABLE)
+                if on_row is not None:
+                    on_row(row)
+        meta["status"] = "complete"
+    except KeyboardInterrupt:
+        meta["status"] = "interrupted"
+        raise
+    except Exception:
+        meta["status"] = "failed"
+        raise
+    finally:
+        meta["finished"] = now()
+        meta["rows"] = len(rows)
+        write_json(out / "metadata.json", meta)
+    if plots:
+        model, data = handles[0]
+        draw_train_figures(rows, decision_grid(model, data), data_points(data), out / "figures")
+    return out / TABLE
+
+
+def draw_train_figures(rows: list[dict], grid: list[dict], points: list[dict], folder: Path):
+    """Draw the training figures from rows into ``folder``."""
+    import pandas as pd
+
+    from qgradbench.analysis import figures
+
+    table, grid, points = pd.DataFrame(rows), pd.DataFrame(grid), pd.DataFrame(points)
+    figures.save(figures.plot_dataset(points), folder / "dataset.png")
+    figures.save(figures.plot_training_curves(table), folder / "training_curves.png")
+    figures.save(figures.plot_decision_boundary(grid, points), folder / "decision_boundary.png")
+    figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png")

@@ -1,0 +1,103 @@
+"""The result store: tidy Parquet tables and a ``metadata.json`` per run directory.
+
+A run directory holds one Parquet table per experiment (one row per measurement, snake_case
+columns, the run's parameters as columns) and ``metadata.json`` with the resolved
+configuration, package versions, git commit, machine, start and end time, and status.
+Tables are rewritten atomically (write to a temporary file, then rename), so an interrupted
+run leaves every finished row readable and never a half-written file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+
+PACKAGES = ("qgradbench", "torch", "numpy", "pandas", "pyarrow", "pennylane", "scikit-learn")
+
+
+def check_out_dir(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a directory to write into, creating it.
+
+    Raises:
+        ValueError: if ``path`` exists and is not a directory.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output directory {str(path)!r} exists and is a file; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create output directory {str(path)!r}: {err.strerror}") from err
+    return path
+
+
+def now() -> str:
+    """The current UTC time, ISO 8601."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def run_id(config: dict) -> str:
+    """A run identifier: UTC timestamp and a short hash of the configuration."""
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{digest[:8]}"
+
+
+def git_commit() -> str | None:
+    """The git commit of the qgradbench checkout, if it is one."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def environment() -> dict:
+    """Package versions, Python, machine and git commit."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "hostname": platform.node(),
+        },
+        "git_commit": git_commit(),
+    }
+
+
+def write_json(path: Path, content: dict) -> None:
+    """Write ``content`` as JSON atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(content, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    """Write rows as a Parquet table atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a result table."""
+    return pd.read_parquet(path)

@@ -1,0 +1,182 @@
+"""The training experiment and `qgradbench run train`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from qgradbench.cli import main
+from qgradbench.experiments import TrainSpec, iter_train, train
+from qgradbench.suite.runs import run_train
+
+TIMES = ["time_forward", "time_backward", "time_step", "time_eval", "time_epoch"]
+
+
+def without_times(rows):
+    return [{k: v for k, v in row.items() if k not in TIMES} for row in rows]
+
+
+@pytest.fixture(scope="module")
+def notebook_backprop():
+    """The seed notebook's setting: circles, 4 qubits, 2 layers, hidden 16, Adam 0.01, batch 32."""
+    return train(TrainSpec(method="backprop", epochs=50, seed=0))
+
+
+class TestNotebookSetting:
+    """The notebook's run, for real."""
+
+    def test_hybrid_backprop_reaches_90_percent(self, notebook_backprop):
+        """Test that the hybrid model with backprop reaches test accuracy >= 0.9 in 50 epochs."""
+        assert len(notebook_backprop) == 50
+        assert notebook_backprop[-1]["test_accuracy"] >= 0.9
+
+    def test_classical_reaches_90_percent(self):
+        """Test that the classical baseline reaches test accuracy >= 0.9 in 50 epochs."""
+        rows = train(TrainSpec(model="classical", epochs=50, seed=0))
+        assert rows[-1]["test_accuracy"] >= 0.9
+        assert rows[-1]["forward_circuits"] == 0 and rows[-1]["method"] is None
+
+    @pytest.mark.slow
+    def test_parameter_shift_1000_shots_reaches_85_percent(self):
+        """Test that parameter-shift with 1000 shots per circuit reaches >= 0.85."""
+        rows = train(TrainSpec(method="parameter-shift", shots=1000, epochs=50, seed=0))
+        assert rows[-1]["test_accuracy"] >= 0.85
+        # 28 rotations (24 weights + 4 encodings): 56 circuits of 1000 shots per sample.
+        assert rows[-1]["backward_circuits"] == 400 * 56
+        assert rows[-1]["backward_shots"] == 400 * 56 * 1000
+
+    def test_rows(self, notebook_backprop):
+        """Test that rows carry parameters, metrics, costs and times as flat columns."""
+        row = notebook_backprop[0]
+        assert row["epoch"] == 1 and row["dataset"] == "circles" and row["n_qubits"] == 4
+        assert row["n_train"] == 400 and row["n_test"] == 100 and row["n_params"] == 286
+        assert row["forward_circuits"] == 400 and row["backward_circuits"] == 0
+        assert row["eval_circuits"] == 500
+        assert all(row[t] >= 0 for t in TIMES)
+        assert row["time_epoch"] >= row["time_forward"] + row["time_backward"] + row["time_step"]
+        assert 0 < row["loss"] < 2 and 0 <= row["test_accuracy"] <= 1
+
+
+class TestReproducibility:
+    """Seeds fix data, initialisation, batches and shots."""
+
+    @pytest.mark.parametrize("method,shots", [("backprop", None), ("spsa", 100)])
+    def test_same_seed_same_rows(self, method, shots):
+        """Test that the same seed gives identical rows, wall times aside."""
+        spec = TrainSpec(method=method, shots=shots, epochs=3, seed=4)
+        assert without_times(train(spec)) == without_times(train(spec))
+
+    def test_different_seed_different_rows(self):
+        """Test that different seeds give different rows."""
+        a = train(TrainSpec(epochs=2, seed=1))
+        b = train(TrainSpec(epochs=2, seed=2))
+        assert [r["loss"] for r in a] != [r["loss"] for r in b]
+
+
+class TestBadInput:
+    """Bad input: ValueError in the library, exit code 2 and one line in the CLI."""
+
+    @pytest.mark.parametrize(
+        "kwargs,match",
+        [
+            ({"dataset": "mnist"}, "unknown data set 'mnist'.*circles"),
+            ({"model": "quantum"}, "unknown model 'quantum'.*hybrid, classical"),
+            ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+            ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+            ({"dataset": "iris", "n_features": 9}, "n_features .*'iris'.*4 features.*got 9"),
+            ({"lr": -1.0}, "lr must be a positive number, got -1.0"),
+            ({"method": "magic"}, "unknown diff_method 'magic'"),
+        ],
+    )
+    def test_library(self, kwargs, match):
+        """Test that a bad spec raises a ValueError naming the value when the run is set up."""
+        with pytest.raises(ValueError, match=match):
+            iter_train(TrainSpec(**kwargs))
+
+    @pytest.mark.parametrize(
+        "argv,match",
+        [
+            (["--dataset", "mnist"], "unknown data set 'mnist'"),
+            (["--model", "quantum"], "unknown model 'quantum'"),
+            (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+            (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
+            (["--dataset", "wine", "--features", "99"], "n_features .*'wine'"),
+            (["--shots", "many"], "shots must be a positive integer or 'exact'"),
+            (["--shots", "0", "--method", "spsa"], "shots must be None .*got 0"),
+            (["--option", "oops"], "expected KEY=VALUE"),
+        ],
+    )
+    def test_cli(self, argv, match, tmp_path, capsys):
+        """Test that the CLI answers bad arguments with exit code 2 and one line on stderr."""
+        assert main(["run", "train", "--out", str(tmp_path / "run"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert pytest.importorskip("re").search(match, err), err
+        assert not (tmp_path / "run").exists()  # nothing written for a rejected run
+
+    def test_out_is_a_file(self, tmp_path, capsys):
+        """Test that an output directory that is a file is rejected in one line."""
+        target = tmp_path / "file"
+        target.write_text("x")
+        assert main(["run", "train", "--epochs", "1", "--out", str(target)]) == 2
+        assert "exists and is a file" in capsys.readouterr().err
+        with pytest.raises(ValueError, match="exists and is a file"):
+            run_train(TrainSpec(epochs=1), target)
+
+
+class TestRunDirectory:
+    """What `qgradbench run train` writes."""
+
+    def test_table_and_metadata(self, tmp_path):
+        """Test that the CLI writes a Parquet table and metadata with config and versions."""
+        out = tmp_path / "run"
+        argv = ["run", "train", "--epochs", "2", "--method", "parameter-shift", "--shots", "50"]
+        assert main([*argv, "--option", "shift=1.2", "--out", str(out)]) == 0
+        table = pd.read_parquet(out / "train.parquet")
+        assert len(table) == 2 and list(table["epoch"]) == [1, 2]
+        assert set(table["method"]) == {"parameter-shift"} and set(table["shots"]) == {50}
+        assert table["method_options"].iloc[0] == "{'shift': 1.2}"
+        meta = json.loads((out / "metadata.json").read_text())
+        assert meta["status"] == "complete" and meta["rows"] == 2
+        assert meta["config"][0]["method_options"] == {"shift": 1.2}
+        assert meta["versions"]["torch"] and meta["started"] <= meta["finished"]
+
+    def test_interrupted_run_keeps_finished_epochs(self, tmp_path):
+        """Test that an interrupt after two epochs leaves both rows and status 'interrupted'."""
+        seen = []
+
+        def interrupt(row):
+            seen.append(row)
+            if len(seen) == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            run_train(TrainSpec(epochs=5), tmp_path, on_row=interrupt)
+        assert len(pd.read_parquet(tmp_path / "train.parquet")) == 2
+        meta = json.loads((tmp_path / "metadata.json").read_text())
+        assert meta["status"] == "interrupted" and meta["rows"] == 2
+
+    def test_plots(self, tmp_path):
+        """Test that --plots trains the classical baseline too and draws the four figures."""
+        pytest.importorskip("qgradbench.analysis.figures")
+        assert main(["run", "train", "--epochs", "2", "--plots", "--out", str(tmp_path)]) == 0
+        table = pd.read_parquet(tmp_path / "train.parquet")
+        assert list(table["model"]) == ["hybrid"] * 2 + ["classical"] * 2
+        names = {"dataset", "training_curves", "decision_boundary", "hybrid_vs_classical"}
+        for name in names:
+            png = tmp_path / "figures" / f"{name}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def test_console_script(self, tmp_path):
+        """Test that the installed command runs quietly (no progress bar) when not on a TTY."""
+        proc = subprocess.run(
+            [sys.executable, "-m", "qgradbench.cli", "run", "train", "--epochs", "1",
+             "--model", "classical", "--out", str(tmp_path)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr == "" and "train.parquet" in proc.stdout
