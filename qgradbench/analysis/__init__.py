@@ -1,0 +1,29 @@
+"""Analysis of result tables: seaborn figures with a fixed colour per method.
+
+The package reads only DataFrames and files; it imports neither torch nor the rest of
+qgradbench, so results can be analysed where the simulator is not installed. Loaders of a run
+directory, summaries (medians and bootstrap confidence intervals over seeds) and the report come
+later; for now it holds the figures of :mod:`qgradbench.analysis.figures`.
+"""
+
+from qgradbench.analysis.figures import (
+    METHOD_COLOURS,
+    label,
+    method_palette,
+    plot_accuracy_comparison,
+    plot_dataset,
+    plot_decision_boundary,
+    plot_training_curves,
+    save,
+)
+
+__all__ = [
+    "METHOD_COLOURS",
+    "label",
+    "method_palette",
+    "plot_accuracy_comparison",
+    "plot_dataset",
+    "plot_decision_boundary",
+    "plot_training_curves",
+    "save",
+]
