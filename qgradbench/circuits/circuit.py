@@ -147,6 +147,39 @@ class Circuit:
                 out[block] = fused[..., g, :, :]
         return out
 
+    def block_generators(self, mats: torch.Tensor) -> torch.Tensor:
+        """For every rotation ``j``, its generator carried to the end of its block.
+
+        With a block ``M = R_k ... R_1`` and ``S_j = R_k ... R_{j+1}``, returns
+        ``A_j = S_j (-i P_j / 2) S_j^dagger``, so that ``dM/dt_j M^dagger = A_j``: the derivative of
+        the block as a gate applied *after* it (used by the blockwise adjoint sweep).
+
+        Args:
+            mats: rotation matrices ``(B, R, 2, 2)``.
+
+        Returns:
+            ``(B, R, 2, 2)``.
+        """
+        paulis = self._tensors(mats.dtype, mats.device)["paulis"]
+        parts, order = [], []
+        for _, ids in self._block_groups(mats.device):
+            n_blocks, length = ids.shape
+            rots = mats.index_select(-3, ids.reshape(-1)).unflatten(-3, (n_blocks, length))
+            gens = -0.5j * paulis[ids]  # (G, k, 2, 2)
+            suffix, carried = None, [None] * length
+            for j in range(length - 1, -1, -1):
+                if suffix is None:
+                    carried[j] = gens[:, j].expand(*mats.shape[:-3], -1, -1, -1)
+                    suffix = rots[..., j, :, :]
+                else:
+                    carried[j] = suffix @ gens[:, j] @ suffix.conj().transpose(-1, -2)
+                    suffix = suffix @ rots[..., j, :, :]
+            parts.append(torch.stack(carried, dim=-3).flatten(-4, -3))
+            order.append(ids.reshape(-1))
+        # rows are grouped by block length; put them back in rotation order
+        position = torch.argsort(torch.cat(order))
+        return torch.cat(parts, dim=-3).index_select(-3, position)
+
     def _block_groups(self, device) -> list[tuple[list[Block], torch.Tensor]]:
         key = ("groups", str(device))
         if key not in self._cache:

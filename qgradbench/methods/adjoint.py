@@ -11,7 +11,8 @@ With ``|phi_k> = U_k ... U_1 |0>`` and ``<lambda_k| = <psi| O U_N ... U_{k+1}``,
 
 The sweep starts from ``|phi_N> = |psi>`` (kept from the forward pass) and ``|lambda_N> = O|psi>``,
 and walks the circuit backwards, applying ``U_k^dagger`` to both: two stored states, whatever the
-depth, and one backward pass over the gates.
+depth, and one backward pass over the gates. Consecutive rotations on one wire are handled as
+one fused block (:func:`adjoint_sweep`), which is the same computation with fewer passes.
 
 For a vector-Jacobian product the observable is ``O = sum_j v_j O_j`` with ``v`` the incoming
 gradient, so one sweep gives the gradient of all outputs at once; :func:`adjoint_jacobian` runs
@@ -23,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from qgradbench import engine
+from qgradbench.circuits import Block
 from qgradbench.methods.base import (
     Execution,
     SimulatorMethod,
@@ -36,6 +38,13 @@ def adjoint_sweep(
 ) -> torch.Tensor:
     """Run the reverse sweep and return ``Im <lambda_k| P_k |phi_k>`` for every slot.
 
+    The sweep moves backwards one fused block (consecutive rotations on one wire) at a time.
+    With ``phi`` and ``lambda`` taken after a block ``M = R_k ... R_1`` on wire ``w``, the
+    derivative for each of its rotations is ``2 Re <lambda| (A_j (x) 1) |phi> = 2 Re Tr(A_j C)``
+    where ``A_j = dM/dt_j M^dagger`` (:meth:`Circuit.block_generators`) and
+    ``C = Tr_{not w} |phi><lambda|`` is a 2x2 matrix: one contraction per block, then
+    ``M^dagger`` is applied to both states. Still two stored states, one pass over the gates.
+
     Args:
         execution: circuit and precision.
         theta: angle vectors ``(B, P)``.
@@ -48,24 +57,27 @@ def adjoint_sweep(
     circuit, n = execution.circuit, execution.n_qubits
     batch, k = lam.shape[:2]
     mats = circuit.rotation_matrices(theta, execution.dtype)  # (B, R, 2, 2)
-    inverse = mats.conj().transpose(-1, -2).unsqueeze(1)  # broadcast over phi and the lambdas
-    paulis = engine.pauli_stack(
-        tuple(r.pauli for r in circuit.rotations), execution.dtype, theta.device
-    )
+    gens = circuit.block_generators(mats)  # (B, R, 2, 2)
+    blocks = circuit.block_matrices(mats)
     both = torch.cat([state.unsqueeze(1), lam], dim=1)  # (B, 1 + K, 2, ..., 2)
-    grads = theta.new_zeros(batch, k, circuit.n_params)
-    for kind, item in reversed(circuit.sequence):
-        if kind == "fixed":
-            both = engine.apply_monomial(both, item.inverse)
+    per_rotation = theta.new_zeros(batch, k, len(circuit.rotations))
+    for op in reversed(circuit.ops):
+        if not isinstance(op, Block):
+            both = engine.apply_monomial(both, op.inverse)
             continue
-        rot = circuit.rotations[item]
-        if rot.slot is not None:
-            p_phi = engine.apply_matrix(both[:, :1], paulis[item], rot.wire, n)
-            overlap = torch.matmul(
-                both[:, 1:].reshape(batch, k, -1).conj(), p_phi.reshape(batch, -1, 1)
-            )
-            grads[:, :, rot.slot] = overlap[..., 0].imag
-        both = engine.apply_matrix(both, inverse[:, :, item], rot.wire, n)
+        view = both.reshape(batch, 1 + k, 2**op.wire, 2, -1)
+        # C[b, k] = sum over the other wires of phi (x) conj(lambda_k): (B, K, 2, 2)
+        c = torch.einsum("blxr,bklyr->bkxy", view[:, 0], view[:, 1:].conj())
+        ids = list(op.rotations)
+        # Tr(A_j C) = sum_xy A_j[y, x] C[x, y], for every rotation j of the block at once
+        a = gens[:, ids].transpose(-1, -2).reshape(batch, len(ids), 4)
+        per_rotation[:, :, ids] = 2 * torch.bmm(c.reshape(batch, k, 4), a.transpose(1, 2)).real
+        inverse = blocks[op].conj().transpose(-1, -2).unsqueeze(1)
+        both = engine.apply_matrix(both, inverse, op.wire, n)
+    grads = theta.new_zeros(batch, k, circuit.n_params)
+    trainable = list(circuit.trainable)
+    slots = [circuit.rotations[i].slot for i in trainable]
+    grads[:, :, slots] = per_rotation[:, :, trainable]
     return grads
 
 
