@@ -1,0 +1,1 @@
+"""qgradbench's benchmarks: asv suite, PennyLane comparison script, pytest-benchmark tests."""
