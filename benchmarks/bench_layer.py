@@ -12,11 +12,13 @@ Every benchmark runs torch (and OpenMP) on one thread, so numbers are comparable
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
 
 from qgradbench import QuantumLayer
+from qgradbench.circuits.schedule import Schedule
 from qgradbench.methods import names, shot_methods
 
 from .compare_pennylane import (
@@ -131,6 +133,29 @@ class LayerForwardBackward:
 
     def peakmem_forward_backward(self, method, n_qubits, n_layers):
         torch.autograd.grad(self.layer(self.x), self.wrt, self.cotangent)
+
+
+class ScheduleDenseVsGates:
+    """Backprop through the layer's state with dense layer unitaries or gate by gate.
+
+    The evidence behind :data:`qgradbench.circuits.schedule.DENSE_QUBITS`: the dense form wins
+    where both columns are timed, up to the threshold, at small and large batches.
+    """
+
+    params = [[3, 4, 5, 6, 7, 8], [32, 1024], ["dense", "gates"]]
+    param_names = ["n_qubits", "batch", "schedule"]
+
+    def setup(self, n_qubits, batch, schedule):
+        configure_threads(THREADS)
+        layer = QuantumLayer(n_qubits, 4, seed=0)
+        self.schedule = Schedule(layer.circuit, n_qubits, 64 if schedule == "dense" else 0)
+        gen = torch.Generator().manual_seed(1)
+        self.x = (math.pi * torch.rand(batch, n_qubits, generator=gen)).requires_grad_()
+        self.weights = layer.weights.detach().reshape(-1).requires_grad_()
+
+    def time_forward_backward(self, n_qubits, batch, schedule):
+        state = self.schedule.run(self.x, self.weights)
+        torch.autograd.grad(torch.view_as_real(state).sum(), (self.x, self.weights))
 
 
 class PennyLaneSeedModelStep:

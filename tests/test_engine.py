@@ -22,6 +22,13 @@ def dense(gate_1q: np.ndarray, wire: int, n: int) -> np.ndarray:
     return kron_all([gate_1q if w == wire else np.eye(2) for w in range(n)])
 
 
+def monomial_matrix(gate: Monomial) -> np.ndarray:
+    """The 2**n matrix of a monomial gate: column s is the image of |s>."""
+    eye = torch.eye(2**gate.n_qubits, dtype=torch.complex128)
+    images = engine.apply_monomial(eye.reshape(-1, *([2] * gate.n_qubits)), gate)
+    return images.reshape(2**gate.n_qubits, -1).T.numpy()
+
+
 def random_state(batch, n, gen):
     re = torch.randn(batch, 2**n, generator=gen, dtype=torch.float64)
     im = torch.randn(batch, 2**n, generator=gen, dtype=torch.float64)
@@ -124,6 +131,26 @@ class TestStatevector:
             want = kron_all([c.numpy() for c in cols[b]])
             np.testing.assert_allclose(got[b].numpy(), want)
 
+    def test_product_state_large_register(self, monkeypatch):
+        """Test that the outer-product path (large registers) builds the same state."""
+        gen = torch.Generator().manual_seed(4)
+        cols = torch.randn(2, 5, 2, dtype=torch.complex128, generator=gen)
+        gathered = engine.product_state(cols)
+        monkeypatch.setattr(engine.dense, "GATHER_PRODUCT_QUBITS", 2)
+        torch.testing.assert_close(engine.product_state(cols), gathered)
+
+    def test_product_state_with_zero_entries(self):
+        """Test the product state (and its gradient) when columns hold exact zeros, as |0> does."""
+        cols = torch.tensor([[[1, 0], [0.6, 0.8j]]], dtype=torch.complex128, requires_grad=True)
+        got = engine.product_state(cols).reshape(-1)
+        np.testing.assert_allclose(got.detach().numpy(), [0.6, 0.8j, 0, 0])
+        (grad,) = torch.autograd.grad(got.real.sum(), cols)
+        # L = Re((c00 + c01)(c10 + c11)); torch's gradient of a real L at a complex z is
+        # dL/dRe z + i dL/dIm z = conj(c10 + c11) = 0.6 - 0.8j for both c00 and c01 (where the
+        # other factor of the product is an exact zero, so a naive result / input would fail)
+        np.testing.assert_allclose(grad[0, 0].numpy(), [0.6 - 0.8j, 0.6 - 0.8j])
+
+
     def test_expval_of_rotated_qubit(self):
         """Test that <Z> after RY(t)|0> is cos(t) and <X> is sin(t) (closed form)."""
         t = torch.linspace(-3, 3, 7, dtype=torch.float64)
@@ -158,6 +185,37 @@ class TestStatevector:
         """Test that qubit counts outside [1, MAX_QUBITS] raise a ValueError naming the value."""
         with pytest.raises(ValueError, match=rf"n_qubits .*{engine.MAX_QUBITS}.*{bad!r}"):
             engine.check_n_qubits(bad)
+
+
+class TestDenseLayers:
+    """One-gather dense unitaries of a layer of single-qubit gates and the fixed gates around it."""
+
+    @pytest.mark.parametrize("with_pre", [False, True])
+    @pytest.mark.parametrize("with_post", [False, True])
+    def test_kron_unitaries_equal_explicit_products(self, with_pre, with_post):
+        """Test U = post (M_0 (x) ... (x) M_{n-1}) pre against Kronecker and monomial matrices."""
+        n, gen = 3, torch.Generator().manual_seed(3)
+        pre = Monomial.gate("CNOT", (0, 2), n).then(Monomial.gate("CZ", (1, 2), n))
+        post = Monomial.gate("CZ", (0, 1), n).then(Monomial.gate("SWAP", (0, 2), n))
+        pre, post = (pre if with_pre else None), (post if with_post else None)
+        gates = torch.randn(2, n, 2, 2, dtype=torch.complex128, generator=gen)  # two layers
+        tables = [engine.kron_table(n, pre, post), engine.kron_table(n, post, pre)]
+        index = torch.as_tensor(engine.stack_tables([t[0] for t in tables]))
+        phases = [np.ones((8, 8)) if p is None else p for _, p in tables]
+        got = engine.kron_unitaries(gates, index, torch.as_tensor(np.stack(phases)))
+        for layer, (first, last) in enumerate([(pre, post), (post, pre)]):
+            want = kron_all([g.numpy() for g in gates[layer]])
+            if first is not None:
+                want = want @ monomial_matrix(first)
+            if last is not None:
+                want = monomial_matrix(last) @ want
+            np.testing.assert_allclose(got[layer].numpy(), want, atol=1e-12)
+
+    def test_kron_table_has_no_phase_for_permutations(self):
+        """Test that CNOT-only layers need no phase multiply."""
+        cnot = Monomial.gate("CNOT", (0, 1), 2)
+        assert engine.kron_table(2, cnot, cnot)[1] is None
+        assert engine.kron_table(2, Monomial.gate("CZ", (0, 1), 2))[1] is not None
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -156,9 +156,9 @@ class TestBatching:
         calls = []
         original = type(layer.circuit).run
 
-        def counting_run(circuit, theta, dtype=torch.complex64):
+        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
             calls.append(theta.shape[0])
-            return original(circuit, theta, dtype)
+            return original(circuit, theta, dtype, shared)
 
         monkeypatch.setattr(type(layer.circuit), "run", counting_run)
         out.sum().backward()
@@ -171,11 +171,12 @@ class TestBatching:
         layer = QuantumLayer(3, 1, diff_method="parameter-shift", seed=0)
         calls = []
         original = type(layer.circuit).run
-        monkeypatch.setattr(
-            type(layer.circuit),
-            "run",
-            lambda c, t, d=torch.complex64: calls.append(t.shape[0]) or original(c, t, d),
-        )
+
+        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
+            calls.append(theta.shape[0])
+            return original(circuit, theta, dtype, shared)
+
+        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
         layer(torch.rand(5, 3)).sum().backward()  # x does not require grad
         assert calls == [5, 5 * 2 * 9]  # forward, then 2 circuits for each of the 9 weights
         assert layer.weights.grad is not None

@@ -11,8 +11,9 @@ two-term parameter-shift rule, the adjoint sweep and the Hadamard test all diffe
 Pauli rotation at a time, and a gate such as ``Rot(phi, theta, omega)`` is simply three of them.
 
 For execution, consecutive rotations on one wire with no fixed gate in between are fused into
-one 2x2 *block*, all rotation matrices of a batch are built in one vectorised call, and the
-first blocks acting on ``|0...0>`` build a product state directly.
+one 2x2 *block*; how blocks and fixed gates become batched engine calls (shared gates built once,
+a product state for the leading blocks, dense layer unitaries on small registers) is the
+circuit's :class:`~qgradbench.circuits.schedule.Schedule`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 import torch
 
 from qgradbench import engine
+from qgradbench.circuits import schedule as schedules
+from qgradbench.circuits.schedule import Schedule
 from qgradbench.engine import Monomial
 
 
@@ -136,102 +139,34 @@ class Circuit:
         paulis = self._tensors(dtype, theta.device)["paulis"]
         return engine.rotation_matrices(self.rotation_angles(theta), paulis)
 
-    def block_matrices(self, mats: torch.Tensor) -> dict[Block, torch.Tensor]:
-        """Fuse rotation matrices ``(..., R, 2, 2)`` into one matrix per block."""
-        out: dict[Block, torch.Tensor] = {}
-        for blocks, ids in self._block_groups(mats.device):
-            fused = mats.index_select(-3, ids[:, 0])
-            for j in range(1, ids.shape[1]):
-                fused = mats.index_select(-3, ids[:, j]) @ fused
-            for g, block in enumerate(blocks):
-                out[block] = fused[..., g, :, :]
-        return out
-
-    def block_generators(self, mats: torch.Tensor) -> torch.Tensor:
-        """For every rotation ``j``, its generator carried to the end of its block.
-
-        With a block ``M = R_k ... R_1`` and ``S_j = R_k ... R_{j+1}``, returns
-        ``A_j = S_j (-i P_j / 2) S_j^dagger``, so that ``dM/dt_j M^dagger = A_j``: the derivative of
-        the block as a gate applied *after* it (used by the blockwise adjoint sweep).
-
-        Args:
-            mats: rotation matrices ``(B, R, 2, 2)``.
-
-        Returns:
-            ``(B, R, 2, 2)``.
-        """
-        paulis = self._tensors(mats.dtype, mats.device)["paulis"]
-        parts, order = [], []
-        for _, ids in self._block_groups(mats.device):
-            n_blocks, length = ids.shape
-            rots = mats.index_select(-3, ids.reshape(-1)).unflatten(-3, (n_blocks, length))
-            gens = -0.5j * paulis[ids]  # (G, k, 2, 2)
-            suffix, carried = None, [None] * length
-            for j in range(length - 1, -1, -1):
-                if suffix is None:
-                    carried[j] = gens[:, j].expand(*mats.shape[:-3], -1, -1, -1)
-                    suffix = rots[..., j, :, :]
-                else:
-                    carried[j] = suffix @ gens[:, j] @ suffix.conj().transpose(-1, -2)
-                    suffix = suffix @ rots[..., j, :, :]
-            parts.append(torch.stack(carried, dim=-3).flatten(-4, -3))
-            order.append(ids.reshape(-1))
-        # rows are grouped by block length; put them back in rotation order
-        position = torch.argsort(torch.cat(order))
-        return torch.cat(parts, dim=-3).index_select(-3, position)
-
-    def _block_groups(self, device) -> list[tuple[list[Block], torch.Tensor]]:
-        key = ("groups", str(device))
+    def schedule(self, n_batched: int) -> Schedule:
+        """The execution schedule for batches whose first ``n_batched`` slots vary (cached)."""
+        key = ("schedule", n_batched, schedules.DENSE_QUBITS)
         if key not in self._cache:
-            by_len: dict[int, list[Block]] = {}
-            for op in self.ops:
-                if isinstance(op, Block):
-                    by_len.setdefault(len(op.rotations), []).append(op)
-            self._cache[key] = [
-                (blocks, torch.tensor([b.rotations for b in blocks], device=device))
-                for _, blocks in sorted(by_len.items())
-            ]
+            self._cache[key] = Schedule(self, n_batched)
         return self._cache[key]
 
-    @functools.cached_property
-    def _leading(self) -> int:
-        """Number of leading blocks that act on distinct wires before any fixed gate."""
-        seen: set[int] = set()
-        for i, op in enumerate(self.ops):
-            if not isinstance(op, Block) or op.wire in seen:
-                return i
-            seen.add(op.wire)
-        return len(self.ops)
-
-    def run(self, theta: torch.Tensor, dtype: torch.dtype = torch.complex64) -> torch.Tensor:
+    def run(
+        self,
+        theta: torch.Tensor,
+        dtype: torch.dtype = torch.complex64,
+        shared: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Execute the circuit on ``|0...0>`` for every row of ``theta``.
 
         Args:
-            theta: real ``(B, n_params)``; row ``b`` is the angle vector of circuit ``b``.
+            theta: real ``(B, n_params)``, row ``b`` the angle vector of circuit ``b``; or, with
+                ``shared``, ``(B, k)``: the first ``k`` slots of each circuit.
             dtype: complex dtype of the simulation.
+            shared: real ``(n_params - k,)``: the remaining slots, the same for every circuit
+                (a layer's weights). Shared gates are then built once for the whole batch.
 
         Returns:
             The final states, ``(B, 2, ..., 2)``.
         """
-        n = self.n_qubits
-        blocks = self.block_matrices(self.rotation_matrices(theta, dtype))
-        lead = self.ops[: self._leading]
-        # |0> columns of the leading blocks give a product state without any gate application.
-        columns = [None] * n
-        for op in lead:
-            columns[op.wire] = blocks[op][..., :, 0]
-        zero = torch.tensor([1.0, 0.0], dtype=dtype, device=theta.device).expand(
-            *theta.shape[:-1], 2
-        )
-        state = engine.product_state(
-            torch.stack([zero if c is None else c for c in columns], dim=-2)
-        )
-        for op in self.ops[self._leading :]:
-            if isinstance(op, Block):
-                state = engine.apply_matrix(state, blocks[op], op.wire, n)
-            else:
-                state = engine.apply_monomial(state, op)
-        return state
+        if shared is None:
+            return self.schedule(self.n_params).run(theta, theta.new_zeros(0), dtype)
+        return self.schedule(theta.shape[-1]).run(theta, shared, dtype)
 
 
 def _complex_of(real: torch.dtype) -> torch.dtype:

@@ -1,5 +1,6 @@
 """Batched state-vector simulator in PyTorch: states, gates, measurement. No training, no I/O."""
 
+from qgradbench.engine.dense import kron_table, kron_unitaries, product_state, stack_tables
 from qgradbench.engine.gates import (
     PAULIS,
     Monomial,
@@ -15,7 +16,6 @@ from qgradbench.engine.statevector import (
     check_n_qubits,
     expval_diagonal,
     probabilities,
-    product_state,
     zero_state,
 )
 
@@ -28,11 +28,14 @@ __all__ = [
     "check_n_qubits",
     "estimate_expvals",
     "expval_diagonal",
+    "kron_table",
+    "kron_unitaries",
     "pauli_matrix",
     "pauli_stack",
     "probabilities",
     "product_state",
     "rotation_matrices",
     "sample_counts",
+    "stack_tables",
     "zero_state",
 ]

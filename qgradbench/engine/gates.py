@@ -36,12 +36,18 @@ def pauli_matrix(name: str, dtype: torch.dtype = torch.complex64, device="cpu") 
 
 @functools.lru_cache(maxsize=64)
 def _pauli_stack_cached(names: tuple[str, ...], dtype: torch.dtype, device: str) -> torch.Tensor:
-    return torch.as_tensor(np.stack([_PAULI_NP[p] for p in names]), dtype=dtype, device=device)
+    stacked = np.stack([_PAULI_NP[p] for p in names]) if names else np.zeros((0, 2, 2))
+    return torch.as_tensor(stacked, dtype=dtype, device=device)
 
 
 def pauli_stack(names: tuple[str, ...], dtype: torch.dtype, device) -> torch.Tensor:
     """Return the Pauli matrices ``names`` stacked into a ``(len(names), 2, 2)`` tensor (cached)."""
     return _pauli_stack_cached(tuple(names), dtype, str(torch.device(device)))
+
+
+@functools.lru_cache(maxsize=16)
+def _eye(dtype: torch.dtype, device: str) -> torch.Tensor:
+    return torch.eye(2, dtype=dtype, device=device)
 
 
 def rotation_matrices(angles: torch.Tensor, paulis: torch.Tensor) -> torch.Tensor:
@@ -54,9 +60,9 @@ def rotation_matrices(angles: torch.Tensor, paulis: torch.Tensor) -> torch.Tenso
     Returns:
         Complex tensor ``(..., R, 2, 2)`` with ``cos(t/2) I - i sin(t/2) P``.
     """
-    half = angles.to(paulis.real.dtype).unsqueeze(-1).unsqueeze(-1) / 2
-    eye = torch.eye(2, dtype=paulis.dtype, device=paulis.device)
-    return torch.cos(half) * eye - 1j * torch.sin(half) * paulis
+    half = 0.5 * angles.to(paulis.dtype.to_real()).reshape(*angles.shape, 1, 1)
+    eye = _eye(paulis.dtype, str(paulis.device))
+    return torch.cos(half) * eye + torch.sin(half) * (-1j * paulis)
 
 
 def bit(index: np.ndarray, wire: int, n_qubits: int) -> np.ndarray:

@@ -51,23 +51,6 @@ def zero_state(
     return state.reshape(*batch, *([2] * n_qubits))
 
 
-def product_state(columns: torch.Tensor) -> torch.Tensor:
-    """Return the product state ``(x) columns[..., w, :]`` over the wires.
-
-    Args:
-        columns: complex tensor ``(*batch, n, 2)``; row ``w`` is the single-qubit state of wire w.
-
-    Returns:
-        The state ``(*batch, 2, ..., 2)``.
-    """
-    n = columns.shape[-2]
-    batch = columns.shape[:-2]
-    state = columns[..., 0, :]
-    for w in range(1, n):
-        state = (state.unsqueeze(-1) * columns[..., w, :].unsqueeze(-2)).reshape(*batch, -1)
-    return state.reshape(*batch, *([2] * n))
-
-
 def apply_matrix(
     state: torch.Tensor, matrix: torch.Tensor, wire: int, n_qubits: int
 ) -> torch.Tensor:

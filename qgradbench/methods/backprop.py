@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgradbench.methods.base import SimulatorMethod, assemble
+from qgradbench.methods.base import SimulatorMethod
 
 
 class Backprop(SimulatorMethod):
@@ -19,7 +19,7 @@ class Backprop(SimulatorMethod):
     summary = "autograd through the simulator; stores every intermediate state"
 
     def forward(self, execution, inputs, weights):  # noqa: D102
-        out = execution.expval(assemble(inputs, weights))
+        out = execution.expval(inputs, weights)
         if out.requires_grad:
             out.register_hook(lambda grad: execution.record("backward", grad.shape[0], 0))
         return out

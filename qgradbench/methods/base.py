@@ -72,30 +72,40 @@ class Execution:
         """The observable's eigenvalue table on ``device``, ``(n_out, 2**n)``."""
         return self.observable.diagonals(self.dtype.to_real(), device)
 
-    def state(self, theta: torch.Tensor) -> torch.Tensor:
-        """Final states ``(B, 2, ..., 2)`` for angle vectors ``theta`` ``(B, P)``."""
-        return self.circuit.run(theta, self.dtype)
+    def state(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Final states ``(B, 2, ..., 2)``.
 
-    def expval(self, theta: torch.Tensor) -> torch.Tensor:
-        """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses)."""
-        state = self.state(theta)
+        Args:
+            theta: angle vectors ``(B, P)``; or, with ``shared``, the first ``k`` slots ``(B, k)``.
+            shared: the other ``P - k`` slots ``(P - k,)``, the same for every circuit (a layer's
+                weights), or ``None``.
+        """
+        return self.circuit.run(theta, self.dtype, shared)
+
+    def expval(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses).
+
+        ``theta`` and ``shared`` as in :meth:`state`.
+        """
+        state = self.state(theta, shared)
         return engine.expval_diagonal(state, self.diagonals(theta.device), self.n_qubits)
 
-    def estimate(self, theta: torch.Tensor) -> torch.Tensor:
+    def estimate(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
         """Expectation values as the hardware would return them: exact, or from ``shots`` samples.
 
-        Rows are executed in chunks of at most :data:`MAX_AMPLITUDES_PER_CALL` amplitudes, so
-        gradient rules over large registers do not exhaust memory.
+        ``theta`` and ``shared`` as in :meth:`state`. Rows are executed in chunks of at most
+        :data:`MAX_AMPLITUDES_PER_CALL` amplitudes, so gradient rules over large registers do not
+        exhaust memory.
         """
         rows = max(1, MAX_AMPLITUDES_PER_CALL >> self.n_qubits)
         with torch.no_grad():
-            parts = [self._estimate(chunk) for chunk in theta.split(rows)]
+            parts = [self._estimate(chunk, shared) for chunk in theta.split(rows)]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def _estimate(self, theta: torch.Tensor) -> torch.Tensor:
+    def _estimate(self, theta: torch.Tensor, shared: torch.Tensor | None) -> torch.Tensor:
         if self.shots is None:
-            return self.expval(theta)
-        probs = engine.probabilities(self.state(theta), self.n_qubits)
+            return self.expval(theta, shared)
+        probs = engine.probabilities(self.state(theta, shared), self.n_qubits)
         return engine.estimate_expvals(
             probs, self.diagonals(theta.device), self.shots, self.generator
         )
@@ -300,8 +310,9 @@ class _JacobianProduct(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, weights, method: JacobianMethod, execution: Execution):
-        theta = assemble(inputs.detach(), weights.detach())
-        out = execution.estimate(theta)
+        inputs, weights = inputs.detach(), weights.detach()
+        out = execution.estimate(inputs, weights)
+        theta = assemble(inputs, weights)
         ctx.save_for_backward(theta, out)
         ctx.method, ctx.execution, ctx.n_inputs = method, execution, inputs.shape[-1]
         return out

@@ -1,0 +1,472 @@
+r"""Execution schedules: how a compiled circuit becomes a few batched engine calls.
+
+A layer's batch of ``B`` circuits differs only in a few *batched* slots (the encoding angles);
+every weight is shared by the whole batch. A gradient rule's shifted circuits differ in every
+slot. A :class:`Schedule` is compiled once per circuit and number of batched slots, and exploits
+whatever is shared:
+
+* Rotations driven by a batched slot are built per circuit; rotations driven by a shared slot or
+  a constant are built once, unbatched, and broadcast.
+* Each block (consecutive rotations on one wire) is fused as ``suffix @ head``. The *head* runs
+  up to the block's last batched rotation and is fused per circuit; the *suffix* after it is
+  fused once. For a layer this leaves only the encoding rotation per circuit.
+* The leading blocks (one per wire, before any fixed gate) act on ``|0...0>``: their first
+  columns give a product state directly (:func:`qgradbench.engine.product_state`).
+* On a small register (at most :data:`DENSE_QUBITS` qubits), a run of shared blocks between two
+  fixed gates acts on distinct wires, so it and the fixed gates around it form one dense
+  ``2**n x 2**n`` unitary (:mod:`qgradbench.engine.dense`), built once for the batch and applied
+  by one matrix product. Everything else is applied gate by gate.
+
+The result is the same state as applying every gate in order (tests compare both against
+PennyLane); only the number of operations differs, which is what costs on small registers and
+in autograd's backward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from qgradbench import engine
+from qgradbench.engine import Monomial, dense
+
+#: Largest register on which runs of shared blocks are applied as dense unitaries. Building a
+#: layer's unitary reads ``n 4**n`` gate entries and applying it costs ``B 4**n`` products,
+#: against ``2 n B 2**n`` gate by gate, but each gate is several operations for autograd to
+#: record and replay. Measured with asv (``ScheduleDenseVsGates`` in
+#: ``benchmarks/bench_layer.py``: backprop through the state, 4 layers, one thread), dense was
+#: faster at batch 32 up to 6 qubits (1.6x at 4, 1.07x at 6) and at batch 1024 up to 8 (2.5x at
+#: 4, 2.2x at 6), and 2.2x slower at 7 qubits and batch 32.
+DENSE_QUBITS = 6
+
+
+@dataclass(frozen=True)
+class _Gate:
+    """Apply one block as a 2x2 gate: ``suffix @ head`` (either may be absent)."""
+
+    wire: int
+    head: int | None
+    suffix: int | None
+
+
+@dataclass(frozen=True)
+class _Dense:
+    """Apply dense unitary number ``layer`` (a run of shared blocks and its fixed gates)."""
+
+    layer: int
+
+
+@dataclass(frozen=True)
+class _DenseLayer:
+    """A run of shared blocks on distinct wires and the fixed gates folded around it."""
+
+    pre: Monomial | None
+    post: Monomial | None
+    blocks: tuple
+
+
+@dataclass
+class Gates:
+    """The gates of one batch of circuits, as a :class:`Schedule` builds them.
+
+    Attributes:
+        head_rotations: matrices of the per-circuit rotations ``(B, R_h, 2, 2)``, or ``None``.
+        heads: the fused heads ``(B, H, 2, 2)``, or ``None``.
+        suffix_rotations: matrices of the shared rotations ``(R_s, 2, 2)``, or ``None``.
+        suffixes: the fused suffixes ``(S, 2, 2)``, or ``None``.
+        pool: the suffixes for gathers, with the identity appended (index ``S``) where a gather
+            needs it.
+    """
+
+    head_rotations: torch.Tensor | None
+    heads: torch.Tensor | None
+    suffix_rotations: torch.Tensor | None
+    suffixes: torch.Tensor | None
+    pool: torch.Tensor
+
+
+class _Fusion:
+    """Fuses chains of rotation matrices (``R_k ... R_1`` for a chain ``(1, ..., k)``) in bulk.
+
+    Chains are grouped by length, so a group is ``length`` gathers and ``length - 1`` batched
+    products whatever the number of chains.
+    """
+
+    def __init__(self, chains: list[tuple[int, ...]]):
+        by_len: dict[int, list[int]] = {}
+        for c, chain in enumerate(chains):
+            by_len.setdefault(len(chain), []).append(c)
+        members = [by_len[length] for length in sorted(by_len)]
+        self.groups = [np.array([chains[c] for c in group]) for group in members]
+        order = np.concatenate(members) if members else np.zeros(0, int)
+        position = np.argsort(order)
+        # chains of single rotations in order: the rotation matrices are the fused chains
+        self.identity = all(len(chain) == 1 for chain in chains)
+        self.position = None if np.array_equal(position, np.arange(len(chains))) else position
+
+    def __call__(self, mats: torch.Tensor, tensors: dict) -> torch.Tensor:
+        """Return the fused chains ``(..., C, 2, 2)`` from rotation matrices ``(..., R, 2, 2)``."""
+        if self.identity:
+            return mats
+        parts = []
+        for ids in tensors["groups"]:
+            fused = mats.index_select(-3, ids[:, 0])
+            for j in range(1, ids.shape[1]):
+                fused = mats.index_select(-3, ids[:, j]) @ fused
+            parts.append(fused)
+        fused = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
+        if self.position is not None:
+            fused = fused.index_select(-3, tensors["position"])
+        return fused
+
+    def carried(self, mats: torch.Tensor, gens: torch.Tensor, tensors: dict) -> torch.Tensor:
+        """Each rotation's generator carried to the end of its chain.
+
+        With a chain ``M = R_k ... R_1`` and ``S_j = R_k ... R_{j+1}``, returns
+        ``A_j = S_j G_j S_j^dagger``, so that ``dM/dt_j M^dagger = A_j`` for ``G_j = -i P_j / 2``:
+        the derivative of the chain as a gate applied *after* it (used by the adjoint sweep).
+
+        Args:
+            mats: rotation matrices ``(..., R, 2, 2)``.
+            gens: generators ``G_j`` ``(R, 2, 2)``.
+            tensors: :meth:`tensors` of this fusion.
+
+        Returns:
+            ``(..., R, 2, 2)``, in the rotations' order.
+        """
+        batch = mats.shape[:-3]
+        parts = []
+        for ids in tensors["groups"]:
+            length = ids.shape[1]
+            rots = mats.index_select(-3, ids.flatten()).unflatten(-3, ids.shape)  # (..., G, k)
+            carried = [None] * length
+            suffix = None
+            for j in range(length - 1, -1, -1):
+                gen = gens[ids[:, j]]  # (G, 2, 2)
+                if suffix is None:
+                    carried[j] = gen.expand(*batch, *gen.shape)
+                    suffix = rots[..., j, :, :]
+                else:
+                    carried[j] = suffix @ gen @ suffix.mH
+                    suffix = suffix @ rots[..., j, :, :]
+            parts.append(torch.stack(carried, dim=-3).flatten(-4, -3))  # (..., G * k)
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
+        return out.index_select(-3, tensors["carry_position"])
+
+    def tensors(self, device) -> dict:
+        """The index tensors on ``device``."""
+        out = {"groups": [torch.as_tensor(g, device=device) for g in self.groups]}
+        if self.position is not None:
+            out["position"] = torch.as_tensor(self.position, device=device)
+        order = np.concatenate([g.ravel() for g in self.groups]) if self.groups else []
+        out["carry_position"] = torch.as_tensor(np.argsort(order), device=device)
+        return out
+
+
+class Schedule:
+    """A circuit compiled for circuits whose first ``n_batched`` slots vary per circuit.
+
+    Args:
+        circuit: the compiled circuit.
+        n_batched: number of leading slots that differ between the circuits of a batch; the
+            other ``n_params - n_batched`` are shared. ``circuit.n_params`` makes every slot
+            per circuit.
+        dense_qubits: largest register that uses dense layer unitaries (default
+            :data:`DENSE_QUBITS`, read when the schedule is built).
+    """
+
+    def __init__(self, circuit, n_batched: int, dense_qubits: int | None = None):
+        self.circuit, self.n_batched = circuit, n_batched
+        self.n_qubits = n = circuit.n_qubits
+        rotations = circuit.rotations
+        batched = [r.slot is not None and r.slot < n_batched for r in rotations]
+        heads, suffixes, parts = [], [], {}
+        for op in circuit.ops:
+            if isinstance(op, Monomial):
+                continue
+            last = max((k for k, i in enumerate(op.rotations) if batched[i]), default=-1)
+            head, suffix = op.rotations[: last + 1], op.rotations[last + 1 :]
+            parts[op] = (
+                _append(heads, head) if head else None,
+                _append(suffixes, suffix) if suffix else None,
+            )
+        self.batched_rotations = [i for chain in heads for i in chain]
+        self.shared_rotations = [i for chain in suffixes for i in chain]
+        self.head_chains, self.suffix_chains = _local(heads), _local(suffixes)
+        self._head_fusion = _Fusion(self.head_chains)
+        self._suffix_fusion = _Fusion(self.suffix_chains)
+        self.n_heads, self.n_suffixes = len(heads), len(suffixes)
+        self.parts = parts  # block -> (head chain or None, suffix chain or None)
+        self.dense_qubits = DENSE_QUBITS if dense_qubits is None else dense_qubits
+        self._compile_stages(parts, n <= self.dense_qubits)
+        self._cache: dict = {}
+
+    # ----------------------------------------------------------------- compilation
+    def _compile_stages(self, parts: dict, allow_dense: bool) -> None:
+        n, ops = self.n_qubits, self.circuit.ops
+        lead = _leading(ops)
+        self.lead_blocks = ops[:lead]
+        lead_heads = np.full(n, self.n_heads)  # index n_heads: |0> (no head on that wire)
+        lead_suffixes = np.full(n, self.n_suffixes)  # index n_suffixes: identity
+        for op in ops[:lead]:
+            head, suffix = parts[op]
+            lead_heads[op.wire] = self.n_heads if head is None else head
+            lead_suffixes[op.wire] = self.n_suffixes if suffix is None else suffix
+        self.lead_heads, self.lead_suffixes = lead_heads, lead_suffixes
+        self.lead_batched = bool(np.any(lead_heads < self.n_heads))
+        self.lead_missing_head = bool(np.any(lead_heads == self.n_heads))
+        self.lead_reorder = not np.array_equal(lead_heads, np.arange(self.n_heads))
+        self.lead_suffixed = bool(np.any(lead_suffixes < self.n_suffixes))
+
+        stages: list = []
+        dense_gates, dense_tables = [], []
+        pending: Monomial | None = None
+        rest = list(ops[lead:])
+        k = 0
+        while k < len(rest):
+            op = rest[k]
+            if isinstance(op, Monomial):
+                last = stages[-1] if stages else None
+                if isinstance(last, _Dense) and dense_tables[last.layer][1] is None:
+                    dense_tables[last.layer][1] = op  # fold into the preceding dense layer
+                else:
+                    pending = op
+                k += 1
+                continue
+            run = []
+            while k < len(rest) and not isinstance(rest[k], Monomial):
+                run.append(rest[k])
+                k += 1
+            if allow_dense and all(parts[b][0] is None for b in run):
+                gates = np.full(n, self.n_suffixes)
+                for b in run:
+                    gates[b.wire] = parts[b][1]
+                stages.append(_Dense(len(dense_tables)))
+                dense_gates.append(gates)
+                dense_tables.append([pending, None, tuple(run)])
+            else:
+                if pending is not None:
+                    stages.append(pending)
+                stages.extend(_Gate(b.wire, *parts[b]) for b in run)
+            pending = None
+        if pending is not None:
+            stages.append(pending)
+        self.stages = tuple(stages)
+        self.dense_gates = np.concatenate(dense_gates) if dense_gates else np.zeros(0, int)
+        self.needs_identity = bool(
+            self.lead_suffixed and np.any(self.lead_suffixes == self.n_suffixes)
+        ) or bool(np.any(self.dense_gates == self.n_suffixes))
+        self.dense_layers = tuple(_DenseLayer(*layer) for layer in dense_tables)
+
+    def _tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
+        key = (dtype, str(device))
+        if key not in self._cache:
+            circuit, k = self.circuit, self.n_batched
+            n_shared = circuit.n_params - k
+            consts = [r.angle for r in circuit.rotations if r.slot is None]
+            const_of = {}
+            for i, r in enumerate(circuit.rotations):
+                if r.slot is None:
+                    const_of[i] = len(const_of)
+
+            def source(i: int, offset: int, base: int) -> int:
+                r = circuit.rotations[i]
+                return r.slot - offset if r.slot is not None else base + const_of[i]
+
+            # head angles read [batched, shared, consts]; suffix angles read [shared, consts]
+            head_src = [source(i, 0, circuit.n_params) for i in self.batched_rotations]
+            suffix_src = [source(i, k, n_shared) for i in self.shared_rotations]
+            real = dtype.to_real()
+            paulis = [r.pauli for r in circuit.rotations]
+            t = {
+                "consts": torch.tensor(consts, dtype=real, device=device).reshape(len(consts)),
+                "head_src": torch.as_tensor(head_src, dtype=torch.long, device=device),
+                "head_wide": bool(head_src) and max(head_src) >= k,
+                "head_direct": head_src == list(range(k)),
+                "suffix_src": torch.as_tensor(suffix_src, dtype=torch.long, device=device),
+                "suffix_consts": bool(suffix_src) and max(suffix_src) >= n_shared,
+                "head_paulis": engine.pauli_stack(
+                    tuple(paulis[i] for i in self.batched_rotations), dtype, device
+                ),
+                "suffix_paulis": engine.pauli_stack(
+                    tuple(paulis[i] for i in self.shared_rotations), dtype, device
+                ),
+                "head_fusion": self._head_fusion.tensors(device),
+                "suffix_fusion": self._suffix_fusion.tensors(device),
+                "lead_heads": torch.as_tensor(self.lead_heads, device=device),
+                "lead_suffixes": torch.as_tensor(self.lead_suffixes, device=device),
+                "dense_gates": torch.as_tensor(self.dense_gates, device=device),
+                "eye": torch.eye(2, dtype=dtype, device=device).unsqueeze(0),
+                "ket0": torch.tensor([[1, 0]], dtype=dtype, device=device),
+            }
+            t["head_generators"] = -0.5j * t["head_paulis"]
+            t["suffix_generators"] = -0.5j * t["suffix_paulis"]
+            head_suffix = np.full(len(self.batched_rotations), self.n_suffixes)
+            for head, suffix in self.parts.values():
+                if head is not None and suffix is not None:
+                    head_suffix[list(self.head_chains[head])] = suffix
+            t["head_suffix"] = torch.as_tensor(head_suffix, device=device)
+            t.update(self._dense_tensors(dtype, device))
+            self._cache[key] = t
+        return self._cache[key]
+
+    def _dense_tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
+        """Gather tables (and phases) of the dense layers, with and without their ``post``."""
+        out, n = {}, self.n_qubits
+        without_post = [_DenseLayer(d.pre, None, d.blocks) for d in self.dense_layers]
+        for name, layers in (("dense", self.dense_layers), ("dense_pre", without_post)):
+            if not layers:
+                continue
+            tables = [dense.kron_table(n, layer.pre, layer.post) for layer in layers]
+            index = dense.stack_tables([index for index, _ in tables])
+            out[f"{name}_index"] = torch.as_tensor(index, device=device)
+            if any(phase is not None for _, phase in tables):
+                ones = np.ones((2**n, 2**n))
+                phases = np.stack([ones if phase is None else phase for _, phase in tables])
+                out[f"{name}_phase"] = torch.as_tensor(phases, dtype=dtype, device=device)
+        return out
+
+    # ----------------------------------------------------------------- execution
+    def run(
+        self, batched: torch.Tensor, shared: torch.Tensor, dtype: torch.dtype = torch.complex64
+    ) -> torch.Tensor:
+        """Execute the circuit on ``|0...0>`` for a batch of circuits.
+
+        Args:
+            batched: real ``(B, n_batched)``: the per-circuit slots.
+            shared: real ``(n_params - n_batched,)``: the slots every circuit shares.
+            dtype: complex dtype of the simulation.
+
+        Returns:
+            The final states ``(B, 2, ..., 2)``.
+        """
+        t = self._tensors(dtype, batched.device)
+        batch = batched.shape[0]
+        gates = self.gates(batched, shared, dtype)
+        state = self._product_state(gates, t, batch)
+        unitaries = self.dense_unitaries(gates) if self.dense_layers else None
+        for stage in self.stages:
+            if isinstance(stage, _Dense):
+                flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
+                state = flat.reshape(state.shape)
+            elif isinstance(stage, _Gate):
+                matrix = self.gate_matrix(stage, gates)
+                state = engine.apply_matrix(state, matrix, stage.wire, self.n_qubits)
+            else:
+                state = engine.apply_monomial(state, stage)
+        return state
+
+    def gates(self, batched: torch.Tensor, shared: torch.Tensor, dtype: torch.dtype) -> Gates:
+        """Build the batch's rotation matrices and fuse them into heads and suffixes."""
+        t = self._tensors(dtype, batched.device)
+        head_rotations = heads = suffix_rotations = suffixes = None
+        if self.n_heads:
+            head_rotations = self._head_rotations(batched, shared, t)
+            heads = self._head_fusion(head_rotations, t["head_fusion"])
+        pool = t["eye"]
+        if self.n_suffixes:
+            suffix_rotations = self._suffix_rotations(shared, t)
+            suffixes = self._suffix_fusion(suffix_rotations, t["suffix_fusion"])
+            pool = torch.cat([suffixes, pool]) if self.needs_identity else suffixes
+        return Gates(head_rotations, heads, suffix_rotations, suffixes, pool)
+
+    def gate_matrix(self, stage: _Gate, gates: Gates) -> torch.Tensor:
+        """The 2x2 matrix of a gate stage: ``(B, 2, 2)``, or ``(2, 2)`` when shared."""
+        if stage.head is None:
+            return gates.suffixes[stage.suffix]
+        head = gates.heads[:, stage.head]
+        return head if stage.suffix is None else gates.suffixes[stage.suffix] @ head
+
+    def dense_unitaries(self, gates: Gates, post: bool = True) -> torch.Tensor:
+        """The dense layers' unitaries ``(L, 2**n, 2**n)`` (module docstring).
+
+        Args:
+            gates: the batch's gates.
+            post: include the fixed gates folded in after each layer; ``False`` gives
+                ``M_0 (x) ... (x) M_{n-1}`` times the ``pre`` gates only (for the adjoint sweep).
+        """
+        t = self._tensors(gates.pool.dtype, gates.pool.device)
+        per_wire = gates.pool.index_select(0, t["dense_gates"]).unflatten(0, (-1, self.n_qubits))
+        key = "dense" if post else "dense_pre"
+        return dense.kron_unitaries(per_wire, t[f"{key}_index"], t.get(f"{key}_phase"))
+
+    def carried_generators(self, gates: Gates) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Every rotation's generator carried to the end of its block.
+
+        Returns ``A_j`` with ``dM/dt_j M^dagger = A_j`` for the block ``M = suffix @ head``: for
+        the per-circuit rotations ``(B, R_h, 2, 2)`` (carried through their suffix too) and for
+        the shared ones ``(R_s, 2, 2)`` (see :meth:`_Fusion.carried`).
+        """
+        t = self._tensors(gates.pool.dtype, gates.pool.device)
+        head_gens = suffix_gens = None
+        if self.n_suffixes:
+            suffix_gens = self._suffix_fusion.carried(
+                gates.suffix_rotations, t["suffix_generators"], t["suffix_fusion"]
+            )
+        if self.n_heads:
+            head_gens = self._head_fusion.carried(
+                gates.head_rotations, t["head_generators"], t["head_fusion"]
+            )
+            if self.n_suffixes:
+                pool = torch.cat([gates.suffixes, t["eye"]])
+                through = pool.index_select(0, t["head_suffix"])  # (R_h, 2, 2)
+                head_gens = through @ head_gens @ through.mH
+        return head_gens, suffix_gens
+
+    def _head_rotations(self, batched, shared, t) -> torch.Tensor:
+        theta = batched
+        if t["head_wide"]:
+            parts = [batched, shared.expand(batched.shape[0], -1)]
+            if t["consts"].numel():
+                parts.append(t["consts"].expand(batched.shape[0], -1))
+            theta = torch.cat(parts, dim=-1)
+        angles = theta if t["head_direct"] else theta.index_select(-1, t["head_src"])
+        return engine.rotation_matrices(angles, t["head_paulis"])
+
+    def _suffix_rotations(self, shared, t) -> torch.Tensor:
+        theta = torch.cat([shared, t["consts"]]) if t["suffix_consts"] else shared
+        angles = theta.index_select(-1, t["suffix_src"])
+        return engine.rotation_matrices(angles, t["suffix_paulis"])
+
+    def _product_state(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
+        """The state after the leading blocks: the product of their first columns."""
+        if self.lead_batched:
+            columns = gates.heads[..., 0]  # first columns (B, H, 2)
+            if self.lead_missing_head:
+                columns = torch.cat([columns, t["ket0"].expand(batch, 1, 2)], dim=-2)
+            if self.lead_reorder:
+                columns = columns.index_select(-2, t["lead_heads"])
+        else:
+            columns = t["ket0"].expand(self.n_qubits, 2)
+        if self.lead_suffixed:
+            # (n, 2, 2) @ (..., n, 2) as a broadcast product: cheaper than matmul at this size
+            suffix = gates.pool.index_select(0, t["lead_suffixes"])
+            columns = (suffix * columns.unsqueeze(-2)).sum(-1)
+        state = dense.product_state(columns)
+        return state if self.lead_batched else state.expand(batch, *state.shape)
+
+
+def _append(chains: list, chain: tuple[int, ...]) -> int:
+    chains.append(chain)
+    return len(chains) - 1
+
+
+def _local(chains: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    """Renumber chains' rotation ids to positions in their concatenation."""
+    out, k = [], 0
+    for chain in chains:
+        out.append(tuple(range(k, k + len(chain))))
+        k += len(chain)
+    return out
+
+
+def _leading(ops) -> int:
+    """Number of leading blocks that act on distinct wires before any fixed gate."""
+    seen: set[int] = set()
+    for i, op in enumerate(ops):
+        if isinstance(op, Monomial) or op.wire in seen:
+            return i
+        seen.add(op.wire)
+    return len(ops)

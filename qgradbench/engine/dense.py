@@ -1,0 +1,120 @@
+r"""Dense unitaries of one layer of single-qubit gates and the fixed gates around it.
+
+On a small register a layer of 2x2 gates, one per wire, plus the monomial gates just before and
+after it is cheaper to apply as one ``2**n x 2**n`` matrix than gate by gate: what costs on a
+few qubits is the number of operations, not their size. The matrix is built without a chain of
+Kronecker products. With ``pre`` and ``post`` monomials (``(U psi)[s] = ph[s] psi[src[s]]``,
+:class:`~qgradbench.engine.Monomial`) and gates ``M_w`` on the wires,
+
+.. math::
+    U = \mathrm{post}\,(M_0 \otimes \dots \otimes M_{n-1})\,\mathrm{pre},\qquad
+    U[r, c] = \mathrm{ph_{post}}[r]\;\mathrm{ph_{pre}}[p(c)]\;
+              \prod_w M_w\big[\mathrm{bit}_w(\mathrm{src_{post}}[r]),\ \mathrm{bit}_w(p(c))\big],
+
+where ``p = src_pre^{-1}``: every entry is a product of one entry of each ``M_w``, so ``U`` is
+one gather from the stacked gates and one product over the wires (:func:`kron_unitaries`).
+The same gather with a column vector per wire builds a product state (:func:`product_state`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+
+from qgradbench.engine.gates import Monomial, bit
+
+
+@functools.lru_cache(maxsize=64)
+def _product_index(n_qubits: int, device: str) -> torch.Tensor:
+    s = np.arange(2**n_qubits)
+    index = np.stack([2 * w + bit(s, w, n_qubits) for w in range(n_qubits)])
+    return torch.as_tensor(index, device=device)
+
+
+#: Up to this many qubits :func:`product_state` gathers all factors at once (``n`` times the
+#: state's memory); above, it builds the state by successive outer products (no extra memory).
+GATHER_PRODUCT_QUBITS = 10
+
+
+def product_state(columns: torch.Tensor) -> torch.Tensor:
+    """Return the product state ``(x)_w columns[..., w, :]`` over the wires.
+
+    Amplitude ``s`` is ``prod_w columns[w, bit_w(s)]``: on small registers one gather and one
+    product, otherwise one outer product per wire.
+
+    Args:
+        columns: complex tensor ``(*batch, n, 2)``; row ``w`` is the single-qubit state of wire w.
+
+    Returns:
+        The state ``(*batch, 2, ..., 2)``.
+    """
+    n, batch = columns.shape[-2], columns.shape[:-2]
+    if n <= GATHER_PRODUCT_QUBITS:
+        state = columns.flatten(-2)[..., _product_index(n, str(columns.device))].prod(-2)
+    else:
+        state = columns[..., 0, :]
+        for w in range(1, n):
+            state = (state.unsqueeze(-1) * columns[..., w, :].unsqueeze(-2)).flatten(-2)
+    return state.reshape(*batch, *([2] * n))
+
+
+def kron_table(
+    n_qubits: int, pre: Monomial | None = None, post: Monomial | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gather table and phases of ``post (M_0 (x) ... (x) M_{n-1}) pre`` (module docstring).
+
+    Args:
+        n_qubits: number of qubits.
+        pre: monomial applied before the layer, or ``None``.
+        post: monomial applied after the layer, or ``None``.
+
+    Returns:
+        ``(index, phase)``: ``index`` ``(n, 2**n, 2**n)`` into the flattened gates ``(n * 4,)``
+        (entry ``4 w + 2 i + j`` is ``M_w[i, j]``), and the phase ``(2**n, 2**n)`` to multiply
+        onto ``U``, or ``None`` when every phase is 1.
+    """
+    dim = 2**n_qubits
+    rows, cols = np.arange(dim), np.arange(dim)
+    row_phase, col_phase = np.ones(dim, complex), np.ones(dim, complex)
+    if post is not None:
+        rows, row_phase = post.source, post.phase
+    if pre is not None:
+        cols = pre.inverse.source
+        col_phase = pre.phase[cols]
+    index = np.stack(
+        [
+            4 * w + 2 * bit(rows, w, n_qubits)[:, None] + bit(cols, w, n_qubits)[None, :]
+            for w in range(n_qubits)
+        ]
+    )
+    phase = np.outer(row_phase, col_phase)
+    return index, None if np.all(phase == 1) else phase
+
+
+def stack_tables(indices: list[np.ndarray]) -> np.ndarray:
+    """Stack the :func:`kron_table` indices of ``L`` layers into one table over all their gates.
+
+    Table ``l`` is offset by ``4 n l`` so that it reads layer ``l``'s gates from the gates of all
+    layers flattened together, as :func:`kron_unitaries` expects.
+    """
+    return np.stack([index + 4 * index.shape[0] * layer for layer, index in enumerate(indices)])
+
+
+def kron_unitaries(
+    gates: torch.Tensor, index: torch.Tensor, phase: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Build dense layer unitaries from per-wire gates by one gather and one product.
+
+    Args:
+        gates: ``(*batch, L, n, 2, 2)``: the gate on each wire of each of ``L`` layers.
+        index: ``(L, n, 2**n, 2**n)`` from :func:`stack_tables`.
+        phase: ``(L, 2**n, 2**n)`` phases (see :func:`kron_table`), or ``None``.
+
+    Returns:
+        ``(*batch, L, 2**n, 2**n)``.
+    """
+    picked = gates.flatten(-4)[..., index.flatten()].reshape(*gates.shape[:-4], *index.shape)
+    unitaries = picked.prod(-3)
+    return unitaries if phase is None else unitaries * phase
