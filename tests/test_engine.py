@@ -150,7 +150,6 @@ class TestStatevector:
         # other factor of the product is an exact zero, so a naive result / input would fail)
         np.testing.assert_allclose(grad[0, 0].numpy(), [0.6 - 0.8j, 0.6 - 0.8j])
 
-
     def test_expval_of_rotated_qubit(self):
         """Test that <Z> after RY(t)|0> is cos(t) and <X> is sin(t) (closed form)."""
         t = torch.linspace(-3, 3, 7, dtype=torch.float64)

@@ -15,7 +15,7 @@ import torch
 from qgradbench import engine
 from qgradbench.circuits import CircuitBuilder, Observable
 from qgradbench.circuits import schedule as schedules
-from qgradbench.circuits.schedule import Schedule, _Dense, _Gate
+from qgradbench.circuits.schedule import DenseStage, GateStage, Schedule
 from qgradbench.methods.adjoint import adjoint_sweep
 from qgradbench.methods.base import Execution
 
@@ -97,11 +97,11 @@ def test_schedules_use_their_shortcuts():
 
     circuit = strongly_entangling(4, 2)
     layer = Schedule(circuit, 4)  # inputs batched, weights shared
-    assert [type(s) for s in layer.stages] == [_Dense]
+    assert [type(s) for s in layer.stages] == [DenseStage]
     assert layer.batched_rotations == [0, 1, 2, 3]  # only the encoding RYs per circuit
     per_circuit = Schedule(circuit, circuit.n_params)
-    assert any(isinstance(s, _Gate) for s in per_circuit.stages)
-    assert not any(isinstance(s, _Dense) for s in per_circuit.stages)
+    assert any(isinstance(s, GateStage) for s in per_circuit.stages)
+    assert not any(isinstance(s, DenseStage) for s in per_circuit.stages)
 
 
 @pytest.mark.parametrize("n_qubits,n_ops,seed", cases())

@@ -43,7 +43,7 @@ DENSE_QUBITS = 6
 
 
 @dataclass(frozen=True)
-class _Gate:
+class GateStage:
     """Apply one block as a 2x2 gate: ``suffix @ head`` (either may be absent)."""
 
     wire: int
@@ -52,14 +52,14 @@ class _Gate:
 
 
 @dataclass(frozen=True)
-class _Dense:
+class DenseStage:
     """Apply dense unitary number ``layer`` (a run of shared blocks and its fixed gates)."""
 
     layer: int
 
 
 @dataclass(frozen=True)
-class _DenseLayer:
+class DenseLayer:
     """A run of shared blocks on distinct wires and the fixed gates folded around it."""
 
     pre: Monomial | None
@@ -229,7 +229,7 @@ class Schedule:
             op = rest[k]
             if isinstance(op, Monomial):
                 last = stages[-1] if stages else None
-                if isinstance(last, _Dense) and dense_tables[last.layer][1] is None:
+                if isinstance(last, DenseStage) and dense_tables[last.layer][1] is None:
                     dense_tables[last.layer][1] = op  # fold into the preceding dense layer
                 else:
                     pending = op
@@ -243,13 +243,13 @@ class Schedule:
                 gates = np.full(n, self.n_suffixes)
                 for b in run:
                     gates[b.wire] = parts[b][1]
-                stages.append(_Dense(len(dense_tables)))
+                stages.append(DenseStage(len(dense_tables)))
                 dense_gates.append(gates)
                 dense_tables.append([pending, None, tuple(run)])
             else:
                 if pending is not None:
                     stages.append(pending)
-                stages.extend(_Gate(b.wire, *parts[b]) for b in run)
+                stages.extend(GateStage(b.wire, *parts[b]) for b in run)
             pending = None
         if pending is not None:
             stages.append(pending)
@@ -258,7 +258,7 @@ class Schedule:
         self.needs_identity = bool(
             self.lead_suffixed and np.any(self.lead_suffixes == self.n_suffixes)
         ) or bool(np.any(self.dense_gates == self.n_suffixes))
-        self.dense_layers = tuple(_DenseLayer(*layer) for layer in dense_tables)
+        self.dense_layers = tuple(DenseLayer(*layer) for layer in dense_tables)
 
     def _tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
         key = (dtype, str(device))
@@ -315,7 +315,7 @@ class Schedule:
     def _dense_tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
         """Gather tables (and phases) of the dense layers, with and without their ``post``."""
         out, n = {}, self.n_qubits
-        without_post = [_DenseLayer(d.pre, None, d.blocks) for d in self.dense_layers]
+        without_post = [DenseLayer(d.pre, None, d.blocks) for d in self.dense_layers]
         for name, layers in (("dense", self.dense_layers), ("dense_pre", without_post)):
             if not layers:
                 continue
@@ -348,10 +348,10 @@ class Schedule:
         state = self._product_state(gates, t, batch)
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
         for stage in self.stages:
-            if isinstance(stage, _Dense):
+            if isinstance(stage, DenseStage):
                 flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
                 state = flat.reshape(state.shape)
-            elif isinstance(stage, _Gate):
+            elif isinstance(stage, GateStage):
                 matrix = self.gate_matrix(stage, gates)
                 state = engine.apply_matrix(state, matrix, stage.wire, self.n_qubits)
             else:
@@ -372,7 +372,7 @@ class Schedule:
             pool = torch.cat([suffixes, pool]) if self.needs_identity else suffixes
         return Gates(head_rotations, heads, suffix_rotations, suffixes, pool)
 
-    def gate_matrix(self, stage: _Gate, gates: Gates) -> torch.Tensor:
+    def gate_matrix(self, stage: GateStage, gates: Gates) -> torch.Tensor:
         """The 2x2 matrix of a gate stage: ``(B, 2, 2)``, or ``(2, 2)`` when shared."""
         if stage.head is None:
             return gates.suffixes[stage.suffix]

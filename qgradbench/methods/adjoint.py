@@ -28,7 +28,7 @@ import torch
 
 from qgradbench import engine
 from qgradbench.circuits import schedule as schedules
-from qgradbench.circuits.schedule import _Dense
+from qgradbench.circuits.schedule import DenseStage
 from qgradbench.engine import Monomial
 from qgradbench.engine.gates import bit
 from qgradbench.methods.base import (
@@ -79,7 +79,7 @@ def adjoint_sweep(
         if isinstance(stage, Monomial):
             both = engine.apply_monomial(both, stage.inverse)
             continue
-        if isinstance(stage, _Dense):
+        if isinstance(stage, DenseStage):
             layer = schedule.dense_layers[stage.layer]
             if layer.post is not None:
                 both = engine.apply_monomial(both, layer.post.inverse)
@@ -168,7 +168,7 @@ def _plan(schedule, device) -> dict:
     for stage in reversed(schedule.stages):
         if isinstance(stage, Monomial):
             stages.append((None, None, None, None))
-        elif isinstance(stage, _Dense):
+        elif isinstance(stage, DenseStage):
             blocks = schedule.dense_layers[stage.layer].blocks
             chains = [schedule.parts[b][1] for b in blocks]
             rows = [k for k, ch in enumerate(chains) for _ in schedule.suffix_chains[ch]]
