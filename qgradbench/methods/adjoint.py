@@ -97,15 +97,18 @@ def adjoint_sweep(
         inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
         both = engine.apply_matrix(both, inverse, stage.wire, n)
     heads, suffixes, wires, head_rows, suffix_rows = plan["lead"]
-    c = _reduced(both, n, wires)
-    if heads is not None:
-        head_c = c.index_select(2, head_rows)
-        parts.append(_trace(head_gens.index_select(1, heads).unsqueeze(1), head_c))
-    if suffixes is not None:
-        parts.append(_trace(suffix_gens.index_select(0, suffixes), c.index_select(2, suffix_rows)))
-    per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
-    grads = per_rotation.new_zeros(*per_rotation.shape[:2], circuit.n_params)
-    grads[..., plan["slots"]] = per_rotation.index_select(-1, plan["take"])
+    if wires:
+        c = _reduced(both, n, wires)
+        if heads is not None:
+            head_c = c.index_select(2, head_rows)
+            parts.append(_trace(head_gens.index_select(1, heads).unsqueeze(1), head_c))
+        if suffixes is not None:
+            suffix_c = c.index_select(2, suffix_rows)
+            parts.append(_trace(suffix_gens.index_select(0, suffixes), suffix_c))
+    grads = state.real.new_zeros(batched.shape[0], lam.shape[1], circuit.n_params)
+    if parts:
+        per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
+        grads[..., plan["slots"]] = per_rotation.index_select(-1, plan["take"])
     return grads
 
 
