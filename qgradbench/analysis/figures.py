@@ -364,8 +364,10 @@ def _accuracy_axis(ax, values: pd.Series, axis: str = "y") -> tuple[Callable, bo
     fraction = v.empty or (v.min() >= 0 and v.max() <= 1)
     target = ax.yaxis if axis == "y" else ax.xaxis
     if fraction:
-        span = 0.0 if v.empty else float(v.max() - v.min())
-        target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0 if span > 0.04 else 1))
+        # ticks on 1-2-5 steps, so every label is exact (2.5% steps printed without decimals
+        # read 78%, 80%, 82%, 85%); the formatter picks the decimals from the view
+        target.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
+        target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
     set_label = ax.set_ylabel if axis == "y" else ax.set_xlabel
     return set_label, fraction
 
