@@ -72,19 +72,20 @@ class Gates:
     """The gates of one batch of circuits, as a :class:`Schedule` builds them.
 
     Attributes:
-        head_rotations: matrices of the per-circuit rotations ``(B, R_h, 2, 2)``, or ``None``.
         heads: the fused heads ``(B, H, 2, 2)``, or ``None``.
-        suffix_rotations: matrices of the shared rotations ``(R_s, 2, 2)``, or ``None``.
         suffixes: the fused suffixes ``(S, 2, 2)``, or ``None``.
         pool: the suffixes for gathers, with the identity appended (index ``S``) where a gather
             needs it.
+        head_generators: with ``generators=True``, each per-circuit rotation's generator carried
+            to the end of its block ``(B, R_h, 2, 2)`` (see :meth:`Schedule.gates`), else ``None``.
+        suffix_generators: the same for the shared rotations ``(R_s, 2, 2)``, or ``None``.
     """
 
-    head_rotations: torch.Tensor | None
     heads: torch.Tensor | None
-    suffix_rotations: torch.Tensor | None
     suffixes: torch.Tensor | None
     pool: torch.Tensor
+    head_generators: torch.Tensor | None = None
+    suffix_generators: torch.Tensor | None = None
 
 
 class _Fusion:
@@ -116,17 +117,17 @@ class _Fusion:
             for j in range(1, ids.shape[1]):
                 fused = mats.index_select(-3, ids[:, j]) @ fused
             parts.append(fused)
-        fused = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
-        if self.position is not None:
-            fused = fused.index_select(-3, tensors["position"])
-        return fused
+        return self._in_chain_order(parts, tensors)
 
-    def carried(self, mats: torch.Tensor, gens: torch.Tensor, tensors: dict) -> torch.Tensor:
-        """Each rotation's generator carried to the end of its chain.
+    def carried(
+        self, mats: torch.Tensor, gens: torch.Tensor, tensors: dict
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each rotation's generator carried to the end of its chain, and the fused chains.
 
         With a chain ``M = R_k ... R_1`` and ``S_j = R_k ... R_{j+1}``, returns
         ``A_j = S_j G_j S_j^dagger``, so that ``dM/dt_j M^dagger = A_j`` for ``G_j = -i P_j / 2``:
         the derivative of the chain as a gate applied *after* it (used by the adjoint sweep).
+        The suffix products end at ``M`` itself, so the chains come out of the same pass.
 
         Args:
             mats: rotation matrices ``(..., R, 2, 2)``.
@@ -134,10 +135,11 @@ class _Fusion:
             tensors: :meth:`tensors` of this fusion.
 
         Returns:
-            ``(..., R, 2, 2)``, in the rotations' order.
+            ``(A, M)``: ``A`` ``(..., R, 2, 2)`` in the rotations' order, and the fused chains
+            ``(..., C, 2, 2)`` as :meth:`__call__` returns them.
         """
         batch = mats.shape[:-3]
-        parts = []
+        parts, chains = [], []
         for ids in tensors["groups"]:
             length = ids.shape[1]
             rots = mats.index_select(-3, ids.flatten()).unflatten(-3, ids.shape)  # (..., G, k)
@@ -152,8 +154,17 @@ class _Fusion:
                     carried[j] = suffix @ gen @ suffix.mH
                     suffix = suffix @ rots[..., j, :, :]
             parts.append(torch.stack(carried, dim=-3).flatten(-4, -3))  # (..., G * k)
-        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
-        return out.index_select(-3, tensors["carry_position"])
+            chains.append(suffix)  # R_k ... R_1 for each chain of the group
+        generators = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
+        generators = generators.index_select(-3, tensors["carry_position"])
+        return generators, self._in_chain_order(chains, tensors)
+
+    def _in_chain_order(self, parts: list[torch.Tensor], tensors: dict) -> torch.Tensor:
+        """Concatenate per-group results ``(..., G, 2, 2)`` back into chain order."""
+        fused = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
+        if self.position is not None:
+            fused = fused.index_select(-3, tensors["position"])
+        return fused
 
     def tensors(self, device) -> dict:
         """The index tensors on ``device``."""
@@ -358,19 +369,48 @@ class Schedule:
                 state = engine.apply_monomial(state, stage)
         return state
 
-    def gates(self, batched: torch.Tensor, shared: torch.Tensor, dtype: torch.dtype) -> Gates:
-        """Build the batch's rotation matrices and fuse them into heads and suffixes."""
+    def gates(
+        self,
+        batched: torch.Tensor,
+        shared: torch.Tensor,
+        dtype: torch.dtype,
+        generators: bool = False,
+    ) -> Gates:
+        """Build the batch's rotation matrices and fuse them into heads and suffixes.
+
+        Args:
+            batched: the per-circuit slots ``(B, n_batched)``.
+            shared: the shared slots ``(n_params - n_batched,)``.
+            dtype: complex dtype of the simulation.
+            generators: also return every rotation's generator carried to the end of its block,
+                ``A_j`` with ``dM/dt_j M^dagger = A_j`` for the block ``M = suffix @ head`` (head
+                rotations are carried through their suffix too); computed in the same pass as
+                the fused blocks (:meth:`_Fusion.carried`), for the adjoint sweep.
+        """
         t = self._tensors(dtype, batched.device)
-        head_rotations = heads = suffix_rotations = suffixes = None
+        heads = suffixes = head_gens = suffix_gens = None
         if self.n_heads:
-            head_rotations = self._head_rotations(batched, shared, t)
-            heads = self._head_fusion(head_rotations, t["head_fusion"])
+            mats = self._head_rotations(batched, shared, t)
+            if generators:
+                head_gens, heads = self._head_fusion.carried(
+                    mats, t["head_generators"], t["head_fusion"]
+                )
+            else:
+                heads = self._head_fusion(mats, t["head_fusion"])
         pool = t["eye"]
         if self.n_suffixes:
-            suffix_rotations = self._suffix_rotations(shared, t)
-            suffixes = self._suffix_fusion(suffix_rotations, t["suffix_fusion"])
+            mats = self._suffix_rotations(shared, t)
+            if generators:
+                suffix_gens, suffixes = self._suffix_fusion.carried(
+                    mats, t["suffix_generators"], t["suffix_fusion"]
+                )
+            else:
+                suffixes = self._suffix_fusion(mats, t["suffix_fusion"])
             pool = torch.cat([suffixes, pool]) if self.needs_identity else suffixes
-        return Gates(head_rotations, heads, suffix_rotations, suffixes, pool)
+        if head_gens is not None and suffixes is not None:
+            through = torch.cat([suffixes, t["eye"]]).index_select(0, t["head_suffix"])
+            head_gens = through @ head_gens @ through.mH  # (R_h, 2, 2) suffix of each head
+        return Gates(heads, suffixes, pool, head_gens, suffix_gens)
 
     def gate_matrix(self, stage: GateStage, gates: Gates) -> torch.Tensor:
         """The 2x2 matrix of a gate stage: ``(B, 2, 2)``, or ``(2, 2)`` when shared."""
@@ -391,29 +431,6 @@ class Schedule:
         per_wire = gates.pool.index_select(0, t["dense_gates"]).unflatten(0, (-1, self.n_qubits))
         key = "dense" if post else "dense_pre"
         return dense.kron_unitaries(per_wire, t[f"{key}_index"], t.get(f"{key}_phase"))
-
-    def carried_generators(self, gates: Gates) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Every rotation's generator carried to the end of its block.
-
-        Returns ``A_j`` with ``dM/dt_j M^dagger = A_j`` for the block ``M = suffix @ head``: for
-        the per-circuit rotations ``(B, R_h, 2, 2)`` (carried through their suffix too) and for
-        the shared ones ``(R_s, 2, 2)`` (see :meth:`_Fusion.carried`).
-        """
-        t = self._tensors(gates.pool.dtype, gates.pool.device)
-        head_gens = suffix_gens = None
-        if self.n_suffixes:
-            suffix_gens = self._suffix_fusion.carried(
-                gates.suffix_rotations, t["suffix_generators"], t["suffix_fusion"]
-            )
-        if self.n_heads:
-            head_gens = self._head_fusion.carried(
-                gates.head_rotations, t["head_generators"], t["head_fusion"]
-            )
-            if self.n_suffixes:
-                pool = torch.cat([gates.suffixes, t["eye"]])
-                through = pool.index_select(0, t["head_suffix"])  # (R_h, 2, 2)
-                head_gens = through @ head_gens @ through.mH
-        return head_gens, suffix_gens
 
     def _head_rotations(self, batched, shared, t) -> torch.Tensor:
         theta = batched

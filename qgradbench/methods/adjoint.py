@@ -51,7 +51,7 @@ def adjoint_sweep(
     fused block, dense layer or fixed gate at a time. With ``phi`` and ``lambda`` taken after a
     block ``M = R_k ... R_1`` on wire ``w``, the derivative for each of its rotations is
     ``2 Re <lambda| (A_j (x) 1) |phi> = 2 Re Tr(A_j C)`` where ``A_j = dM/dt_j M^dagger``
-    (:meth:`Schedule.carried_generators`) and ``C = Tr_{not w} |phi><lambda|`` is a 2x2 matrix.
+    (:meth:`Schedule.gates`) and ``C = Tr_{not w} |phi><lambda|`` is a 2x2 matrix.
     The blocks of a dense layer act on distinct wires and commute, so one pair of states serves
     all of them; then the layer's ``U^dagger`` is applied to both states by one matrix product.
     Still two stored states, one pass over the gates.
@@ -69,8 +69,8 @@ def adjoint_sweep(
     circuit, n = execution.circuit, execution.n_qubits
     schedule = circuit.schedule(batched.shape[-1])
     plan = _plan(schedule, batched.device)
-    gates = schedule.gates(batched, shared, execution.dtype)
-    head_gens, suffix_gens = schedule.carried_generators(gates)
+    gates = schedule.gates(batched, shared, execution.dtype, generators=True)
+    head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
     both = torch.cat([state.unsqueeze(1), lam], dim=1)  # (B, 1 + K, 2, ..., 2)
     parts = []
