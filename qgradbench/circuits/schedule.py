@@ -323,6 +323,15 @@ class Schedule:
             self._cache[key] = t
         return self._cache[key]
 
+    def memo(self, key, build):
+        """Return ``build()``, computed once per ``key`` and kept with the schedule.
+
+        For what other modules derive from a schedule (the adjoint sweep's index plan).
+        """
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
     def _dense_tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
         """Gather tables (and phases) of the dense layers, with and without their ``post``."""
         out, n = {}, self.n_qubits

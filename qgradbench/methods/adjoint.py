@@ -68,7 +68,7 @@ def adjoint_sweep(
     """
     circuit, n = execution.circuit, execution.n_qubits
     schedule = circuit.schedule(batched.shape[-1])
-    plan = _plan(schedule, batched.device)
+    plan = schedule.memo(("adjoint", str(batched.device)), lambda: _plan(schedule, batched.device))
     gates = schedule.gates(batched, shared, execution.dtype, generators=True)
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
@@ -144,14 +144,11 @@ def _reduced(both: torch.Tensor, n: int, wires: list[int]) -> torch.Tensor:
 
 
 def _plan(schedule, device) -> dict:
-    """Index tensors of the sweep over ``schedule`` (cached on it).
+    """Index tensors of the sweep over ``schedule`` (kept with it, see :meth:`Schedule.memo`).
 
     For each stage in sweep order: the generators it differentiates, on which wires, and, at the
     end, where each rotation's derivative goes among the slots.
     """
-    key = ("adjoint", str(device))
-    if key in schedule._cache:
-        return schedule._cache[key]
     order: list[int] = []  # rotation ids in the order the sweep emits their derivatives
 
     def tensor(values):
@@ -192,14 +189,12 @@ def _plan(schedule, device) -> dict:
     lead_wires = [b.wire for b in lead]
     rotations = schedule.circuit.rotations
     take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
-    plan = {
+    return {
         "stages": stages,
         "lead": (lead_heads, lead_suffixes, lead_wires, tensor(head_rows), tensor(suffix_rows)),
         "take": tensor(take),
         "slots": tensor([rotations[order[k]].slot for k in take]),
     }
-    schedule._cache[key] = plan
-    return plan
 
 
 def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
