@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 
@@ -143,6 +144,370 @@ def _add_train(commands) -> None:
     p.set_defaults(func=_run_train)
 
 
+# ----------------------------------------------------------------------------- suites
+def _suites(args: argparse.Namespace) -> int:
+    from qgradbench.suite.config import builtin_names, load_suite
+
+    for name in builtin_names():
+        suite = load_suite(name)
+        print(f"{name:<8} {len(suite.tasks):>5} runs  {suite.description}")
+    return 0
+
+
+def _executor(args: argparse.Namespace):
+    from qgradbench.suite.runner import LocalExecutor, RayExecutor
+
+    if args.executor == "ray":
+        return RayExecutor(address=args.address, threads=args.threads or 1, workers=args.workers)
+    if args.address is not None:
+        raise UsageError("qgradbench run suite: --address goes with --executor ray")
+    workers = args.workers if args.workers is not None else os.cpu_count() or 1
+    return LocalExecutor(workers=workers, threads=args.threads)
+
+
+def _dry_run(suite) -> int:
+    from collections import Counter
+
+    for task in suite.tasks:
+        print(f"{task.index:>5}  {task.describe()}")
+    counts = Counter(t.experiment for t in suite.tasks)
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    print(f"suite {suite.name}: {len(suite.tasks)} runs ({summary}); nothing was run")
+    return 0
+
+
+def _execute(tasks, path, meta, executor, quiet: bool, desc: str) -> int:
+    """Run tasks into ``path`` with a progress bar; print what was written; the exit code."""
+    from qgradbench.progress import progress_bar
+    from qgradbench.suite.runner import execute
+
+    todo = len(tasks)
+    with progress_bar(todo, desc, quiet=quiet, unit="run") as bar:
+
+        def advance(outcome, finished, failed):
+            bar.update(1)
+            bar.set_postfix(failed=failed, refresh=False)
+
+        meta = execute(tasks, path, meta, executor, on_outcome=advance)
+        bar.n = meta["tasks_finished"] + meta["tasks_failed"]
+    for table in meta["tables"]:
+        print(f"wrote {path / table} ({meta['rows'][table.removesuffix('.parquet')]} rows)")
+    print(f"wrote {path / 'metadata.json'}")
+    print(f"wrote {path / 'log.txt'}")
+    status, done = meta["status"], meta["tasks_finished"]
+    if status == "interrupted":
+        print(
+            f"interrupted: {done} of {meta['tasks']} runs finished and kept in {path}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if status == "failed":
+        for failure in meta["failures"]:
+            print(f"failed: task {failure['task']}: {failure['error']}", file=sys.stderr)
+        print(
+            f"{meta['tasks_failed']} of {meta['tasks']} runs failed (see {path / 'log.txt'})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"{status}: {done} runs in {path}")
+    return 0
+
+
+def _run_suite(args: argparse.Namespace) -> int:
+    from qgradbench.suite.config import load_suite
+    from qgradbench.suite.runner import base_metadata, suite_run_dir
+
+    suite = load_suite(args.suite)
+    if args.dry_run:
+        return _dry_run(suite)
+    executor = _executor(args)
+    path, meta = suite_run_dir(suite, args.out, args.resume)
+    if meta.get("status") == "complete":
+        print(f"{path}: suite {suite.name} is already complete; nothing to do")
+        return 0
+    if meta:
+        print(f"resuming {path} ({meta.get('tasks_finished', 0)} of {len(suite.tasks)} done)")
+    else:
+        meta = base_metadata("suite", suite.config, suite.digest)
+        meta.update({"suite": suite.name, "source": suite.source})
+    return _execute(list(suite.tasks), path, meta, executor, args.quiet, f"suite {suite.name}")
+
+
+def _add_suite(commands) -> None:
+    p = commands.add_parser(
+        "suite",
+        help="run a suite of experiments (the main job)",
+        description="Expand a suite's grids and run every experiment in it, in parallel, into "
+        "OUT/SUITE/RUN_ID/: one Parquet table per experiment, metadata.json and log.txt. An "
+        "interrupted run resumes when the same command is run again.",
+    )
+    p.add_argument(
+        "suite",
+        nargs="?",
+        default="default",
+        help="a built-in suite (see `qgradbench suites`) or a YAML file (default: default)",
+    )
+    p.add_argument("--out", default="results", help="results folder (default results)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes running at once (default: the CPU count)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per worker (default: CPUs / workers)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes (default) or Ray",
+    )
+    p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--resume", default=None, metavar="RUN_DIR", help="resume this run directory")
+    p.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_suite)
+
+
+# ------------------------------------------------------------ single experiments
+def _grid_tasks(experiment: str, fixed: dict, grid: dict[str, list]) -> list:
+    """Tasks for every combination of ``grid`` over the ``fixed`` settings (validated)."""
+    import itertools
+
+    from qgradbench.suite.config import Task, _check
+
+    keys = list(grid)
+    tasks = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        settings = {**fixed, **dict(zip(keys, values, strict=True))}
+        _check(experiment, settings, f"run {experiment}")
+        tasks.append(Task(len(tasks), experiment, experiment, settings))
+    return tasks
+
+
+def _single_run(experiment: str, tasks: list, args: argparse.Namespace) -> int:
+    """Run one experiment's tasks into ``--out`` (resumed when it holds the same unfinished run)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from qgradbench.suite.runner import METADATA, LocalExecutor, base_metadata
+    from qgradbench.suite.store import check_out_dir, run_id
+
+    digest = hashlib.sha1(json.dumps([t.key for t in tasks]).encode()).hexdigest()[:12]
+    path = Path(args.out or f"results/{experiment}/{run_id({'digest': digest})}")
+    meta = {}
+    if (path / METADATA).exists():
+        old = json.loads((path / METADATA).read_text())
+        same = old.get("digest") == digest
+        if args.overwrite:
+            for item in [*path.glob("*.parquet"), path / METADATA, path / "log.txt"]:
+                item.unlink(missing_ok=True)
+        elif same and old.get("status") == "complete":
+            print(f"{path}: this run is already complete; --overwrite runs it again")
+            return 0
+        elif same:
+            print(f"resuming {path} ({old.get('tasks_finished', 0)} of {len(tasks)} done)")
+            meta = old
+        else:
+            raise ValueError(
+                f"{path} holds another run ({old.get('kind')} {old.get('experiment', '')}); "
+                "choose another --out or pass --overwrite to replace it"
+            )
+    check_out_dir(path)
+    if not meta:
+        config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
+        meta = {**base_metadata("experiment", config, digest), "experiment": experiment}
+    meta["command"] = "qgradbench " + " ".join(sys.argv[1:])
+    executor = LocalExecutor(workers=args.workers, threads=args.threads)
+    return _execute(tasks, path, meta, executor, args.quiet, f"{experiment}")
+
+
+def _common_run_options(p, experiment: str) -> None:
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument(
+        "--dtype",
+        choices=("complex64", "complex128"),
+        default="complex64",
+        help="simulation precision (default complex64)",
+    )
+    p.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method option, e.g. --option h=0.1 (repeatable)",
+    )
+    p.add_argument("--out", default=None, help=f"run directory (default results/{experiment}/ID)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    p.add_argument("--workers", type=int, default=1, help="processes at once (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _method_grid(args: argparse.Namespace) -> dict[str, list]:
+    return {"method": args.method, "shots": args.shots}
+
+
+def _run_variance(args: argparse.Namespace) -> int:
+    if (args.layers is None) == (args.layers_per_qubit is None):
+        raise UsageError("qgradbench run variance: give --layers or --layers-per-qubit (one)")
+    depth = (
+        {"n_layers": args.layers} if args.layers else {"layers_per_qubit": args.layers_per_qubit}
+    )
+    param = int(args.param) if args.param.lstrip("-").isdigit() else args.param
+    fixed = {
+        "ansatz": args.ansatz,
+        "param": param,
+        "samples": args.samples,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "method_options": dict(args.option),
+    }
+    grid = {"n_qubits": args.qubits, **depth, "observable": args.observable, **_method_grid(args)}
+    return _single_run("variance", _grid_tasks("variance", fixed, grid), args)
+
+
+def _add_variance(commands) -> None:
+    from qgradbench.circuits import ANSATZES
+    from qgradbench.experiments.variance import SCALAR_OBSERVABLES
+
+    p = commands.add_parser(
+        "variance",
+        help="gradient variance over random circuits (barren plateaus)",
+        description="Mean and variance of one gradient component over SAMPLES random circuits "
+        "(fresh angles and, for random-pauli, axes), one row per qubits x layers x observable x "
+        "method x shots (x parameter with --param all), written to OUT/variance.parquet.",
+    )
+    p.add_argument("--qubits", type=int, nargs="+", default=[2, 4, 6, 8], help="qubit counts")
+    p.add_argument("--layers", type=int, nargs="+", default=None, help="layer counts")
+    p.add_argument(
+        "--layers-per-qubit",
+        type=int,
+        nargs="+",
+        default=None,
+        help="layers = K x qubits (McClean et al.'s scaling)",
+    )
+    p.add_argument(
+        "--ansatz",
+        default="random-pauli",
+        choices=list(ANSATZES),
+        help="ansatz (default random-pauli)",
+    )
+    p.add_argument(
+        "--observable",
+        nargs="+",
+        default=["zz"],
+        metavar="OBS",
+        help=f"one or more of {', '.join(SCALAR_OBSERVABLES)} (default zz)",
+    )
+    p.add_argument(
+        "--param",
+        default="first",
+        help="first, middle, last, all, or a parameter index (default first)",
+    )
+    p.add_argument("--samples", type=int, default=2000, help="random circuits (default 2000)")
+    p.add_argument("--method", nargs="+", default=["adjoint"], help="methods (default adjoint)")
+    p.add_argument(
+        "--shots",
+        type=_shots,
+        nargs="+",
+        default=[None],
+        help="shots per circuit, or exact (default exact)",
+    )
+    _common_run_options(p, "variance")
+    p.set_defaults(func=_run_variance)
+
+
+def _run_estimator(args: argparse.Namespace) -> int:
+    fixed = {
+        "n_qubits": args.qubits,
+        "n_layers": args.layers,
+        "ansatz": args.ansatz,
+        "circuits": args.circuits,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "method_options": dict(args.option),
+    }
+    if args.budget is not None:
+        if args.shots != [None]:
+            raise UsageError("qgradbench run estimator: give --shots or --budget, not both")
+        grid = {"method": args.method, "budget": args.budget}
+    else:
+        grid = _method_grid(args)
+    return _single_run("estimator", _grid_tasks("estimator", fixed, grid), args)
+
+
+def _add_estimator(commands) -> None:
+    p = commands.add_parser(
+        "estimator",
+        help="gradient estimators against the exact gradient (bias, variance, MSE, cost)",
+        description="On CIRCUITS fixed random circuits of the training layer, each method's "
+        "Jacobian estimated REPEATS times against the exact one: bias, variance, MSE, cosine "
+        "similarity, circuits and shots; one row per method x shots x circuit.",
+    )
+    p.add_argument("--method", nargs="+", default=["parameter-shift"], help="methods")
+    p.add_argument("--shots", type=_shots, nargs="+", default=[None], help="shots per circuit")
+    p.add_argument(
+        "--budget",
+        type=int,
+        nargs="+",
+        default=None,
+        help="shots per Jacobian, the same for every method (sets their shots)",
+    )
+    p.add_argument("--qubits", type=int, default=4, help="qubits (default 4)")
+    p.add_argument("--layers", type=int, default=2, help="layers (default 2)")
+    p.add_argument("--ansatz", default="strongly-entangling", help="ansatz (default %(default)s)")
+    p.add_argument("--circuits", type=int, default=10, help="random circuits (default 10)")
+    p.add_argument("--repeats", type=int, default=100, help="estimates per circuit (default 100)")
+    _common_run_options(p, "estimator")
+    p.set_defaults(func=_run_estimator)
+
+
+def _run_runtime(args: argparse.Namespace) -> int:
+    fixed = {
+        "ansatz": args.ansatz,
+        "repeats": args.repeats,
+        "seed": args.seed,
+        "dtype": args.dtype,
+        "device": args.device,
+        "method_options": dict(args.option),
+    }
+    grid = {
+        "n_qubits": args.qubits,
+        "n_layers": args.layers,
+        "batch": args.batch,
+        **_method_grid(args),
+    }
+    return _single_run("runtime", _grid_tasks("runtime", fixed, grid), args)
+
+
+def _add_runtime(commands) -> None:
+    p = commands.add_parser(
+        "runtime",
+        help="forward, backward and step time and peak memory of the quantum layer",
+        description="Time the quantum layer (median of REPEATS steps) by method, shots, qubits, "
+        "layers and batch; one row each, with the torch thread count.",
+    )
+    p.add_argument("--method", nargs="+", default=["backprop", "adjoint"], help="methods")
+    p.add_argument("--shots", type=_shots, nargs="+", default=[None], help="shots per circuit")
+    p.add_argument("--qubits", type=int, nargs="+", default=[4], help="qubit counts")
+    p.add_argument("--layers", type=int, nargs="+", default=[2], help="layer counts")
+    p.add_argument("--batch", type=int, nargs="+", default=[32], help="batch sizes")
+    p.add_argument("--ansatz", default="strongly-entangling", help="ansatz (default %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device")
+    _common_run_options(p, "runtime")
+    p.set_defaults(func=_run_runtime)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``qgradbench`` command."""
     parser = _Parser(
@@ -153,9 +518,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     methods = commands.add_parser("methods", help="list the differentiation methods")
     methods.set_defaults(func=_methods)
+    suites = commands.add_parser("suites", help="list the built-in suites")
+    suites.set_defaults(func=_suites)
     run = commands.add_parser("run", help="run an experiment")
     experiments = run.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
     _add_train(experiments)
+    _add_suite(experiments)
+    _add_variance(experiments)
+    _add_estimator(experiments)
+    _add_runtime(experiments)
     return parser
 
 

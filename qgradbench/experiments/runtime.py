@@ -1,0 +1,193 @@
+"""Runtime of the quantum layer: forward, backward and optimiser-step time, and peak memory.
+
+One :class:`RuntimeSpec` times one configuration of a :class:`~qgradbench.QuantumLayer`
+(method, shots, qubits, layers, batch): ``warmup`` untimed steps, then ``repeats`` timed steps
+of forward (``<Z_i>`` of a random batch), backward (of the sum of the outputs, so the gradient
+reaches inputs and weights) and an Adam step, each timed on its own; the row reports the
+medians and the minimum of the step total. The thread count torch used is recorded, because
+it decides these times: the suite pins it per worker.
+
+Peak memory is measured on one extra, untimed step under PyTorch's profiler: the largest total
+of live tensor allocations (CPU, or ``torch.cuda.max_memory_allocated`` on CUDA), above what
+was allocated before the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from qgradbench.experiments.common import (
+    check_dtype,
+    check_method,
+    positive_int,
+    seed_stream,
+)
+from qgradbench.layer import QuantumLayer
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """One runtime measurement.
+
+    Attributes:
+        method: the differentiation method.
+        shots: shots per circuit, or ``None``.
+        n_qubits: qubits.
+        n_layers: ansatz layers.
+        batch: samples per step.
+        ansatz: the ansatz.
+        repeats: timed steps (the medians are over these).
+        warmup: untimed steps first.
+        seed: seeds inputs, weights and shots.
+        dtype: ``"complex64"`` or ``"complex128"``.
+        device: ``"cpu"`` or ``"cuda"``.
+        method_options: options of the method.
+    """
+
+    method: str = "backprop"
+    shots: int | None = None
+    n_qubits: int = 4
+    n_layers: int = 2
+    batch: int = 32
+    ansatz: str = "strongly-entangling"
+    repeats: int = 5
+    warmup: int = 1
+    seed: int = 0
+    dtype: str = "complex64"
+    device: str = "cpu"
+    method_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        positive_int("n_qubits", self.n_qubits)
+        positive_int("n_layers", self.n_layers)
+        positive_int("batch", self.batch)
+        positive_int("repeats", self.repeats)
+        positive_int("warmup", self.warmup, minimum=0)
+        positive_int("seed", self.seed, minimum=0)
+        check_dtype(self.dtype)
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+        check_method(self.method, self.shots, self.method_options)
+
+    def params(self) -> dict[str, object]:
+        """The spec as flat row columns."""
+        out = dataclasses.asdict(self)
+        out["method_options"] = repr(dict(sorted(self.method_options.items())))
+        return out
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _step(layer, x, opt, device) -> tuple[float, float, float]:
+    """One forward, backward and Adam step; their wall times in seconds."""
+    _sync(device)
+    t0 = time.perf_counter()
+    opt.zero_grad(set_to_none=True)
+    out = layer(x)
+    _sync(device)
+    t1 = time.perf_counter()
+    out.sum().backward()
+    _sync(device)
+    t2 = time.perf_counter()
+    opt.step()
+    _sync(device)
+    t3 = time.perf_counter()
+    return t1 - t0, t2 - t1, t3 - t2
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (the profiler's C++ start/stop log lines) for a moment."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _peak_memory(layer, x, opt, device) -> int:
+    """Peak bytes of tensor memory allocated during one step (see the module docstring)."""
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        _step(layer, x, opt, device)
+        return int(torch.cuda.max_memory_allocated() - base)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    profiler = torch.profiler.profile(activities=activities, profile_memory=True)
+    with _quiet_stderr(), profiler as prof:
+        _step(layer, x, opt, device)
+    events = sorted(
+        (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
+    )
+    live = peak = 0
+    for event in events:
+        live += event.cpu_memory_usage
+        peak = max(peak, live)
+    return int(peak)
+
+
+def runtime(spec: RuntimeSpec) -> list[dict]:
+    """Time the spec's layer; one row.
+
+    Returns:
+        A row with the spec's parameters, ``threads`` (torch's intra-op threads),
+        ``time_forward``, ``time_backward``, ``time_step`` (medians, seconds),
+        ``time_total`` (median of their sum), ``time_total_min``, ``peak_memory_bytes``,
+        ``forward_circuits`` and ``backward_circuits`` per sample, and ``shots_per_step``.
+    """
+    dtype = check_dtype(spec.dtype)
+    layer = QuantumLayer(
+        spec.n_qubits,
+        spec.n_layers,
+        ansatz=spec.ansatz,
+        diff_method=spec.method,
+        shots=spec.shots,
+        seed=seed_stream(spec.seed, "runtime-layer") % 2**31,
+        dtype=dtype,
+        device=spec.device,
+        **spec.method_options,
+    )
+    gen = torch.Generator().manual_seed(seed_stream(spec.seed, "runtime-inputs"))
+    real = dtype.to_real()
+    x = (2 * torch.rand(spec.batch, spec.n_qubits, generator=gen, dtype=real) - 1).to(spec.device)
+    x.requires_grad_(True)
+    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
+    for _ in range(spec.warmup):
+        _step(layer, x, opt, spec.device)
+    layer.reset_cost()
+    times = [_step(layer, x, opt, spec.device) for _ in range(spec.repeats)]
+    cost = layer.cost
+    peak = _peak_memory(layer, x, opt, spec.device)
+    forward, backward, step = (statistics.median(t[i] for t in times) for i in range(3))
+    totals = [sum(t) for t in times]
+    per_sample = cost.circuits_per_sample
+    return [
+        {
+            **spec.params(),
+            "threads": torch.get_num_threads(),
+            "time_forward": forward,
+            "time_backward": backward,
+            "time_step": step,
+            "time_total": statistics.median(totals),
+            "time_total_min": min(totals),
+            "peak_memory_bytes": peak,
+            "forward_circuits": per_sample["forward"],
+            "backward_circuits": per_sample["backward"],
+            "shots_per_step": (cost.forward_shots + cost.backward_shots) // spec.repeats,
+        }
+    ]

@@ -1,0 +1,61 @@
+"""Tidy tables from rows: column dtypes decided by the values' Python types.
+
+pandas turns a column of ``None`` and ``1000`` into float64 (``1000.0``). Result tables keep
+integer columns integer: a column whose values are all Python (or numpy) integers, with or
+without nulls, becomes pandas' nullable ``Int64``; floats become float64 (nulls as NaN); bools
+the nullable ``boolean``; everything else stays as it is (strings as object).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+
+def _kind(values: list) -> str | None:
+    present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
+    present = [v for v in present if v is not pd.NA]
+    if not present:
+        return None
+    if all(isinstance(v, bool | np.bool_) for v in present):
+        return "boolean"
+    if any(isinstance(v, bool | np.bool_) for v in present):
+        return None
+    if all(isinstance(v, numbers.Integral) for v in present):
+        return "Int64"
+    if all(isinstance(v, numbers.Real) for v in present):
+        return "float64"
+    return None
+
+
+def tidy(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give object columns of numbers a numeric dtype (integers as nullable ``Int64``)."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype != object:
+            continue
+        kind = _kind(list(out[column]))
+        if kind == "Int64":
+            out[column] = pd.array([None if pd.isna(v) else int(v) for v in out[column]], "Int64")
+        elif kind is not None:
+            out[column] = out[column].astype(kind)
+    return out
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a tidy DataFrame (columns in first-seen order)."""
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    data = {c: pd.Series([row.get(c) for row in rows], dtype=object) for c in columns}
+    return tidy(pd.DataFrame(data, index=range(len(rows))))
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate tidy frames, keeping integer columns integer."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    return tidy(pd.concat([f.astype(object) for f in frames], ignore_index=True))
