@@ -3,7 +3,8 @@
 The package reads only DataFrames and files; it imports neither torch nor the rest of
 qgradbench, so results can be analysed where the simulator is not installed. Loaders of a run
 directory, summaries (medians and bootstrap confidence intervals over seeds) and the report come
-later; for now it holds the figures of :mod:`qgradbench.analysis.figures`.
+later; for now it holds the figures of :mod:`qgradbench.analysis.figures` and the scaling fits
+of :mod:`qgradbench.analysis.scaling`.
 """
 
 from qgradbench.analysis.figures import (
@@ -16,9 +17,13 @@ from qgradbench.analysis.figures import (
     plot_training_curves,
     save,
 )
+from qgradbench.analysis.scaling import Slope, log_slope, two_design_variance
 
 __all__ = [
     "METHOD_COLOURS",
+    "Slope",
+    "log_slope",
+    "two_design_variance",
     "label",
     "method_palette",
     "plot_accuracy_comparison",

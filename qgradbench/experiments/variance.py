@@ -238,9 +238,3 @@ def variance(spec: VarianceSpec) -> list[dict]:
             }
         )
     return rows
-
-
-def two_design_variance(n_qubits: int) -> float:
-    """The 2-design value ``N / (3 (N^2 - 1))``, ``N = 2^n`` (McClean et al. 2018, ``Z_0 Z_1``)."""
-    dim = 2.0**n_qubits
-    return dim / (3 * (dim**2 - 1))

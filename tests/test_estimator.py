@@ -1,0 +1,150 @@
+"""Estimator quality against closed forms: exact methods, 1/N shot variance, FD bias, SPSA.
+
+Statistical checks use fixed seeds and tolerances derived from the estimator's variance: the
+sample variance of R repeats is within 5 standard errors ``5 s2 sqrt(2 / (R - 1))`` of its
+expectation ``s2`` (near-normal scaled binomials, N >= 100).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench.experiments.common import exact_jacobian, make_execution, method_jacobian
+from qgradbench.experiments.estimator import EstimatorSpec, draw_circuits, estimator
+from qgradbench.methods import get_method
+
+
+def repeated_estimates(spec: EstimatorSpec):
+    """``(R, C, n_out, P)`` estimates and the exact ``(C, n_out, P)`` Jacobian of the spec."""
+    circuit, theta = draw_circuits(spec)
+    execution = make_execution(circuit, "z-each", torch.complex128, spec.resolved_shots(), 7)
+    method = get_method(spec.method, **spec.method_options)
+    slots = np.arange(theta.shape[1])
+    est = method_jacobian(method, execution, theta.repeat(spec.repeats, 1), slots)
+    return (
+        est.reshape(spec.repeats, spec.circuits, *est.shape[1:]),
+        exact_jacobian(execution, theta, slots),
+        (circuit, theta),
+    )
+
+
+class TestExact:
+    @pytest.mark.parametrize("method", ["backprop", "adjoint"])
+    def test_exact_methods_have_no_bias_or_variance(self, method):
+        """Test that backprop and adjoint rows report zero bias and variance (complex128)."""
+        rows = estimator(EstimatorSpec(method=method, circuits=2, repeats=3, dtype="complex128"))
+        for row in rows:
+            assert row["bias"] < 1e-12 and row["variance"] < 1e-24 and row["mse"] < 1e-24
+            assert row["cosine"] == pytest.approx(1.0, abs=1e-12)
+            assert row["gradient_shots"] == 0
+
+
+class TestShotVariance:
+    @pytest.mark.parametrize("shots", [100, 1000])
+    def test_parameter_shift_variance_is_closed_form_over_n(self, shots):
+        """Test Var = ((1 - f+^2) + (1 - f-^2)) / (4N) per entry, mean over entries, 5 SE."""
+        spec = EstimatorSpec(method="parameter-shift", shots=shots, n_qubits=3, circuits=2,
+                             repeats=400, dtype="complex128")  # fmt: skip
+        est, _, (circuit, theta) = repeated_estimates(spec)
+        exact = make_execution(circuit, "z-each", torch.complex128, None, 0)
+        n_params = theta.shape[1]
+        shift = torch.eye(n_params, dtype=theta.dtype) * (math.pi / 2)
+        plus = exact.expval((theta[:, None] + shift).reshape(-1, n_params))
+        minus = exact.expval((theta[:, None] - shift).reshape(-1, n_params))
+        plus, minus = (
+            v.reshape(spec.circuits, n_params, -1).transpose(1, 2) for v in (plus, minus)
+        )
+        closed = (2 - plus**2 - minus**2) / (4 * shots)
+        sample = est.var(0)
+        tol = 5 * closed.mean() * math.sqrt(2 / (spec.repeats - 1))
+        assert abs(sample.mean() - closed.mean()) <= tol
+
+    @pytest.mark.parametrize("shots", [100, 1000])
+    def test_shot_adjoint_variance_is_closed_form_over_n(self, shots):
+        """Test Var = (1 - g^2) / N per entry (the Hadamard-test distribution), 5 SE."""
+        spec = EstimatorSpec(method="shot-adjoint", shots=shots, n_qubits=3, circuits=2,
+                             repeats=400, dtype="complex128")  # fmt: skip
+        est, exact, _ = repeated_estimates(spec)
+        closed = (1 - exact**2) / shots
+        tol = 5 * closed.mean() * math.sqrt(2 / (spec.repeats - 1))
+        assert abs(est.var(0).mean() - closed.mean()) <= tol
+
+    def test_variance_falls_as_one_over_shots(self):
+        """Test that ten times the shots gives a tenth of the variance (5 SE of each)."""
+        rows = {
+            shots: estimator(
+                EstimatorSpec(
+                    method="parameter-shift",
+                    shots=shots,
+                    circuits=3,
+                    repeats=300,
+                    dtype="complex128",
+                )
+            )  # fmt: skip
+            for shots in (100, 1000)
+        }
+        low, high = (np.mean([r["variance"] for r in rows[s]]) for s in (100, 1000))
+        rel = 5 * math.sqrt(2 / 299)
+        assert abs(low / high - 10) <= 10 * 2 * rel
+
+
+class TestFiniteDifferenceBias:
+    def test_bias_grows_linearly_with_h(self):
+        """Test that forward differences have bias ~ |f''| h / 2: ten times h, ten times bias."""
+        bias = {
+            h: estimator(EstimatorSpec(method="finite-diff", circuits=2, repeats=2,
+                                       dtype="complex128", method_options={"h": h}))[0]["bias"]
+            for h in (1e-3, 1e-2, 1e-1)
+        }  # fmt: skip
+        assert bias[1e-3] < bias[1e-2] < bias[1e-1]
+        assert bias[1e-2] / bias[1e-3] == pytest.approx(10, rel=0.05)
+
+
+class TestSPSA:
+    @pytest.mark.parametrize("directions", [1, 4])
+    def test_variance_is_the_cross_term(self, directions):
+        """Test Var[g_s] = sum_{j != s} J_j^2 / D per entry (exact values, tiny c), 5 SE.
+
+        With delta Rademacher, g_hat_s = delta_s (delta . J) = J_s + sum_{j != s} delta_s
+        delta_j J_j; the cross terms are uncorrelated with unit variance, and D directions
+        average them.
+        """
+        spec = EstimatorSpec(method="spsa", n_qubits=3, circuits=1, repeats=2000,
+                             dtype="complex128",
+                             method_options={"num_directions": directions, "c": 1e-4})  # fmt: skip
+        est, exact, _ = repeated_estimates(spec)
+        sq = exact**2
+        closed = (sq.sum(-1, keepdim=True) - sq) / directions
+        sample = est.var(0)
+        # Rademacher sums have excess kurtosis <= 0, so the normal-theory SE bounds the true one.
+        tol = 5 * closed * math.sqrt(2 / (spec.repeats - 1)) + 1e-9
+        assert torch.all((sample - closed).abs() <= tol)
+        mean_tol = 5 * torch.sqrt(closed / spec.repeats) + 1e-6
+        assert torch.all((est.mean(0) - exact).abs() <= mean_tol)
+
+
+class TestBudget:
+    def test_methods_spend_at_most_the_budget(self):
+        """Test that the budget sets shots so each method spends at most that many."""
+        for method in ("parameter-shift", "spsa", "shot-adjoint", "hadamard", "finite-diff"):
+            row = estimator(EstimatorSpec(method=method, budget=20000, circuits=1, repeats=2))[0]
+            assert 20000 - row["gradient_circuits"] < row["gradient_shots"] <= 20000
+
+    @pytest.mark.parametrize(
+        "settings, message",
+        [
+            ({"method": "adjoint", "budget": 1000}, "budget applies to methods that take shots"),
+            ({"method": "parameter-shift", "budget": 3}, "use budget >= 56"),
+            ({"shots": 10, "budget": 1000}, "give shots or budget, not both"),
+            ({"repeats": 1}, "repeats must be an integer >= 2"),
+            ({"method": "adjoint", "shots": 10}, "exact and cannot take shots"),
+        ],
+    )
+    def test_bad_specs(self, settings, message):
+        """Test that bad estimator specs raise a ValueError naming the problem."""
+        with pytest.raises(ValueError, match=message):
+            EstimatorSpec(**settings)
