@@ -114,23 +114,7 @@ class Ensemble:
 
     def param_indices(self, param: str | int) -> list[int]:
         """Resolve a selector (``first``, ``middle``, ``last``, ``all`` or an index) to indices."""
-        if isinstance(param, bool):
-            raise ValueError(f"param must be one of {', '.join(PARAM_SELECTORS)} or an index")
-        if isinstance(param, int | np.integer):
-            self.weight_slot(int(param))
-            return [int(param)]
-        chosen = {
-            "first": [0],
-            "middle": [self.n_weights // 2],
-            "last": [self.n_weights - 1],
-            "all": list(range(self.n_weights)),
-        }.get(param)
-        if chosen is None:
-            raise ValueError(
-                f"unknown param selector {param!r}; expected one of "
-                f"{', '.join(PARAM_SELECTORS)} or a parameter index"
-            )
-        return chosen
+        return param_indices(param, self.n_weights)
 
     def draw(self, samples: int, rng: np.random.Generator) -> Draw:
         """Draw ``samples`` fresh circuits: uniform angles on ``[0, 2 pi)``, uniform axes."""
@@ -144,12 +128,46 @@ class Ensemble:
         return Draw(np.concatenate([encoding, weights, basis], axis=1), weights, axes)
 
 
+def param_indices(param: str | int, n_weights: int) -> list[int]:
+    """Resolve a selector (``first``, ``middle``, ``last``, ``all`` or an index) to indices.
+
+    Raises:
+        ValueError: for an unknown selector or an index outside ``0..n_weights - 1``.
+    """
+    if isinstance(param, bool):
+        raise ValueError(f"param must be one of {', '.join(PARAM_SELECTORS)} or an index")
+    if isinstance(param, int | np.integer):
+        if not 0 <= param < n_weights:
+            raise ValueError(
+                f"parameter index {param} out of range: this circuit has {n_weights} "
+                f"trainable parameters (0..{n_weights - 1})"
+            )
+        return [int(param)]
+    chosen = {
+        "first": [0],
+        "middle": [n_weights // 2],
+        "last": [n_weights - 1],
+        "all": list(range(n_weights)),
+    }.get(param)
+    if chosen is None:
+        raise ValueError(
+            f"unknown param selector {param!r}; expected one of "
+            f"{', '.join(PARAM_SELECTORS)} or a parameter index"
+        )
+    return chosen
+
+
+def n_weights_of(ansatz: str, n_qubits: int, n_layers: int) -> int:
+    """Trainable angles of ``ansatz`` on ``n_qubits`` with ``n_layers`` (validated)."""
+    check_n_qubits(n_qubits)
+    check_n_layers(n_layers)
+    return math.prod(get_ansatz(ansatz).weight_shape(n_qubits, n_layers))
+
+
 def ensemble(ansatz: str, n_qubits: int, n_layers: int) -> Ensemble:
     """Return the ensemble of random ``ansatz`` circuits on ``n_qubits`` with ``n_layers``."""
     spec = get_ansatz(ansatz)
-    check_n_qubits(n_qubits)
-    check_n_layers(n_layers)
-    n_weights = math.prod(spec.weight_shape(n_qubits, n_layers))
+    n_weights = n_weights_of(ansatz, n_qubits, n_layers)
     if ansatz == "random-pauli":
         circuit = random_axis_circuit(n_qubits, n_layers)
     else:
@@ -157,4 +175,12 @@ def ensemble(ansatz: str, n_qubits: int, n_layers: int) -> Ensemble:
     return Ensemble(ansatz, n_qubits, n_layers, circuit, n_weights)
 
 
-__all__ = ["PARAM_SELECTORS", "Draw", "Ensemble", "ensemble", "random_axis_circuit"]
+__all__ = [
+    "PARAM_SELECTORS",
+    "Draw",
+    "Ensemble",
+    "ensemble",
+    "n_weights_of",
+    "param_indices",
+    "random_axis_circuit",
+]

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from qgradbench.circuits import Observable
-from qgradbench.circuits.ensembles import Draw, Ensemble, ensemble
+from qgradbench.circuits.ensembles import Draw, Ensemble, ensemble, n_weights_of, param_indices
 from qgradbench.experiments.common import (
     check_dtype,
     check_method,
@@ -110,7 +110,7 @@ class VarianceSpec:
             )
         Observable(self.observable, self.n_qubits)  # e.g. zz needs two qubits
         check_method(self.method, self.shots, self.method_options)
-        self.ensemble().param_indices(self.param)
+        param_indices(self.param, n_weights_of(self.ansatz, self.n_qubits, self.layers))
 
     @property
     def layers(self) -> int:

@@ -185,8 +185,8 @@ class RayExecutor:
             ray.cancel(ref, force=True)
 
 
-class InterruptedRunError(Exception):
-    """SIGTERM, turned into an exception so that the run ends as after Ctrl-C."""
+class InterruptedRunError(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt (a BaseException): no task handler catches it."""
 
 
 def _raise_interrupted(signum, frame):
