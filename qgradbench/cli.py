@@ -508,6 +508,55 @@ def _add_runtime(commands) -> None:
     p.set_defaults(func=_run_runtime)
 
 
+# ----------------------------------------------------------------------------- report
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qgradbench.analysis.load import ResultsError, metadata
+    from qgradbench.analysis.report import write_report
+
+    formats = ("md", "html") if args.format == "html" else ("md",)
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        raise ValueError(f"{args.run_dir}: not a directory; give a run directory (RUN_DIR)")
+    try:
+        status = metadata(run).get("status")
+        if status in ("running", "interrupted"):
+            print(
+                f"warning: {run} is marked {status}: the report covers the runs finished so far",
+                file=sys.stderr,
+            )
+        written = write_report(run, formats, target=args.target)
+    except ResultsError as err:
+        raise ValueError(str(err)) from None
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_report(commands) -> None:
+    p = commands.add_parser(
+        "report",
+        help="write report.md (and report.html) with tables and figures for a run directory",
+        description="Summaries, figures and readings of a run directory: RUN_DIR/report.md, "
+        "RUN_DIR/report.html (self-contained, with --format html) and RUN_DIR/figures/*.png.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (results/SUITE/RUN_ID)")
+    p.add_argument(
+        "--format",
+        choices=("md", "html"),
+        default="html",
+        help="md: report.md only; html (default): report.md and report.html",
+    )
+    p.add_argument(
+        "--target",
+        type=float,
+        default=0.9,
+        help="test accuracy whose cost in shots is reported (default 0.9)",
+    )
+    p.set_defaults(func=_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``qgradbench`` command."""
     parser = _Parser(
@@ -520,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     methods.set_defaults(func=_methods)
     suites = commands.add_parser("suites", help="list the built-in suites")
     suites.set_defaults(func=_suites)
+    _add_report(commands)
     run = commands.add_parser("run", help="run an experiment")
     experiments = run.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
     _add_train(experiments)

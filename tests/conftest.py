@@ -79,3 +79,14 @@ def pennylane_reference(ansatz, n, n_layers, x, w, observable="z-each", seed=Non
 def rng():
     """A seeded numpy generator."""
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """One run of the built-in smoke suite, as CI runs it (its run directory)."""
+    from qgradbench.cli import main
+
+    out = tmp_path_factory.mktemp("smoke")
+    assert main(["run", "suite", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    (run,) = list((out / "smoke").iterdir())
+    return run

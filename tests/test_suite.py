@@ -64,14 +64,6 @@ def assert_same_tables(a: dict, b: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory) -> Path:
-    """One run of the built-in smoke suite, as CI runs it."""
-    out = tmp_path_factory.mktemp("smoke")
-    assert main(["run", "suite", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    return only_run(out, "smoke")
-
-
-@pytest.fixture(scope="module")
 def quick_file(tmp_path_factory) -> Path:
     """The quick suite as a file."""
     path = tmp_path_factory.mktemp("suites") / "quick.yaml"

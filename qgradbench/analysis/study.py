@@ -1,0 +1,343 @@
+"""Figures of a whole study (a suite run).
+
+Accuracy against shots and depth, hybrid against classical, gradient variance against qubits,
+estimator error against shots, runtime.
+
+Like :mod:`qgradbench.analysis.figures`, every function takes DataFrames (the experiment's
+table, or its summary) and returns a :class:`~matplotlib.figure.Figure`; colours are the fixed
+method colours and markers the fixed shot markers of that module, so a method looks the same
+in every figure. Quantities that span decades (variance, MSE, shots, time) are drawn on log
+axes; accuracy axes never span less than :data:`MIN_ACCURACY_SPAN`, so a difference of one
+test sample cannot look dramatic, and each point carries its 95% interval over seeds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
+
+from qgradbench.analysis.figures import (
+    _LINE_WIDTH,
+    _MARKER_SIZE,
+    _SHOT_MARKERS,
+    _finish,
+    _new_figure,
+    _require,
+    _style,
+    label,
+    method_palette,
+)
+from qgradbench.analysis.scaling import log_slope, two_design_variance
+from qgradbench.analysis.summaries import (
+    estimator_summary,
+    final_accuracy,
+    hybrid_minus_classical,
+    step_times,
+)
+
+#: The narrowest accuracy axis, in accuracy units (10 percentage points).
+MIN_ACCURACY_SPAN = 0.10
+
+_EXACT = "exact"
+
+
+def _shot_text(shots) -> str:
+    return _EXACT if shots is None or pd.isna(shots) else f"{int(shots)}"
+
+
+def _markers(shots_values) -> dict:
+    levels = sorted({int(s) for s in shots_values if s is not None and not pd.isna(s)})
+    out = {n: _SHOT_MARKERS[i % len(_SHOT_MARKERS)] for i, n in enumerate(levels)}
+    return out
+
+
+def _marker(markers: dict, shots) -> str:
+    return "o" if shots is None or pd.isna(shots) else markers[int(shots)]
+
+
+def accuracy_axis(ax, low: float, high: float) -> None:
+    """Set a readable accuracy axis that contains ``[low, high]``.
+
+    The axis is at least :data:`MIN_ACCURACY_SPAN` wide, padded so that markers sit inside the
+    frame, with at most 6 ticks on round percentages.
+    """
+    low, high = max(0.0, low), min(1.0, high)
+    centre = (low + high) / 2
+    half = max((high - low) / 2 * 1.15, MIN_ACCURACY_SPAN / 2)
+    lo, hi = centre - half, centre + half
+    if lo < 0:
+        lo, hi = 0.0, hi - lo
+    if hi > 1.02:
+        lo, hi = lo - (hi - 1.02), 1.02
+    ax.set_ylim(max(lo, 0.0), hi)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+
+def _hybrid(final: pd.DataFrame) -> pd.DataFrame:
+    return final[final["model"] == "hybrid"]
+
+
+def _title(ax, text: str, train: pd.DataFrame | None = None) -> None:
+    if train is not None and "dataset" in train and train["dataset"].nunique() == 1:
+        text = f"{text}: {train['dataset'].iloc[0]}"
+    ax.set_title(text)
+
+
+def plot_accuracy_vs_shots(train: pd.DataFrame, *, n_layers: int | None = None) -> Figure:
+    """Final test accuracy against shots per circuit, one line per method (exact at right).
+
+    Args:
+        train: the train table (all seeds).
+        n_layers: the depth to show (default: the most common one).
+    """
+    _require(train, ["model", "method", "shots", "n_layers", "epoch", "test_accuracy"], "train")
+    summary = _hybrid(final_accuracy(train))
+    if n_layers is None:
+        n_layers = int(summary["n_layers"].mode().iloc[0])
+    summary = summary[summary["n_layers"] == n_layers]
+    levels = sorted({int(s) for s in summary["shots"].dropna()})
+    positions = {**{n: i for i, n in enumerate(levels)}, _EXACT: len(levels)}
+    palette = method_palette(summary["method"])
+    with _style():
+        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        for method, group in summary.groupby("method", sort=False):
+            group = group.assign(
+                _x=[positions[_EXACT if pd.isna(s) else int(s)] for s in group["shots"]]
+            )
+            group = group.sort_values("_x")
+            err = [group["median"] - group["ci_low"], group["ci_high"] - group["median"]]
+            ax.errorbar(
+                group["_x"],
+                group["median"],
+                yerr=err,
+                color=palette[method],
+                marker="o",
+                markersize=_MARKER_SIZE,
+                linewidth=_LINE_WIDTH,
+                capsize=3,
+                label=method,
+            )
+        ax.set_xticks(range(len(positions)), [*map(str, levels), _EXACT])
+        ax.set_xlabel("shots per circuit")
+        ax.set_ylabel("final test accuracy (median over seeds, 95% CI)")
+        accuracy_axis(ax, summary["ci_low"].min(), summary["ci_high"].max())
+        _title(ax, f"Accuracy against shots ({n_layers} layers)", train)
+        ax.legend(title="method", loc="best")
+    return _finish(fig)
+
+
+def plot_accuracy_vs_depth(train: pd.DataFrame) -> Figure:
+    """Final test accuracy against ansatz layers, one line per method and shot count."""
+    _require(train, ["model", "method", "shots", "n_layers", "epoch", "test_accuracy"], "train")
+    summary = _hybrid(final_accuracy(train))
+    palette = method_palette(summary["method"])
+    markers = _markers(summary["shots"])
+    with _style():
+        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        for (method, shots), group in summary.groupby(
+            ["method", "shots"], dropna=False, sort=False
+        ):
+            group = group.sort_values("n_layers")
+            err = [group["median"] - group["ci_low"], group["ci_high"] - group["median"]]
+            ax.errorbar(
+                group["n_layers"],
+                group["median"],
+                yerr=err,
+                color=palette[method],
+                marker=_marker(markers, shots),
+                markersize=_MARKER_SIZE,
+                capsize=3,
+                linewidth=_LINE_WIDTH,
+                linestyle="-" if pd.isna(shots) else "--",
+                label=label((method, None if pd.isna(shots) else shots)),
+            )
+        depths = sorted(summary["n_layers"].unique())
+        ax.set_xticks(depths, [str(int(d)) for d in depths])
+        ax.set_xlabel("ansatz layers")
+        ax.set_ylabel("final test accuracy (median over seeds, 95% CI)")
+        accuracy_axis(ax, summary["ci_low"].min(), summary["ci_high"].max())
+        _title(ax, "Accuracy against depth", train)
+        ax.legend(fontsize="small", ncols=2, loc="best")
+    return _finish(fig)
+
+
+def plot_hybrid_minus_classical(train: pd.DataFrame) -> Figure:
+    """Hybrid minus classical final test accuracy (paired by seed) per method, shots, depth."""
+    diff = hybrid_minus_classical(train)
+    if diff.empty:
+        raise ValueError("the train table has no classical run to compare with")
+    diff = diff.assign(
+        _label=[
+            label((m, None if pd.isna(s) else s))
+            for m, s in zip(diff["method"], diff["shots"], strict=True)
+        ]
+    )
+    labels = list(dict.fromkeys(diff.sort_values(["method", "shots"])["_label"]))
+    depths = sorted(diff["n_layers"].unique())
+    palette = method_palette(diff["method"])
+    width = 0.8 / len(depths)
+    with _style():
+        fig, (ax,) = _new_figure(1, (max(6.4, 0.6 * len(labels) + 2), 4.4))
+        for d, depth in enumerate(depths):
+            part = diff[diff["n_layers"] == depth].set_index("_label").reindex(labels)
+            x = np.arange(len(labels)) + (d - (len(depths) - 1) / 2) * width
+            colours = [palette.get(m, "#777777") for m in part["method"].fillna("")]
+            ax.bar(
+                x,
+                part["median"],
+                width=width * 0.9,
+                color=colours,
+                alpha=0.35 + 0.65 * (d + 1) / len(depths),
+                label=f"{int(depth)} layers",
+            )
+            ax.errorbar(
+                x,
+                part["median"],
+                yerr=[part["median"] - part["ci_low"], part["ci_high"] - part["median"]],
+                fmt="none",
+                color="#333333",
+                capsize=2,
+            )
+        ax.axhline(0, color="#222222", linewidth=1)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        span = max(float(diff["ci_high"].max() - diff["ci_low"].min()), MIN_ACCURACY_SPAN)
+        centre = float(diff["ci_high"].max() + diff["ci_low"].min()) / 2
+        ax.set_ylim(centre - 0.6 * span, centre + 0.6 * span)
+        ax.set_ylabel("hybrid - classical test accuracy\n(median over seeds, 95% CI)")
+        _title(ax, "Hybrid against classical", train)
+        handles = [
+            Patch(facecolor="#777777", alpha=0.35 + 0.65 * (d + 1) / len(depths))
+            for d in range(len(depths))
+        ]
+        names = [f"{int(d)} layer{'' if d == 1 else 's'}" for d in depths]
+        ax.legend(handles, names, title="depth", fontsize="small")
+    return _finish(fig)
+
+
+def plot_variance_scaling(variance: pd.DataFrame) -> Figure:
+    """Gradient variance against qubits (log scale) with fitted slopes and the 2-design line."""
+    _require(variance, ["n_qubits", "variance", "variance_se", "observable", "method"], "variance")
+    frame = variance.copy()
+    frame["_depth"] = [
+        f"{int(k)} layers/qubit" if pd.notna(k) else f"{int(n)} layers"
+        for k, n in zip(
+            frame.get("layers_per_qubit", [None] * len(frame)), frame["n_layers"], strict=True
+        )
+    ]
+    frame["_shots"] = [_shot_text(s) for s in frame["shots"]]
+    groups = frame.groupby(["observable", "_depth", "method", "_shots"], sort=True)
+    palette = method_palette(frame["method"])
+    line_styles = ["-", "--", ":", "-."]
+    curves = list(dict.fromkeys(zip(frame["observable"], frame["_depth"], strict=True)))
+    with _style():
+        fig, (ax,) = _new_figure(1, (7.0, 4.6))
+        for (obs, depth, method, shots), group in groups:
+            points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
+            style = line_styles[curves.index((obs, depth)) % len(line_styles)]
+            name = f"{obs}, {depth}, {method}" + ("" if shots == _EXACT else f" ({shots} shots)")
+            if len(points) >= 2:
+                fit = log_slope(points)
+                name += f": 2^({fit.slope / math.log(2):.2f} n)"
+                xs = np.linspace(points["n_qubits"].min(), points["n_qubits"].max(), 50)
+                ax.plot(
+                    xs,
+                    np.exp(fit.intercept + fit.slope * xs),
+                    color=palette[method],
+                    linestyle=style,
+                    linewidth=1.0,
+                    alpha=0.8,
+                )
+            ax.errorbar(
+                points["n_qubits"],
+                points["variance"],
+                yerr=points["variance_se"],
+                color=palette[method],
+                marker="o",
+                linestyle="none",
+                markersize=_MARKER_SIZE,
+                capsize=2,
+                label=name,
+            )
+        qubits = np.arange(frame["n_qubits"].min(), frame["n_qubits"].max() + 1)
+        ax.plot(
+            qubits,
+            two_design_variance(qubits),
+            color="#222222",
+            linewidth=1.2,
+            linestyle=(0, (1, 1)),
+            label="2-design N/(3(N^2-1))",
+        )
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, numticks=8))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("qubits n")
+        ax.set_ylabel("Var[d<O>/d theta_k] over random circuits")
+        ax.set_title("Gradient variance against qubits (barren plateaus)")
+        ax.legend(fontsize="x-small", loc="lower left")
+    return _finish(fig)
+
+
+def plot_estimator_mse(estimator: pd.DataFrame) -> Figure:
+    """Estimator MSE against the shots one Jacobian costs (log-log), one line per method."""
+    _require(estimator, ["method", "mse", "gradient_shots"], "estimator")
+    summary = estimator_summary(estimator)
+    summary = summary[summary["gradient_shots"] > 0]
+    palette = method_palette(summary["method"])
+    with _style():
+        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        for method, group in summary.groupby("method", sort=False):
+            group = group.sort_values("gradient_shots")
+            err = [group["mse"] - group["mse_ci_low"], group["mse_ci_high"] - group["mse"]]
+            ax.errorbar(
+                group["gradient_shots"],
+                group["mse"],
+                yerr=err,
+                color=palette[method],
+                marker="o",
+                markersize=_MARKER_SIZE,
+                linewidth=_LINE_WIDTH,
+                capsize=3,
+                label=method,
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("shots per Jacobian estimate")
+        ax.set_ylabel("MSE against the exact Jacobian\n(median over circuits, 95% CI)")
+        ax.set_title("Gradient estimators: error against shot budget")
+        ax.legend(title="method")
+    return _finish(fig)
+
+
+def plot_runtime(runtime: pd.DataFrame) -> Figure:
+    """Layer step time (forward + backward + Adam) against qubits, one line per method."""
+    _require(runtime, ["method", "shots", "n_qubits", "time_total"], "runtime")
+    times = step_times(runtime)
+    palette = method_palette(times["method"])
+    markers = _markers(times["shots"])
+    with _style():
+        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        for (method, shots), group in times.groupby(["method", "shots"], dropna=False, sort=False):
+            group = group.groupby("n_qubits", as_index=False)["time_total"].median()
+            ax.plot(
+                group["n_qubits"],
+                group["time_total"] * 1e3,
+                color=palette[method],
+                marker=_marker(markers, shots),
+                markersize=_MARKER_SIZE,
+                linewidth=_LINE_WIDTH,
+                label=label((method, None if pd.isna(shots) else shots)),
+            )
+        ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("qubits")
+        ax.set_ylabel("time per step (ms, median)")
+        ax.set_title("Runtime of the quantum layer by method")
+        ax.legend(fontsize="small")
+    return _finish(fig)

@@ -1,0 +1,254 @@
+"""Analysis of suite runs: loaders, summaries with intervals, study figures, the report."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qgradbench.analysis import study
+from qgradbench.analysis.load import ResultsError, load
+from qgradbench.analysis.report import build_report, write_report
+from qgradbench.analysis.summaries import (
+    bootstrap_ci,
+    estimator_summary,
+    final_accuracy,
+    hybrid_minus_classical,
+    shots_to_target,
+    step_times,
+    variance_slopes,
+)
+from qgradbench.cli import main
+
+
+@pytest.fixture
+def run(smoke, tmp_path):
+    """A private copy of the smoke run (reports write into it)."""
+    return shutil.copytree(smoke, tmp_path / smoke.name)
+
+
+def train_rows(accuracies: dict[tuple, list[float]], n_test: int = 100) -> pd.DataFrame:
+    """Two-epoch train rows: ``{(model, method, shots, n_layers): [final acc per seed]}``."""
+    rows = []
+    for (model, method, shots, layers), finals in accuracies.items():
+        for seed, acc in enumerate(finals):
+            for epoch, value in ((1, acc / 2), (2, acc)):
+                rows.append({
+                    "dataset": "circles", "model": model, "method": method, "shots": shots,
+                    "n_qubits": 4 if method else None, "n_layers": layers, "ansatz": None,
+                    "seed": seed, "epoch": epoch, "loss": 1 - value, "train_accuracy": value,
+                    "test_accuracy": value, "n_test": n_test, "forward_shots": 100 * epoch,
+                    "backward_shots": 1000 if shots else 0, "forward_circuits": 10,
+                    "backward_circuits": 20,
+                })  # fmt: skip
+    return pd.DataFrame(rows).astype({"shots": "Int64", "n_layers": "Int64"})
+
+
+class TestLoad:
+    def test_loads_every_table_with_run_id_and_integers(self, smoke):
+        """Test that load() returns the four tables, a run_id column and Int64 integers."""
+        tables = load(smoke)
+        assert set(tables) == {"train", "variance", "estimator", "runtime"}
+        for frame in tables.values():
+            assert frame.columns[0] == "run_id" and (frame["run_id"] == smoke.name).all()
+            assert str(frame["task"].dtype) == "Int64"
+        assert str(tables["train"]["shots"].dtype) == "Int64"
+
+    def test_glob_concatenates_runs(self, smoke, tmp_path):
+        """Test that a glob over two runs concatenates their rows, each with its run id."""
+        for name in ("a", "b"):
+            shutil.copytree(smoke, tmp_path / name)
+        tables = load(str(tmp_path / "*"))
+        single = load(smoke)
+        assert len(tables["variance"]) == 2 * len(single["variance"])
+        assert set(tables["variance"]["run_id"]) == {"a", "b"}
+
+    def test_committed_reference_loads(self):
+        """Test that the committed training reference run loads."""
+        tables = load("results/train/reference")
+        assert len(tables["train"]) > 0
+
+    def test_nothing_to_load(self, tmp_path):
+        """Test that an empty directory raises a ResultsError naming it."""
+        with pytest.raises(ResultsError, match="no run directory"):
+            load(tmp_path)
+
+
+class TestSummaries:
+    def test_bootstrap_is_seeded_and_contains_the_median(self):
+        """Test that the interval is reproducible with a seed and contains the median."""
+        values = np.random.default_rng(3).normal(size=7)
+        a, b = bootstrap_ci(values, seed=1), bootstrap_ci(values, seed=1)
+        assert a == b
+        assert a[0] <= np.median(values) <= a[1]
+        assert bootstrap_ci([0.5]) == (0.5, 0.5)
+
+    def test_final_accuracy_and_paired_difference(self):
+        """Test medians over seeds and the hybrid minus classical difference paired by seed."""
+        rows = train_rows({
+            ("hybrid", "backprop", None, 2): [0.9, 0.8, 0.7],
+            ("classical", None, None, None): [0.6, 0.8, 0.7],
+        })  # fmt: skip
+        final = final_accuracy(rows)
+        hybrid = final[final["model"] == "hybrid"].iloc[0]
+        assert hybrid["median"] == pytest.approx(0.8) and hybrid["n"] == 3
+        assert hybrid["ci_low"] <= 0.8 <= hybrid["ci_high"] and hybrid["n_test"] == 100
+        diff = hybrid_minus_classical(rows).iloc[0]
+        assert diff["median"] == pytest.approx(0.0)  # differences 0.3, 0.0, 0.0
+
+    def test_shots_to_target(self):
+        """Test the cumulative shots until the target accuracy is first reached."""
+        rows = train_rows({("hybrid", "spsa", 100, 1): [0.9, 0.5]})
+        out = shots_to_target(rows, 0.85).iloc[0]
+        assert out["reached"] == 0.5 and out["median_epoch"] == 2
+        assert out["median_shots"] == 100 + 1000 + 200 + 1000
+
+    def test_variance_slopes_on_a_known_decay(self):
+        """Test that a variance of exactly 2^-n gives base-2 exponent -1 (ln-slope -ln 2)."""
+        frame = pd.DataFrame({
+            "label": "v", "ansatz": "random-pauli", "observable": "zz", "param": "first",
+            "method": "adjoint", "shots": pd.array([None] * 4, "Int64"),
+            "layers_per_qubit": 10, "n_qubits": [2, 4, 6, 8],
+            "n_layers": [20, 40, 60, 80], "variance": 2.0 ** -np.array([2, 4, 6, 8]),
+        })  # fmt: skip
+        frame["variance_se"] = frame["variance"] * 0.05
+        slope = variance_slopes(frame).iloc[0]
+        assert slope["base2_exponent"] == pytest.approx(-1.0)
+        assert slope["slope"] == pytest.approx(-np.log(2))
+
+    def test_step_time_ratio(self, smoke):
+        """Test that the fastest method at each size has ratio 1 and others >= 1."""
+        times = step_times(load(smoke)["runtime"])
+        for _, group in times.groupby(["n_qubits", "n_layers", "batch"]):
+            assert group["ratio_to_fastest"].min() == pytest.approx(1.0)
+
+    def test_estimator_summary_on_smoke(self, smoke):
+        """Test one summary row per method and budget with positive MSE."""
+        summary = estimator_summary(load(smoke)["estimator"])
+        assert len(summary) == 3 and (summary["mse"] > 0).all()
+
+
+def texts(ax) -> list[str]:
+    """Legend entries of an axis."""
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+class TestFigures:
+    @pytest.mark.parametrize(
+        "plot, table, xlabel, title",
+        [
+            (study.plot_accuracy_vs_shots, "train", "shots per circuit", "Accuracy against shots"),
+            (study.plot_accuracy_vs_depth, "train", "ansatz layers", "Accuracy against depth"),
+            (study.plot_hybrid_minus_classical, "train", "", "Hybrid against classical"),
+            (study.plot_variance_scaling, "variance", "qubits n", "Gradient variance"),
+            (study.plot_estimator_mse, "estimator", "shots per Jacobian estimate", "estimators"),
+            (study.plot_runtime, "runtime", "qubits", "Runtime"),
+        ],
+    )
+    def test_figures_on_smoke(self, smoke, tmp_path, plot, table, xlabel, title):
+        """Test each study figure on the smoke run: labels, title, legend, a non-empty PNG."""
+        fig = plot(load(smoke)[table])
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == xlabel and title in ax.get_title()
+        assert ax.get_ylabel() and texts(ax)
+        from qgradbench.analysis import save
+
+        path = save(fig, tmp_path / "f.png")
+        assert path.stat().st_size > 5000
+
+    def test_accuracy_axis_stays_readable_for_one_sample(self):
+        """Test that 0.95 against 0.96 (one test sample of 100) spans >= 10 points, <= 6 ticks."""
+        rows = train_rows({
+            ("hybrid", "backprop", None, 2): [0.95, 0.95, 0.95],
+            ("hybrid", "spsa", 100, 2): [0.96, 0.96, 0.96],
+        })  # fmt: skip
+        fig = study.plot_accuracy_vs_shots(rows)
+        ax = fig.axes[0]
+        low, high = ax.get_ylim()
+        assert high - low >= study.MIN_ACCURACY_SPAN - 1e-12
+        assert low < 0.95 and high > 0.96
+        ticks = [t for t in ax.get_yticks() if low <= t <= high]
+        assert 2 <= len(ticks) <= 7
+        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+        assert len(set(labels)) == len(labels)
+
+    def test_plotted_points_are_the_summary(self):
+        """Test that the accuracy-vs-depth markers are the medians of the table, per method."""
+        rows = train_rows({
+            ("hybrid", "backprop", None, 1): [0.6, 0.7, 0.8],
+            ("hybrid", "backprop", None, 2): [0.8, 0.9, 0.95],
+        })  # fmt: skip
+        fig = study.plot_accuracy_vs_depth(rows)
+        line = fig.axes[0].lines[0]
+        assert list(line.get_xdata()) == [1, 2]
+        assert list(line.get_ydata()) == pytest.approx([0.7, 0.9])
+
+    def test_variance_figure_draws_the_two_design_line(self, smoke):
+        """Test that the 2-design line's y-data is N / (3 (N^2 - 1))."""
+        fig = study.plot_variance_scaling(load(smoke)["variance"])
+        (line,) = [ln for ln in fig.axes[0].lines if "2-design" in ln.get_label()]
+        n = np.asarray(line.get_xdata(), dtype=float)
+        assert np.allclose(line.get_ydata(), 2**n / (3 * (4**n - 1)))
+
+
+class TestReport:
+    def test_report_writes_markdown_html_and_figures(self, run, capsys):
+        """Test that `qgradbench report` writes report.md, report.html and every figure."""
+        assert main(["report", str(run)]) == 0
+        out = capsys.readouterr().out
+        for name in ("report.md", "report.html", "figures/variance.png", "figures/runtime.png"):
+            assert (run / name).exists() and f"wrote {run / name}" in out
+        html = (run / "report.html").read_text()
+        assert html.count("data:image/png;base64,") == len(list((run / "figures").glob("*.png")))
+        md = (run / "report.md").read_text()
+        assert "## Gradient variance" in md and "torch version" in md
+
+    def test_readings_follow_the_data(self):
+        """Test that the report's sentences change when the numbers change."""
+        import tempfile
+        from pathlib import Path
+
+        readings = []
+        for accuracy in (0.81, 0.93):
+            rows = train_rows({
+                ("hybrid", "parameter-shift", 1000, 2): [accuracy] * 3,
+                ("classical", None, None, None): [0.85] * 3,
+            })  # fmt: skip
+            with tempfile.TemporaryDirectory() as folder:
+                rows.to_parquet(Path(folder) / "train.parquet")
+                readings.append(build_report(folder, target=0.9).readings())
+        assert readings[0] != readings[1]
+        assert any("0.810" in r for r in readings[0]) and any("0.930" in r for r in readings[1])
+        assert any("Never reached 0.90" in r for r in readings[0])
+        assert any("Reaching 0.90 test accuracy costs" in r for r in readings[1])
+
+    def test_no_results_is_exit_2(self, tmp_path, capsys):
+        """Test that a directory without results is one line and exit code 2."""
+        assert main(["report", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no results" in err
+
+    def test_corrupt_table_is_exit_2(self, run, capsys):
+        """Test that a corrupt Parquet file is named in one line, exit code 2."""
+        (run / "variance.parquet").write_bytes(b"PAR1 not really")
+        assert main(["report", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "variance.parquet: not a readable Parquet table" in err
+
+    def test_running_run_warns_and_reports(self, run, capsys):
+        """Test that a run still marked running gets a warning and a report of what is done."""
+        import json
+
+        meta = json.loads((run / "metadata.json").read_text())
+        (run / "metadata.json").write_text(json.dumps({**meta, "status": "running"}))
+        assert main(["report", str(run), "--format", "md"]) == 0
+        assert "warning:" in capsys.readouterr().err
+        assert (run / "report.md").exists() and not (run / "report.html").exists()
+
+    def test_formats_are_checked(self, run):
+        """Test that an unknown format is refused."""
+        with pytest.raises(ValueError, match="unknown report format 'pdf'"):
+            write_report(run, ("pdf",))
