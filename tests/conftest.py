@@ -87,6 +87,8 @@ def smoke(tmp_path_factory):
     from qgradbench.cli import main
 
     out = tmp_path_factory.mktemp("smoke")
-    assert main(["run", "suite", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    code = main(["run", "suite", "smoke", "--out", str(out), "--workers", "1", "--threads", "1",
+                 "--quiet"])  # fmt: skip
+    assert code == 0
     (run,) = list((out / "smoke").iterdir())
     return run
