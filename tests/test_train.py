@@ -145,6 +145,28 @@ class TestRunDirectory:
         assert meta["config"][0]["method_options"] == {"shift": 1.2}
         assert meta["versions"]["torch"] and meta["started"] <= meta["finished"]
 
+    def test_integer_columns_read_back_as_integers(self, tmp_path):
+        """Test that shots, n_qubits, n_layers stay integers (nullable Int64) next to nulls."""
+        spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
+        run_train(spec, tmp_path, plots=True)
+        table = pd.read_parquet(tmp_path / "train.parquet")
+        for column in ("shots", "n_qubits", "n_layers"):
+            assert str(table[column].dtype) == "Int64", column
+        assert table["shots"].tolist()[0] == 20 and table["shots"].isna().tolist() == [False, True]
+        exact = tmp_path / "exact"
+        run_train(TrainSpec(epochs=1, n_samples=40), exact)
+        assert str(pd.read_parquet(exact / "train.parquet")["shots"].dtype) == "Int64"
+
+    def test_metadata_nulls_quantum_settings_of_classical_runs(self, tmp_path):
+        """Test that metadata.json's config of the classical baseline says null, as its rows."""
+        spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
+        run_train(spec, tmp_path, plots=True)
+        hybrid, classical = json.loads((tmp_path / "metadata.json").read_text())["config"]
+        assert hybrid["method"] == "parameter-shift" and hybrid["shots"] == 20
+        assert classical["model"] == "classical"
+        for key in ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options"):
+            assert classical[key] is None, key
+
     def test_interrupted_run_keeps_finished_epochs(self, tmp_path):
         """Test that an interrupt after two epochs leaves both rows and status 'interrupted'."""
         seen = []

@@ -29,6 +29,13 @@ from qgradbench.models import ClassicalModel, HybridModel, count_parameters, mat
 
 MODELS = ("hybrid", "classical", "classical-matched")
 
+#: Settings of the quantum layer; null in the rows and metadata of classical models.
+QUANTUM_SETTINGS = ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options")
+
+#: Integer columns that can be null (classical rows, exact runs, default sizes): written as
+#: pandas' nullable ``Int64``, so they read back as integers, not as floats.
+NULLABLE_INTEGERS = ("shots", "n_qubits", "n_layers", "n_samples")
+
 
 def _stream(seed: int, key: int) -> int:
     """An independent torch seed derived from ``seed`` for purpose ``key`` (SeedSequence)."""
@@ -90,14 +97,22 @@ class TrainSpec:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
 
-    def params(self) -> dict[str, object]:
-        """The run's parameters as flat columns (method columns are null for classical runs)."""
+    def config(self) -> dict[str, object]:
+        """The run's resolved configuration (quantum settings are null for classical runs).
+
+        This is what ``metadata.json`` records; :meth:`params` is the same as table columns.
+        """
         out = dataclasses.asdict(self)
-        out["method_options"] = repr(dict(sorted(self.method_options.items())))
         if self.model != "hybrid":
-            for key in ("method", "shots", "n_qubits", "n_layers", "ansatz"):
+            for key in QUANTUM_SETTINGS:
                 out[key] = None
-            out["method_options"] = None
+        return out
+
+    def params(self) -> dict[str, object]:
+        """The run's parameters as flat columns (quantum settings are null for classical runs)."""
+        out = self.config()
+        if out["method_options"] is not None:
+            out["method_options"] = repr(dict(sorted(self.method_options.items())))
         return out
 
 

@@ -13,7 +13,13 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from qgradbench.experiments.train import TrainSpec, data_points, decision_grid, iter_train
+from qgradbench.experiments.train import (
+    NULLABLE_INTEGERS,
+    TrainSpec,
+    data_points,
+    decision_grid,
+    iter_train,
+)
 from qgradbench.suite.store import check_out_dir, environment, now, write_json, write_table
 
 TABLE = "train.parquet"
@@ -53,7 +59,7 @@ def run_train(
     out = check_out_dir(out)
     meta = {
         "experiment": "train",
-        "config": [dataclasses.asdict(s) for s in specs],
+        "config": [s.config() for s in specs],
         "plots": plots,
         "started": now(),
         "status": "running",
@@ -65,7 +71,7 @@ def run_train(
         for run in epochs:
             for row in run:
                 rows.append(row)
-                write_table(rows, out / TABLE)
+                write_table(rows, out / TABLE, NULLABLE_INTEGERS)
                 if on_row is not None:
                     on_row(row)
         meta["status"] = "complete"

@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import numbers
 import os
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -91,10 +93,31 @@ def write_json(path: Path, content: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_table(rows: list[dict], path: Path) -> None:
-    """Write rows as a Parquet table atomically."""
+def to_frame(rows: list[dict], nullable_integers: Iterable[str] = ()) -> pd.DataFrame:
+    """Return rows as a DataFrame whose integer columns stay integers where some are null.
+
+    pandas turns a column of ints and ``None`` into float64 (``1000.0``); such columns, and
+    the columns named in ``nullable_integers`` (which may be null in every row, e.g. ``shots``
+    of an exact run), become pandas' nullable ``Int64`` instead.
+    """
+    frame = pd.DataFrame(rows)
+    named = set(nullable_integers)
+    for column in frame.columns:
+        values = [row.get(column) for row in rows]
+        present = [v for v in values if v is not None]
+        if column in named or (
+            len(present) < len(values)
+            and present
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in present)
+        ):
+            frame[column] = pd.array(values, dtype="Int64")
+    return frame
+
+
+def write_table(rows: list[dict], path: Path, nullable_integers: Iterable[str] = ()) -> None:
+    """Write rows as a Parquet table atomically (integer columns as in :func:`to_frame`)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    to_frame(rows, nullable_integers).to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
 
