@@ -82,7 +82,7 @@ class _Progress:
 def _run_train(args: argparse.Namespace) -> int:
     from qgradbench.experiments.train import TrainSpec
     from qgradbench.suite.runs import run_train
-    from qgradbench.suite.store import run_id
+    from qgradbench.suite.store import RunExistsError, run_id
 
     spec = TrainSpec(
         dataset=args.dataset,
@@ -103,7 +103,19 @@ def _run_train(args: argparse.Namespace) -> int:
     )
     runs = 2 if args.plots and args.model == "hybrid" else 1
     out = args.out or f"results/train/{run_id(dataclasses.asdict(spec))}"
-    table = run_train(spec, out, plots=args.plots, on_row=_Progress(runs * args.epochs))
+    try:
+        table = run_train(
+            spec,
+            out,
+            plots=args.plots,
+            overwrite=args.overwrite,
+            on_row=_Progress(runs * args.epochs),
+        )
+    except RunExistsError as err:
+        raise UsageError(
+            f"--out {str(err.path)!r} holds another run ({', '.join(err.found)}); "
+            "pass --overwrite to replace it, or choose another --out"
+        ) from None
     print(f"wrote {table}")
     return 0
 
@@ -136,6 +148,10 @@ def _add_train(commands) -> None:
         help="a method option, e.g. --option h=0.1 (repeatable)",
     )  # fmt: skip
     p.add_argument("--out", default=None, help="run directory (default results/train/RUN_ID)")
+    p.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in OUT (its tables, metadata.json and figures/)",
+    )  # fmt: skip
     p.add_argument(
         "--plots", action="store_true",
         help="also train the classical baseline and draw the figures into OUT/figures",

@@ -167,6 +167,45 @@ class TestRunDirectory:
         for key in ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options"):
             assert classical[key] is None, key
 
+    def test_existing_run_is_refused(self, tmp_path, capsys):
+        """Test that a run into a directory holding another run exits 2 and changes nothing."""
+        argv = ["run", "train", "--model", "classical", "--samples", "40", "--out", str(tmp_path)]
+        assert main([*argv, "--epochs", "3", "--plots"]) == 0
+        before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+        capsys.readouterr()
+        assert main([*argv, "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--overwrite" in err and "metadata.json" in err
+        assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+        assert len(pd.read_parquet(tmp_path / "train.parquet")) == 3
+
+    def test_overwrite_clears_the_old_outputs_only(self, tmp_path):
+        """Test that --overwrite removes the old tables, metadata and figures, nothing else."""
+        argv = ["run", "train", "--model", "classical", "--samples", "40", "--out", str(tmp_path)]
+        (tmp_path / "figures").mkdir()
+        (tmp_path / "figures" / "old.png").write_bytes(b"")
+        (tmp_path / "other.parquet").write_bytes(b"")
+        (tmp_path / "notes.txt").write_text("mine")
+        assert main([*argv, "--epochs", "1"]) == 2
+        assert main([*argv, "--epochs", "2", "--overwrite"]) == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "metadata.json", "notes.txt", "train.parquet",
+        ]  # fmt: skip
+        assert json.loads((tmp_path / "metadata.json").read_text())["rows"] == 2
+
+    def test_prepare_run_dir(self, tmp_path):
+        """Test the store's check: empty or unrelated directories pass, runs need overwrite."""
+        from qgradbench.suite.store import RunExistsError, prepare_run_dir
+
+        assert prepare_run_dir(tmp_path / "new") == tmp_path / "new"
+        (tmp_path / "new" / "readme.txt").write_text("x")
+        prepare_run_dir(tmp_path / "new")
+        (tmp_path / "new" / "metadata.json").write_text("{}")
+        with pytest.raises(RunExistsError, match="holds another run"):
+            prepare_run_dir(tmp_path / "new")
+        prepare_run_dir(tmp_path / "new", overwrite=True)
+        assert [p.name for p in (tmp_path / "new").iterdir()] == ["readme.txt"]
+
     def test_interrupted_run_keeps_finished_epochs(self, tmp_path):
         """Test that an interrupt after two epochs leaves both rows and status 'interrupted'."""
         seen = []

@@ -20,7 +20,7 @@ from qgradbench.experiments.train import (
     decision_grid,
     iter_train,
 )
-from qgradbench.suite.store import check_out_dir, environment, now, write_json, write_table
+from qgradbench.suite.store import environment, now, prepare_run_dir, write_json, write_table
 
 TABLE = "train.parquet"
 
@@ -30,21 +30,25 @@ def run_train(
     out: str | Path,
     *,
     plots: bool = False,
+    overwrite: bool = False,
     on_row: Callable[[dict], None] | None = None,
 ) -> Path:
     """Run the training experiment into the directory ``out``.
 
     Args:
         spec: the run.
-        out: the run directory (created; must not be a file).
+        out: the run directory (created; must not be a file, nor hold another run unless
+            ``overwrite``: see :func:`~qgradbench.suite.store.prepare_run_dir`).
         plots: also train the classical baseline and draw the figures.
+        overwrite: replace the outputs of a run already in ``out``.
         on_row: called with every row as it is written (progress display).
 
     Returns:
         The path of the Parquet table.
 
     Raises:
-        ValueError: for a bad spec or output directory (before anything is trained).
+        ValueError: for a bad spec or output directory (before anything is trained);
+            :class:`~qgradbench.suite.store.RunExistsError` if ``out`` holds another run.
         KeyboardInterrupt: re-raised after the finished rows and the metadata are written.
     """
     specs = [spec]
@@ -56,7 +60,7 @@ def run_train(
         handles[len(handles)] = (model, data)
 
     epochs = [iter_train(s, on_model=keep) for s in specs]  # validates every spec first
-    out = check_out_dir(out)
+    out = prepare_run_dir(out, overwrite)
     meta = {
         "experiment": "train",
         "config": [s.config() for s in specs],

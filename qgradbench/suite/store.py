@@ -15,6 +15,7 @@ import json
 import numbers
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Iterable
 from importlib import metadata as importlib_metadata
@@ -38,6 +39,57 @@ def check_out_dir(path: str | os.PathLike) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"cannot create output directory {str(path)!r}: {err.strerror}") from err
+    return path
+
+
+#: What a run writes into its directory besides its tables (``*.parquet``).
+METADATA = "metadata.json"
+FIGURES = "figures"
+
+
+class RunExistsError(ValueError):
+    """The output directory holds another run (see :func:`prepare_run_dir`)."""
+
+    def __init__(self, path: Path, found: list[str]):
+        self.path, self.found = path, found
+        super().__init__(
+            f"output directory {str(path)!r} holds another run ({', '.join(found)}); "
+            "give a new directory, or overwrite it"
+        )
+
+
+def run_outputs(path: str | os.PathLike) -> list[Path]:
+    """Return what a run wrote into ``path``: its tables, ``metadata.json`` and ``figures/``."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    found = sorted(path.glob("*.parquet"))
+    found += [p for p in (path / METADATA, path / FIGURES) if p.exists()]
+    return found
+
+
+def prepare_run_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Return ``path`` as an empty-of-runs directory to write a run into, creating it.
+
+    A directory that holds another run (a ``metadata.json`` or a ``*.parquet`` table) is
+    refused, so that a new run never mixes its rows, metadata or figures with an old one's.
+    With ``overwrite`` the old run's outputs (tables, ``metadata.json``, ``figures/``) are
+    removed first; nothing else in the directory is touched.
+
+    Raises:
+        RunExistsError: if ``path`` holds a run and ``overwrite`` is false.
+        ValueError: if ``path`` is a file or cannot be created.
+    """
+    path = check_out_dir(path)
+    old = run_outputs(path)
+    if any(p.name == METADATA or p.suffix == ".parquet" for p in old):
+        if not overwrite:
+            raise RunExistsError(path, [p.name + ("/" if p.is_dir() else "") for p in old])
+        for p in old:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     return path
 
 
