@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -100,8 +103,10 @@ class TestBadInput:
     @pytest.mark.parametrize(
         "argv,match",
         [
-            (["--dataset", "mnist"], "unknown data set 'mnist'"),
-            (["--model", "quantum"], "unknown model 'quantum'"),
+            (["--dataset", "mnist"], "--dataset: invalid choice: 'mnist'.*'circles'"),
+            (["--model", "quantum"], "--model: invalid choice: 'quantum'.*'hybrid'"),
+            (["--method", "magic"], "--method: invalid choice: 'magic'.*'parameter-shift'"),
+            (["--ansatz", "qaoa"], "--ansatz: invalid choice: 'qaoa'.*'basic-entangler'"),
             (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
             (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
             (["--dataset", "wine", "--features", "99"], "n_features .*'wine'"),
@@ -241,3 +246,121 @@ class TestRunDirectory:
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr == "" and "train.parquet" in proc.stdout
+
+
+class TestHelp:
+    """`run train --help` says what each option accepts and its default."""
+
+    def test_help_lists_choices_and_defaults(self, capsys):
+        """Test that the help lists methods, data sets, ansatzes, models and their defaults."""
+        from qgradbench.circuits import ANSATZES
+        from qgradbench.datasets import names as dataset_names
+        from qgradbench.experiments.train import MODELS
+        from qgradbench.methods import names as method_names
+
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", "train", "--help"])
+        assert exit_.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+        for name in [*method_names(), *dataset_names(), *ANSATZES, *MODELS]:
+            assert name.replace("-", "- ") in text or name in text, name
+        assert "(default: backprop)" in text and "(default: circles)" in text
+        assert "(default: hybrid)" in text and "(default: strongly-entangling)" in text
+
+    def test_unknown_method_names_the_option(self, capsys):
+        """Test that an unknown method is reported against --method, not diff_method."""
+        assert main(["run", "train", "--method", "magic"]) == 2
+        err = capsys.readouterr().err
+        assert "--method" in err and "diff_method" not in err and err.count("\n") == 1
+
+
+class TestProgress:
+    """Progress: per-batch hook, a bar on a terminal only, and the files written."""
+
+    def test_on_batch_is_called_after_every_step(self, tmp_path):
+        """Test that run_train reports every batch of every epoch as (batch, n_batches)."""
+        calls = []
+        spec = TrainSpec(model="classical", epochs=2, n_samples=100, batch_size=32)
+        run_train(spec, tmp_path, on_batch=lambda *call: calls.append(call))
+        n = math.ceil(80 / 32)  # 80 training samples
+        assert calls == [(b, n) for b in range(1, n + 1)] * 2
+
+    def test_wrote_lines_name_every_file(self, tmp_path, capsys):
+        """Test that the last lines name the table, the metadata and every figure written."""
+        pytest.importorskip("qgradbench.analysis.figures")
+        argv = ["run", "train", "--epochs", "1", "--samples", "60", "--plots"]
+        assert main([*argv, "--out", str(tmp_path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        names = ["train.parquet", "metadata.json"] + [
+            f"figures/{f}.png"
+            for f in ("dataset", "training_curves", "decision_boundary", "hybrid_vs_classical")
+        ]
+        assert lines == [f"wrote {tmp_path / name}" for name in names]
+        assert all((tmp_path / name).is_file() for name in names)
+
+    @pytest.mark.parametrize("quiet", [False, True])
+    def test_bar_on_a_terminal_unless_quiet(self, tmp_path, capsys, monkeypatch, quiet):
+        """Test that a terminal's stderr shows an epoch bar, and --quiet silences it."""
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        argv = ["run", "train", "--model", "classical", "--epochs", "3", "--samples", "40"]
+        assert main([*argv, *(["--quiet"] if quiet else []), "--out", str(tmp_path)]) == 0
+        err = capsys.readouterr().err
+        if quiet:
+            assert err == ""
+        else:
+            assert "train" in err and "3/3" in err and "epoch" in err
+
+
+class TestSigterm:
+    """SIGTERM (kill, timeout) ends a run as Ctrl-C does: rows kept, status interrupted."""
+
+    def test_sigterm_mid_run_records_interrupted(self, tmp_path):
+        """Test that SIGTERM after the first epoch leaves the rows, the status and one line."""
+        out = tmp_path / "run"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qgradbench.cli", "run", "train", "--epochs", "100000",
+             "--model", "classical", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not (out / "train.parquet").exists():
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 128 + signal.SIGTERM, stderr
+        meta = json.loads((out / "metadata.json").read_text())
+        rows = len(pd.read_parquet(out / "train.parquet"))
+        assert meta["status"] == "interrupted" and meta["rows"] == rows >= 1
+        assert stdout == "" and stderr.count("\n") == 1 and "Traceback" not in stderr
+        assert "interrupted by SIGTERM" in stderr and f"kept {rows} of 100000" in stderr
+        assert str(out / "train.parquet") in stderr
+
+    def test_handler_is_restored(self, tmp_path):
+        """Test that the CLI puts the previous SIGTERM handler back after a run."""
+        before = signal.getsignal(signal.SIGTERM)
+        argv = ["run", "train", "--model", "classical", "--epochs", "1", "--samples", "40"]
+        assert main([*argv, "--out", str(tmp_path)]) == 0
+        assert signal.getsignal(signal.SIGTERM) is before
+
+    def test_ctrl_c_says_what_was_kept(self, tmp_path, capsys, monkeypatch):
+        """Test that Ctrl-C in the CLI prints one line with the rows kept and exits 130."""
+        import qgradbench.suite.runs as runs
+
+        real = runs.write_table
+        calls = []
+
+        def write_then_interrupt(rows, path, *args):
+            real(rows, path, *args)
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(runs, "write_table", write_then_interrupt)
+        argv = ["run", "train", "--model", "classical", "--epochs", "5", "--samples", "40"]
+        assert main([*argv, "--out", str(tmp_path)]) == 130
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "interrupted by SIGINT: kept 2 of 5" in err

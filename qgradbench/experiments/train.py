@@ -149,10 +149,17 @@ class _Clock:
     step: float = 0.0
 
 
-def _train_epoch(model, data, opt, loss_fn, order: torch.Tensor, batch_size: int, clock: _Clock):
+#: ``on_batch(batch, n_batches)``: called after each optimiser step, ``batch`` from 1.
+BatchCallback = Callable[[int, int], None]
+
+
+def _train_epoch(
+    model, data, opt, loss_fn, order: torch.Tensor, batch_size: int, clock: _Clock, on_batch
+):
     """One pass over the training set in ``order``; returns the mean training loss."""
     total, seen = 0.0, 0
-    for start in range(0, len(order), batch_size):
+    n_batches = math.ceil(len(order) / batch_size)
+    for batch, start in enumerate(range(0, len(order), batch_size), 1):
         idx = order[start : start + batch_size]
         x, y = data.X_train[idx], data.y_train[idx]
         t0 = time.perf_counter()
@@ -168,6 +175,8 @@ def _train_epoch(model, data, opt, loss_fn, order: torch.Tensor, batch_size: int
         clock.step += t3 - t2
         total += loss.item() * len(idx)
         seen += len(idx)
+        if on_batch is not None:
+            on_batch(batch, n_batches)
     return total / seen
 
 
@@ -179,7 +188,9 @@ def _evaluate(model, X, y, loss_fn) -> tuple[float, float]:
 
 
 def iter_train(
-    spec: TrainSpec, on_model: Callable[[nn.Module, Dataset], None] | None = None
+    spec: TrainSpec,
+    on_model: Callable[[nn.Module, Dataset], None] | None = None,
+    on_batch: BatchCallback | None = None,
 ) -> Iterator[dict]:
     """Train as ``spec`` says and yield one row per epoch as it finishes.
 
@@ -190,6 +201,8 @@ def iter_train(
         spec: the run.
         on_model: called once with the model and the data before training (lets callers keep a
             handle on them, e.g. to draw the decision boundary afterwards).
+        on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step
+            (``batch`` counts from 1 in each epoch), for progress within slow epochs.
 
     Returns:
         An iterator of row dicts: the run's parameters, ``epoch``, ``loss``, ``test_loss``,
@@ -204,10 +217,10 @@ def iter_train(
     model = build_model(spec, data)
     if on_model is not None:
         on_model(model, data)
-    return _epochs(spec, data, model)
+    return _epochs(spec, data, model, on_batch)
 
 
-def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module) -> Iterator[dict]:
+def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Iterator[dict]:
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     loss_fn = nn.CrossEntropyLoss()
     batches = torch.Generator().manual_seed(_stream(spec.seed, 1))
@@ -217,7 +230,7 @@ def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module) -> Iterator[dict]:
         before = _cost(model)
         model.train()
         order = torch.randperm(data.n_train, generator=batches)
-        loss = _train_epoch(model, data, opt, loss_fn, order, spec.batch_size, clock)
+        loss = _train_epoch(model, data, opt, loss_fn, order, spec.batch_size, clock, on_batch)
         trained = _cost(model)
         t_eval = time.perf_counter()
         model.eval()

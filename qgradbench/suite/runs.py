@@ -15,12 +15,21 @@ from pathlib import Path
 
 from qgradbench.experiments.train import (
     NULLABLE_INTEGERS,
+    BatchCallback,
     TrainSpec,
     data_points,
     decision_grid,
     iter_train,
 )
-from qgradbench.suite.store import environment, now, prepare_run_dir, write_json, write_table
+from qgradbench.suite.store import (
+    FIGURES,
+    METADATA,
+    environment,
+    now,
+    prepare_run_dir,
+    write_json,
+    write_table,
+)
 
 TABLE = "train.parquet"
 
@@ -32,7 +41,8 @@ def run_train(
     plots: bool = False,
     overwrite: bool = False,
     on_row: Callable[[dict], None] | None = None,
-) -> Path:
+    on_batch: BatchCallback | None = None,
+) -> list[Path]:
     """Run the training experiment into the directory ``out``.
 
     Args:
@@ -42,9 +52,10 @@ def run_train(
         plots: also train the classical baseline and draw the figures.
         overwrite: replace the outputs of a run already in ``out``.
         on_row: called with every row as it is written (progress display).
+        on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step.
 
     Returns:
-        The path of the Parquet table.
+        The files written: the table, ``metadata.json``, then the figures (if ``plots``).
 
     Raises:
         ValueError: for a bad spec or output directory (before anything is trained);
@@ -59,7 +70,9 @@ def run_train(
     def keep(model, data):
         handles[len(handles)] = (model, data)
 
-    epochs = [iter_train(s, on_model=keep) for s in specs]  # validates every spec first
+    epochs = [
+        iter_train(s, on_model=keep, on_batch=on_batch) for s in specs
+    ]  # validates every spec first
     out = prepare_run_dir(out, overwrite)
     meta = {
         "experiment": "train",
@@ -69,7 +82,7 @@ def run_train(
         "status": "running",
         **environment(),
     }
-    write_json(out / "metadata.json", meta)
+    write_json(out / METADATA, meta)
     rows: list[dict] = []
     try:
         for run in epochs:
@@ -88,21 +101,29 @@ def run_train(
     finally:
         meta["finished"] = now()
         meta["rows"] = len(rows)
-        write_json(out / "metadata.json", meta)
+        write_json(out / METADATA, meta)
+    written = [out / TABLE, out / METADATA]
     if plots:
         model, data = handles[0]
-        draw_train_figures(rows, decision_grid(model, data), data_points(data), out / "figures")
-    return out / TABLE
+        grid, points = decision_grid(model, data), data_points(data)
+        written += draw_train_figures(rows, grid, points, out / FIGURES)
+    return written
 
 
-def draw_train_figures(rows: list[dict], grid: list[dict], points: list[dict], folder: Path):
-    """Draw the training figures from rows into ``folder``."""
+def draw_train_figures(
+    rows: list[dict], grid: list[dict], points: list[dict], folder: Path
+) -> list[Path]:
+    """Draw the training figures from rows into ``folder``; return the files written."""
     import pandas as pd
 
     from qgradbench.analysis import figures
 
     table, grid, points = pd.DataFrame(rows), pd.DataFrame(grid), pd.DataFrame(points)
-    figures.save(figures.plot_dataset(points), folder / "dataset.png")
-    figures.save(figures.plot_training_curves(table), folder / "training_curves.png")
-    figures.save(figures.plot_decision_boundary(grid, points), folder / "decision_boundary.png")
-    figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png")
+    return [
+        figures.save(figures.plot_dataset(points), folder / "dataset.png"),
+        figures.save(figures.plot_training_curves(table), folder / "training_curves.png"),
+        figures.save(
+            figures.plot_decision_boundary(grid, points), folder / "decision_boundary.png"
+        ),
+        figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png"),
+    ]
