@@ -8,6 +8,8 @@ later; for now it holds the figures of :mod:`qgradbench.analysis.figures`.
 
 from qgradbench.analysis.figures import (
     METHOD_COLOURS,
+    accuracy_limits,
+    describe,
     label,
     method_palette,
     plot_accuracy_comparison,
@@ -15,10 +17,13 @@ from qgradbench.analysis.figures import (
     plot_decision_boundary,
     plot_training_curves,
     save,
+    wilson_interval,
 )
 
 __all__ = [
     "METHOD_COLOURS",
+    "accuracy_limits",
+    "describe",
     "label",
     "method_palette",
     "plot_accuracy_comparison",
@@ -26,4 +31,5 @@ __all__ = [
     "plot_decision_boundary",
     "plot_training_curves",
     "save",
+    "wilson_interval",
 ]

@@ -292,11 +292,16 @@ def decision_grid(
 
 
 def data_points(data: Dataset) -> list[dict]:
-    """The data set's first two features with label and split, as rows for plotting."""
+    """The data set's first two features with label and split, as rows for plotting.
+
+    Rows also carry the set's ``dataset`` name and ``preprocessing`` (so that figures of a
+    PCA-reduced set label its axes as principal components).
+    """
+    about = {"dataset": data.name, "preprocessing": data.preprocessing}
     rows = []
     for split, X, y in (("train", data.X_train, data.y_train), ("test", data.X_test, data.y_test)):
         rows += [
-            {"x0": float(a), "x1": float(b), "label": int(c), "split": split}
+            {"x0": float(a), "x1": float(b), "label": int(c), "split": split, **about}
             for a, b, c in zip(X[:, 0], X[:, 1], y, strict=True)
         ]
     return rows

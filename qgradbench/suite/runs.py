@@ -119,11 +119,14 @@ def draw_train_figures(
     from qgradbench.analysis import figures
 
     table, grid, points = pd.DataFrame(rows), pd.DataFrame(grid), pd.DataFrame(points)
+    first = table[table["model"] == table["model"].iloc[0]]  # the model the grid is of
+    data = figures.plot_dataset(points, title=f"Data set \N{EM DASH} {figures.describe(table)}")
+    boundary = figures.plot_decision_boundary(
+        grid, points, title=f"Decision boundary \N{EM DASH} {figures.describe(first)}"
+    )
     return [
-        figures.save(figures.plot_dataset(points), folder / "dataset.png"),
+        figures.save(data, folder / "dataset.png"),
         figures.save(figures.plot_training_curves(table), folder / "training_curves.png"),
-        figures.save(
-            figures.plot_decision_boundary(grid, points), folder / "decision_boundary.png"
-        ),
+        figures.save(boundary, folder / "decision_boundary.png"),
         figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png"),
     ]
