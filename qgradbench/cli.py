@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -132,6 +133,7 @@ def _run_train(args: argparse.Namespace) -> int:
             out,
             plots=args.plots,
             overwrite=args.overwrite,
+            command=shlex.join(["qgradbench", *args.argv]),
             on_row=progress.on_row,
             on_batch=progress.on_batch,
         )
@@ -304,7 +306,9 @@ def _sigterm_interrupts() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv
         with _sigterm_interrupts():
             return args.func(args)
     except (UsageError, ValueError) as err:

@@ -149,6 +149,10 @@ class TestRunDirectory:
         assert meta["status"] == "complete" and meta["rows"] == 2
         assert meta["config"][0]["method_options"] == {"shift": 1.2}
         assert meta["versions"]["torch"] and meta["started"] <= meta["finished"]
+        assert meta["command"] == "qgradbench " + " ".join(
+            [*argv, "--option", "shift=1.2", "--out", str(out)]
+        )
+        assert meta["machine"]["cpu_model"] and meta["machine"]["torch_threads"] >= 1
 
     def test_integer_columns_read_back_as_integers(self, tmp_path):
         """Test that shots, n_qubits, n_layers stay integers (nullable Int64) next to nulls."""

@@ -40,6 +40,7 @@ def run_train(
     *,
     plots: bool = False,
     overwrite: bool = False,
+    command: str | None = None,
     on_row: Callable[[dict], None] | None = None,
     on_batch: BatchCallback | None = None,
 ) -> list[Path]:
@@ -51,6 +52,7 @@ def run_train(
             ``overwrite``: see :func:`~qgradbench.suite.store.prepare_run_dir`).
         plots: also train the classical baseline and draw the figures.
         overwrite: replace the outputs of a run already in ``out``.
+        command: the command line that started the run, recorded in the metadata.
         on_row: called with every row as it is written (progress display).
         on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step.
 
@@ -80,7 +82,7 @@ def run_train(
         "plots": plots,
         "started": now(),
         "status": "running",
-        **environment(),
+        **environment(command),
     }
     write_json(out / METADATA, meta)
     rows: list[dict] = []

@@ -117,8 +117,34 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def environment() -> dict:
-    """Package versions, Python, machine and git commit."""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def torch_threads() -> int | None:
+    """Threads torch's CPU kernels use (its float32 reductions depend on it), if torch is here."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+def environment(command: str | None = None) -> dict:
+    """The command, package versions, Python, machine (CPU model, torch threads), git commit.
+
+    Args:
+        command: the command line that started the run, recorded as given.
+    """
     versions = {}
     for name in PACKAGES:
         try:
@@ -126,12 +152,15 @@ def environment() -> dict:
         except importlib_metadata.PackageNotFoundError:
             versions[name] = None
     return {
+        "command": command,
         "versions": versions,
         "python": platform.python_version(),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
+            "torch_threads": torch_threads(),
             "hostname": platform.node(),
         },
         "git_commit": git_commit(),
