@@ -29,6 +29,15 @@ def notebook_backprop():
     return train(TrainSpec(method="backprop", epochs=50, seed=0))
 
 
+@pytest.fixture(scope="module")
+def with_baseline(tmp_path_factory):
+    """A run directory: parameter-shift at 20 shots with its classical baseline, one epoch."""
+    out = tmp_path_factory.mktemp("with_baseline")
+    spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
+    run_train(spec, out, plots=True)
+    return out
+
+
 class TestNotebookSetting:
     """The notebook's run, for real."""
 
@@ -154,11 +163,9 @@ class TestRunDirectory:
         )
         assert meta["machine"]["cpu_model"] and meta["machine"]["torch_threads"] >= 1
 
-    def test_integer_columns_read_back_as_integers(self, tmp_path):
+    def test_integer_columns_read_back_as_integers(self, with_baseline, tmp_path):
         """Test that shots, n_qubits, n_layers stay integers (nullable Int64) next to nulls."""
-        spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
-        run_train(spec, tmp_path, plots=True)
-        table = pd.read_parquet(tmp_path / "train.parquet")
+        table = pd.read_parquet(with_baseline / "train.parquet")
         for column in ("shots", "n_qubits", "n_layers"):
             assert str(table[column].dtype) == "Int64", column
         assert table["shots"].tolist()[0] == 20 and table["shots"].isna().tolist() == [False, True]
@@ -166,11 +173,9 @@ class TestRunDirectory:
         run_train(TrainSpec(epochs=1, n_samples=40), exact)
         assert str(pd.read_parquet(exact / "train.parquet")["shots"].dtype) == "Int64"
 
-    def test_metadata_nulls_quantum_settings_of_classical_runs(self, tmp_path):
+    def test_metadata_nulls_quantum_settings_of_classical_runs(self, with_baseline):
         """Test that metadata.json's config of the classical baseline says null, as its rows."""
-        spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
-        run_train(spec, tmp_path, plots=True)
-        hybrid, classical = json.loads((tmp_path / "metadata.json").read_text())["config"]
+        hybrid, classical = json.loads((with_baseline / "metadata.json").read_text())["config"]
         assert hybrid["method"] == "parameter-shift" and hybrid["shots"] == 20
         assert classical["model"] == "classical"
         for key in ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options"):
