@@ -263,11 +263,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal_name, detail)
         self.signal, self.detail = signal_name, detail
 
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal number, as a shell reports a process ended by that signal."""
-        return 128 + int(getattr(signal, self.signal))
-
     def __str__(self) -> str:
         return f"interrupted by {self.signal}" + (f": {self.detail}" if self.detail else "")
 
@@ -315,10 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}" if isinstance(err, ValueError) else str(err), file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:
-        if not isinstance(err, Interrupted):
-            err = Interrupted()
-        print(str(err), file=sys.stderr)
-        return err.exit_code
+        print(str(err if isinstance(err, Interrupted) else Interrupted()), file=sys.stderr)
+        return 130  # for SIGINT and SIGTERM alike: both mean "stopped by the user"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -340,7 +340,7 @@ class TestSigterm:
             stdout, stderr = proc.communicate(timeout=60)
         finally:
             proc.kill()
-        assert proc.returncode == 128 + signal.SIGTERM, stderr
+        assert proc.returncode == 130, stderr  # as for Ctrl-C
         meta = json.loads((out / "metadata.json").read_text())
         rows = len(pd.read_parquet(out / "train.parquet"))
         assert meta["status"] == "interrupted" and meta["rows"] == rows >= 1
