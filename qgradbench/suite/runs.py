@@ -72,9 +72,8 @@ def run_train(
     def keep(model, data):
         handles[len(handles)] = (model, data)
 
-    epochs = [
-        iter_train(s, on_model=keep, on_batch=on_batch) for s in specs
-    ]  # validates every spec first
+    # building the iterators validates every spec before anything is written
+    epochs = [iter_train(s, on_model=keep, on_batch=on_batch) for s in specs]
     out = prepare_run_dir(out, overwrite)
     meta = {
         "experiment": "train",

@@ -4,7 +4,8 @@ A run directory holds one Parquet table per experiment (one row per measurement,
 columns, the run's parameters as columns) and ``metadata.json`` with the resolved
 configuration, package versions, git commit, machine, start and end time, and status.
 Tables are rewritten atomically (write to a temporary file, then rename), so an interrupted
-run leaves every finished row readable and never a half-written file.
+run leaves every finished row readable and never a half-written file. A run never writes into
+a directory that holds another run, unless told to replace it (:func:`prepare_run_dir`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def run_outputs(path: str | os.PathLike) -> list[Path]:
 
 
 def prepare_run_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Return ``path`` as an empty-of-runs directory to write a run into, creating it.
+    """Return ``path`` as a directory ready for a new run, creating it.
 
     A directory that holds another run (a ``metadata.json`` or a ``*.parquet`` table) is
     refused, so that a new run never mixes its rows, metadata or figures with an old one's.
