@@ -11,7 +11,9 @@ torch.Size([32, 4])
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,12 +26,16 @@ _COMPLEX = (torch.complex64, torch.complex128)
 
 
 def check_shots(shots: object) -> int | None:
-    """Validate ``shots`` (``None`` or a positive integer) and return it."""
+    """Validate ``shots`` and return it as ``None`` or a Python ``int``.
+
+    Any integral number is accepted (``int``, ``numpy.int64``...) and converted to ``int``;
+    booleans, floats and values below 1 are rejected.
+    """
     if shots is None:
         return None
-    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 1:
+    if isinstance(shots, bool | np.bool_) or not isinstance(shots, numbers.Integral) or shots < 1:
         raise ValueError(f"shots must be None (exact) or a positive integer, got {shots!r}")
-    return shots
+    return int(shots)
 
 
 class QuantumLayer(nn.Module):
@@ -39,6 +45,11 @@ class QuantumLayer(nn.Module):
     ansatz follows, and the output is ``<Z_i>`` for each qubit ``(batch, n_qubits)`` (or another
     observable, see ``observable``). Gradients flow to ``weights`` and to ``x`` by the chosen
     ``diff_method``. The whole batch is one batched state-vector simulation.
+
+    Inputs of any leading shape are accepted: ``(n_qubits,)`` gives ``(n_outputs,)``, and
+    ``(..., n_qubits)`` gives ``(..., n_outputs)`` (the leading axes are one flattened batch).
+    An empty batch gives an empty output (and empty or zero gradients). A sample with a NaN or
+    infinite input gives NaN outputs in every mode, exact or with shots, never a number.
 
     Args:
         n_qubits: number of qubits (1 to :data:`qgradbench.engine.MAX_QUBITS`).
@@ -126,14 +137,51 @@ class QuantumLayer(nn.Module):
         return self.execution.observable.n_outputs
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the observable's expectation values for the inputs ``x`` ``(..., n_qubits)``."""
+        """Return the observable's expectation values for the inputs ``x`` ``(..., n_qubits)``.
+
+        ``(n_qubits,)`` gives ``(n_outputs,)``; ``(..., n_qubits)`` gives ``(..., n_outputs)``.
+        """
         x = self._check_input(x)
         batch_shape = x.shape[:-1]
         real = self.weights.dtype
         inputs = (math.pi * x.to(real)).reshape(-1, self.n_qubits)
-        out = self.method.forward(self.execution, inputs, self.weights.reshape(-1))
-        self.execution.record("forward", inputs.shape[0], 1)
+        weights = self.weights.reshape(-1)
+        if inputs.shape[0] == 0:
+            out = self._empty(inputs, weights)
+        else:
+            finite = torch.isfinite(inputs).all(-1, keepdim=True)
+            if bool(finite.all()):
+                out = self.method.forward(self.execution, inputs, weights)
+            else:
+                out = self._nan_rows(inputs, weights, finite)
+            self.execution.record("forward", inputs.shape[0], 1)
         return out.reshape(*batch_shape, self.n_outputs).to(x.dtype)
+
+    def _empty(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The ``(0, n_out)`` output of an empty batch; no circuit runs.
+
+        It is attached to the graph, so that ``backward`` gives an empty input gradient and a
+        zero weight gradient.
+        """
+        zero = inputs[:, :1] * 0 + weights.sum() * 0  # (0, 1), differentiable
+        return zero.expand(0, self.n_outputs)
+
+    def _nan_rows(
+        self, inputs: torch.Tensor, weights: torch.Tensor, finite: torch.Tensor
+    ) -> torch.Tensor:
+        """Run the finite rows; the rows with a NaN or infinite angle give NaN.
+
+        Non-finite angles never reach the simulator (sampling would turn their NaN
+        probabilities into a plausible -1): those circuits run at angle 0 and their outputs are
+        multiplied by NaN. Gradients through a NaN output are NaN, for the weights and for the
+        row's inputs, as they are when NaN flows through the exact simulation.
+        """
+        zero = torch.zeros((), dtype=inputs.dtype, device=inputs.device)
+        out = self.method.forward(self.execution, torch.where(finite, inputs, zero), weights)
+        # 0 in value (NaN in the NaN rows); ties the NaN rows' inputs to their outputs' gradient
+        tie = torch.where(finite, zero, inputs - inputs.detach()).sum(-1, keepdim=True)
+        scale = torch.where(finite, 1.0, math.nan).to(out.dtype)
+        return (out + tie.to(out.dtype)) * scale
 
     def _check_input(self, x: object) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):

@@ -12,7 +12,9 @@ import sys
 from tqdm.auto import tqdm
 
 
-def progress_bar(total: int | None, desc: str, *, quiet: bool = False, unit: str = "it") -> tqdm:
+def progress_bar(
+    total: int | None, desc: str, *, quiet: bool = False, unit: str = "it", **options
+) -> tqdm:
     """Return a tqdm bar on stderr; disabled when ``quiet`` or stderr is not a terminal.
 
     Args:
@@ -20,6 +22,8 @@ def progress_bar(total: int | None, desc: str, *, quiet: bool = False, unit: str
         desc: a short label shown before the bar.
         quiet: never show the bar.
         unit: what one step is called ("run", "epoch", "row").
+        **options: other tqdm options, e.g. ``leave=False`` and ``delay=1.0`` for an inner
+            bar that only appears when its loop is slow.
     """
     enabled = not quiet and sys.stderr.isatty()
     return tqdm(
@@ -29,5 +33,5 @@ def progress_bar(total: int | None, desc: str, *, quiet: bool = False, unit: str
         disable=not enabled,
         file=sys.stderr,
         dynamic_ncols=True,
-        leave=True,
+        **{"leave": True, **options},
     )

@@ -24,6 +24,7 @@ from qgradbench.analysis import (
     plot_decision_boundary,
     plot_training_curves,
     save,
+    wilson_interval,
 )
 
 ANALYSIS_DIR = Path(qgradbench.analysis.__file__).parent
@@ -280,7 +281,105 @@ class TestAccuracyComparison:
         assert legend_colours(comparison)["backprop (exact)"] == rgb("backprop")
 
 
+def close_run(final=(0.95, 0.96), n_test=100, epochs=5) -> pd.DataFrame:
+    """A hybrid and a classical run whose final test accuracies are one test sample apart."""
+    rows = []
+    for (model, method, shots), last in zip(
+        [("hybrid", "parameter-shift", 1000), ("classical", None, None)], final, strict=True
+    ):
+        for epoch in range(1, epochs + 1):
+            acc = last if epoch == epochs else last - 0.01 * (epochs - epoch)
+            rows.append(
+                {"dataset": "circles", "model": model, "method": method, "shots": shots,
+                 "epoch": epoch, "loss": 0.3, "train_accuracy": acc, "test_accuracy": acc,
+                 "seed": 0, "n_test": n_test}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def visible_ticks(ax, axis: str) -> np.ndarray:
+    """Major tick positions inside the axis limits."""
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    ticks = np.asarray(target.get_majorticklocs())
+    return ticks[(ticks >= lo - 1e-12) & (ticks <= hi + 1e-12)]
+
+
+def assert_readable_accuracy_axis(ax, axis: str, values) -> None:
+    """Assert that an accuracy axis is readable.
+
+    It spans >= 10 points, has 3 to 7 ticks at least 1/8 of the span apart (so that labels
+    never overlap), and holds every value with a margin of >= 3% of the span on both sides.
+    """
+    lo, hi = sorted(ax.get_xlim() if axis == "x" else ax.get_ylim())
+    span = hi - lo
+    assert span >= 0.10
+    ticks = visible_ticks(ax, axis)
+    assert 3 <= len(ticks) <= 7, ticks
+    assert np.diff(ticks).min() >= span / 8, ticks
+    values = np.asarray(values, dtype=float)
+    assert values.min() - lo >= 0.03 * span and hi - values.max() >= 0.03 * span
+
+
+class TestReadableAccuracyAxes:
+    """Accuracy axes stay readable whatever the values, and one test sample is not dramatic."""
+
+    @pytest.mark.parametrize("final", [(0.95, 0.96), (1.0, 1.0), (0.5, 0.5), (0.0, 0.02)])
+    def test_final_panel(self, final):
+        """Test the final-accuracy axis: min span, few spaced ticks, markers inside the frame."""
+        fig = plot_accuracy_comparison(close_run(final))
+        ax = fig.axes[1]
+        markers = [x for line in ax.get_lines() for x in line.get_xdata()]
+        assert set(np.round(final, 6)) <= set(np.round(markers, 6))
+        assert_readable_accuracy_axis(ax, "x", markers)
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert len(labels) == len(set(labels))  # no two ticks print the same
+
+    def test_one_sample_difference_has_overlapping_intervals(self):
+        """Test that 0.95 vs 0.96 on 100 test samples have overlapping Wilson error bars.
+
+        The axis label names the interval and the test-set size.
+        """
+        fig = plot_accuracy_comparison(close_run((0.95, 0.96)))
+        ax = fig.axes[1]
+        (lo_a, hi_a), (lo_b, hi_b) = wilson_interval(0.95, 100), wilson_interval(0.96, 100)
+        assert lo_b < hi_a  # they overlap
+        ends = {round(x, 6) for line in ax.get_lines() for x in line.get_xdata()}
+        assert {round(v, 6) for v in (lo_a, hi_a, lo_b, hi_b)} <= ends  # the error-bar caps
+        assert "Wilson" in ax.get_xlabel() and "100 test samples" in ax.get_xlabel()
+
+    def test_wilson_interval(self):
+        """Test the Wilson interval against its closed form's known values (scipy agrees)."""
+        np.testing.assert_allclose(wilson_interval(0.95, 100), (0.888250, 0.978456), atol=1e-6)
+        assert wilson_interval(1.0, 100)[1] == 1.0 and wilson_interval(0.0, 100)[0] < 1e-12
+
+    def test_per_epoch_and_training_axes(self):
+        """Test the per-epoch and training-curve accuracy axes the same way."""
+        rows = close_run((0.95, 0.96), epochs=2)
+        for fig, ax in ((plot_accuracy_comparison(rows), 0), (plot_training_curves(rows), 1)):
+            assert_readable_accuracy_axis(fig.axes[ax], "y", rows["test_accuracy"])
+
+    def test_titles_name_data_set_model_and_method(self):
+        """Test that the default titles name the data set, the models and the method."""
+        rows = close_run()
+        for fig in (plot_accuracy_comparison(rows), plot_training_curves(rows)):
+            title = fig.get_suptitle()
+            for word in ("circles", "hybrid", "parameter-shift (1000 shots)", "classical"):
+                assert word in title, title
+
+
 class TestDataAndBoundary:
+    def test_pca_axes_are_principal_components(self):
+        """Test that a PCA-reduced set's axes say principal component, and titles its name."""
+        points = dataset_points().assign(dataset="wine", preprocessing="standardise+pca")
+        for fig in (plot_dataset(points), plot_decision_boundary(boundary_grid(), points)):
+            ax = fig.axes[0]
+            assert ax.get_xlabel() == "principal component 1"
+            assert ax.get_ylabel() == "principal component 2"
+            assert "wine" in ax.get_title()
+        raw = dataset_points().assign(dataset="circles", preprocessing="raw")
+        assert plot_dataset(raw).axes[0].get_xlabel() == "feature x0"
+
     def test_dataset(self):
         """Test that the data set figure has one axes and names classes and splits."""
         fig = plot_dataset(dataset_points())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from qgradbench import QuantumLayer
 from qgradbench.engine import MAX_QUBITS
-from qgradbench.methods import names
+from qgradbench.methods import names, shot_methods
 
 EXACT_METHODS = ["backprop", "adjoint", "parameter-shift", "finite-diff"]
 
@@ -128,6 +129,67 @@ class TestBadInput:
         """Test that wrong input widths, non-float inputs and non-tensors are rejected."""
         with pytest.raises(ValueError, match=match):
             QuantumLayer(4, 1)(x)
+
+
+MODES = [(m, None) for m in names()] + [(m, 100) for m in shot_methods()]
+
+
+@pytest.mark.parametrize("method,shots", MODES, ids=[f"{m}-{s or 'exact'}" for m, s in MODES])
+class TestEdgeInputs:
+    """NaN and infinite inputs, and empty batches, in every method and mode."""
+
+    def test_non_finite_inputs_give_nan(self, method, shots):
+        """Test that a row with NaN or inf gives NaN outputs and gradients; others are intact."""
+        layer = QuantumLayer(3, 1, diff_method=method, shots=shots, seed=0)
+        x = torch.rand(4, 3)
+        x[1, 0], x[2, 2] = float("nan"), float("inf")
+        x.requires_grad_(True)
+        out = layer(x)
+        assert out[[1, 2]].isnan().all() and out[[0, 3]].isfinite().all()
+        if shots is None:  # the finite rows are what they are without the others
+            clean = layer(x.detach()[[0, 3]])
+            torch.testing.assert_close(out[[0, 3]], clean)
+        out.sum().backward()
+        assert layer.weights.grad.isnan().any()
+        assert x.grad[[1, 2]].isnan().any(1).all() and x.grad[[0, 3]].isfinite().all()
+
+    def test_empty_batch(self, method, shots):
+        """Test that (0, n) gives (0, n_out), an empty input gradient and a zero weight one."""
+        layer = QuantumLayer(3, 1, diff_method=method, shots=shots, seed=0)
+        x = torch.zeros(0, 3, requires_grad=True)
+        out = layer(x)
+        assert out.shape == (0, 3) and out.dtype == torch.float32
+        out.sum().backward()
+        assert x.grad.shape == (0, 3)
+        assert torch.count_nonzero(layer.weights.grad) == 0
+        assert layer.cost.forward_circuits == 0 and layer.cost.backward_circuits == 0
+        assert layer(torch.zeros(2, 0, 3)).shape == (2, 0, 3)
+
+    def test_unbatched_input_and_gradient(self, method, shots):
+        """Test that a (n,) input gives (n_out,) outputs and an (n,) input gradient."""
+        layer = QuantumLayer(3, 1, diff_method=method, shots=shots, seed=0)
+        x = torch.rand(3, requires_grad=True)
+        out = layer(x)
+        assert out.shape == (3,)
+        out.sum().backward()
+        assert x.grad.shape == (3,) and layer.weights.grad.shape == layer.weights.shape
+
+
+class TestShotsArgument:
+    """`shots` takes any integral number >= 1."""
+
+    @pytest.mark.parametrize("shots", [np.int64(100), np.int32(100), np.uint16(100), 100])
+    def test_integral_types(self, shots):
+        """Test that numpy integers are accepted and stored as a Python int."""
+        layer = QuantumLayer(2, 1, diff_method="parameter-shift", shots=shots)
+        assert layer.shots == 100 and type(layer.shots) is int
+        assert layer(torch.rand(3, 2)).shape == (3, 2)
+
+    @pytest.mark.parametrize("shots", [True, np.bool_(True), 100.0, np.float64(100), 0, -5])
+    def test_rejected(self, shots):
+        """Test that bools, floats and values below 1 are rejected."""
+        with pytest.raises(ValueError, match="shots must be None .* positive integer"):
+            QuantumLayer(2, 1, diff_method="parameter-shift", shots=shots)
 
 
 def separable_data(seed=0, n=64):

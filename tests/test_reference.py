@@ -1,21 +1,22 @@
-"""A fresh smoke run matches the committed smoke reference, so users can trust their install.
+"""Short runs reproduce the committed references in tests/references/.
 
-``results/smoke/reference`` is the smoke suite run by ``bash results/regenerate.sh smoke`` (one
-worker, one thread). A fresh run on the same machine with the same versions reproduces it bit
-for bit. Elsewhere float32 kernels may differ in the last bits, and shot sampling turns such
-differences into other draws, so columns are compared by what they are:
+Each reference directory is a run of `qgradbench run train` (its `metadata.json` records the
+command, the versions, the CPU model and torch's thread count). What is reproducible:
 
-* exact columns (no shots): to 1e-6 absolute for training curves (the README's promise),
-  1e-5 relative for gradient variances of complex64 simulations;
-* shot-based columns: within 5 standard errors of the difference of two independent
-  estimates (final test accuracy: binomial over the test set; variance: the rows' own
-  ``variance_se``; estimator MSE: a sample variance over ``repeats``);
-* cost columns (circuits, shots), configuration columns and row counts exactly;
-* timing columns not at all.
+* on the machine and versions that made it, every row bit for bit (wall times aside);
+* elsewhere, exact-mode runs to float32 rounding: torch's float32 kernels differ between CPUs
+  in the last bits (4e-8 in a classical row), which a short run keeps below 1e-6;
+* shot-based runs only statistically: those last bits can flip a sampled count, after which
+  the shots, and the training, follow another random path. Their metrics are compared within
+  a tolerance derived from the shot noise (:data:`SHOT_STD`).
+
+Measured on 2026-11-26: adding 4e-8 noise to the training inputs moves the exact references by
+at most 1.8e-7 (test loss), and the shot reference by 0.03 in test accuracy (it diverged).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -23,59 +24,78 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qgradbench.analysis.load import load
+from qgradbench.experiments import TrainSpec, train
+from qgradbench.suite.store import cpu_model
 
-REFERENCE = Path(__file__).resolve().parents[1] / "results" / "smoke" / "reference"
-COSTS = ("forward_circuits", "backward_circuits", "forward_shots", "backward_shots",
-         "eval_circuits", "eval_shots", "gradient_circuits", "gradient_shots",
-         "shots_per_step", "n_params")  # fmt: skip
-CONFIG = ("task", "task_key", "method", "shots", "n_qubits", "n_layers", "seed", "epoch")
+REFERENCES = Path(__file__).parent / "references"
+METRICS = ["loss", "test_loss", "train_accuracy", "test_accuracy"]
+COUNTS = ["forward_circuits", "backward_circuits", "forward_shots", "backward_shots"]
+COUNTS += ["eval_circuits", "eval_shots", "n_params", "epoch"]
 
+#: Tolerance of exact-mode metrics against the reference, on any machine.
+EXACT_TOLERANCE = 1e-6
 
-@pytest.fixture(scope="module")
-def pair(smoke):
-    """Fresh and committed tables, row-aligned."""
-    return load(smoke), load(REFERENCE)
-
-
-@pytest.mark.parametrize("table", ["train", "variance", "estimator", "runtime"])
-def test_same_rows_configuration_and_costs(pair, table):
-    """Test the same rows, configurations and costs, exactly."""
-    fresh, ref = pair[0][table], pair[1][table]
-    assert len(fresh) == len(ref)
-    for column in (*CONFIG, *COSTS):
-        if column in ref:
-            pd.testing.assert_series_equal(fresh[column], ref[column], check_names=False)
+#: Standard deviation of the train-shots reference's final-epoch metrics over independent shot
+#: streams (parameter-shift, 1000 shots, 3 epochs, seed 0, the layer's generator reseeded with
+#: 20 different seeds, same data and initialisation; measured 2026-11-26). A run that diverged
+#: from the reference is at worst such an independent realisation, whose difference from the
+#: reference has standard deviation sqrt(2) * SHOT_STD.
+SHOT_STD = {"loss": 0.0101, "test_loss": 0.0144, "train_accuracy": 0.0091, "test_accuracy": 0.0146}
+#: Allowed difference: 5 standard deviations of that difference.
+SHOT_TOLERANCE = {name: 5 * math.sqrt(2) * std for name, std in SHOT_STD.items()}
 
 
-def test_exact_training_curves(pair):
-    """Test exact-mode training rows (no shots, incl. classical) to 1e-6."""
-    fresh, ref = pair[0]["train"], pair[1]["train"]
-    exact = ref["shots"].isna().to_numpy()
-    for column in ("loss", "test_loss", "train_accuracy", "test_accuracy"):
-        assert np.allclose(fresh[column][exact], ref[column][exact], rtol=0, atol=1e-6), column
+def rerun(name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Run the reference's configuration again; return (reference rows, new rows, metadata)."""
+    folder = REFERENCES / name
+    meta = json.loads((folder / "metadata.json").read_text())
+    (config,) = meta["config"]
+    spec = TrainSpec(**{k: v for k, v in config.items() if v is not None})  # null: default
+    return pd.read_parquet(folder / "train.parquet"), pd.DataFrame(train(spec)), meta
 
 
-def test_shot_based_final_accuracy(pair):
-    """Test shot-based final test accuracies within 5 binomial SEs of their difference."""
-    fresh, ref = pair[0]["train"], pair[1]["train"]
-    last = (ref["epoch"] == ref["epoch"].max()) & ref["shots"].notna()
-    p = ref["test_accuracy"][last].clip(1 / ref["n_test"][last], 1 - 1 / ref["n_test"][last])
-    tol = 5 * np.sqrt(2 * p * (1 - p) / ref["n_test"][last])
-    assert np.all(np.abs(fresh["test_accuracy"][last] - ref["test_accuracy"][last]) <= tol)
+def same_machine(meta: dict) -> bool:
+    """Whether this is the CPU model and the torch and numpy versions the reference was made on."""
+    from importlib.metadata import version
+
+    return meta["machine"]["cpu_model"] == cpu_model() and all(
+        meta["versions"][name] == version(name) for name in ("torch", "numpy")
+    )
 
 
-def test_variance_rows(pair):
-    """Test exact variances to 1e-5 relative and shot-based ones within 5 SEs."""
-    fresh, ref = pair[0]["variance"], pair[1]["variance"]
-    exact = ref["shots"].isna().to_numpy()
-    assert np.allclose(fresh["variance"][exact], ref["variance"][exact], rtol=1e-5, atol=0)
-    se = np.sqrt(fresh["variance_se"] ** 2 + ref["variance_se"] ** 2)[~exact]
-    assert np.all(np.abs(fresh["variance"] - ref["variance"])[~exact] <= 5 * se)
+@pytest.mark.parametrize("name", ["train-exact", "train-classical"])
+def test_exact_runs_match_the_reference(name):
+    """Test that exact-mode runs match their reference to 1e-6, counts exactly."""
+    reference, rows, _ = rerun(name)
+    assert len(rows) == len(reference)
+    for column in METRICS:
+        np.testing.assert_allclose(
+            rows[column], reference[column], rtol=0, atol=EXACT_TOLERANCE, err_msg=column
+        )
+    for column in COUNTS:
+        assert rows[column].tolist() == reference[column].tolist(), column
 
 
-def test_estimator_mse(pair):
-    """Test estimator MSEs within 5 SEs: relative SE of a mean square over R repeats sqrt(2/R)."""
-    fresh, ref = pair[0]["estimator"], pair[1]["estimator"]
-    rel = 5 * math.sqrt(2) * np.sqrt(2 / ref["repeats"])
-    assert np.all(np.abs(fresh["mse"] - ref["mse"]) <= rel * ref["mse"])
+def test_shot_run_matches_the_reference_statistically():
+    """Test that a shot-based run matches its reference within 5 sigma of the shot noise.
+
+    On the machine and versions that made the reference it must match bit for bit.
+    """
+    reference, rows, meta = rerun("train-shots")
+    assert len(rows) == len(reference)
+    for column in COUNTS:  # the circuits and shots spent do not depend on the samples
+        assert rows[column].tolist() == reference[column].tolist(), column
+    for column in METRICS:
+        if same_machine(meta):
+            assert rows[column].tolist() == reference[column].tolist(), column
+        difference = np.abs(rows[column].to_numpy() - reference[column].to_numpy()).max()
+        assert difference <= SHOT_TOLERANCE[column], (column, difference)
+
+
+def test_references_record_how_they_were_made():
+    """Test that every reference's metadata has its command, CPU model and torch threads."""
+    for folder in sorted(REFERENCES.iterdir()):
+        meta = json.loads((folder / "metadata.json").read_text())
+        assert meta["command"].startswith("qgradbench run train "), folder.name
+        assert meta["machine"]["cpu_model"] and meta["machine"]["torch_threads"] >= 1
+        assert meta["status"] == "complete"

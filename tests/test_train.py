@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -24,6 +27,15 @@ def without_times(rows):
 def notebook_backprop():
     """The seed notebook's setting: circles, 4 qubits, 2 layers, hidden 16, Adam 0.01, batch 32."""
     return train(TrainSpec(method="backprop", epochs=50, seed=0))
+
+
+@pytest.fixture(scope="module")
+def with_baseline(tmp_path_factory):
+    """A run directory: parameter-shift at 20 shots with its classical baseline, one epoch."""
+    out = tmp_path_factory.mktemp("with_baseline")
+    spec = TrainSpec(method="parameter-shift", shots=20, epochs=1, n_samples=40)
+    run_train(spec, out, plots=True)
+    return out
 
 
 class TestNotebookSetting:
@@ -100,8 +112,10 @@ class TestBadInput:
     @pytest.mark.parametrize(
         "argv,match",
         [
-            (["--dataset", "mnist"], "unknown data set 'mnist'"),
-            (["--model", "quantum"], "unknown model 'quantum'"),
+            (["--dataset", "mnist"], "--dataset: invalid choice: 'mnist'.*'circles'"),
+            (["--model", "quantum"], "--model: invalid choice: 'quantum'.*'hybrid'"),
+            (["--method", "magic"], "--method: invalid choice: 'magic'.*'parameter-shift'"),
+            (["--ansatz", "qaoa"], "--ansatz: invalid choice: 'qaoa'.*'basic-entangler'"),
             (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
             (["--batch-size", "0"], "batch_size must be an integer >= 1, got 0"),
             (["--dataset", "wine", "--features", "99"], "n_features .*'wine'"),
@@ -144,6 +158,67 @@ class TestRunDirectory:
         assert meta["status"] == "complete" and meta["rows"] == 2
         assert meta["config"][0]["method_options"] == {"shift": 1.2}
         assert meta["versions"]["torch"] and meta["started"] <= meta["finished"]
+        assert meta["command"] == "qgradbench " + " ".join(
+            [*argv, "--option", "shift=1.2", "--out", str(out)]
+        )
+        assert meta["machine"]["cpu_model"] and meta["machine"]["torch_threads"] >= 1
+
+    def test_integer_columns_read_back_as_integers(self, with_baseline, tmp_path):
+        """Test that shots, n_qubits, n_layers stay integers (nullable Int64) next to nulls."""
+        table = pd.read_parquet(with_baseline / "train.parquet")
+        for column in ("shots", "n_qubits", "n_layers"):
+            assert str(table[column].dtype) == "Int64", column
+        assert table["shots"].tolist()[0] == 20 and table["shots"].isna().tolist() == [False, True]
+        exact = tmp_path / "exact"
+        run_train(TrainSpec(epochs=1, n_samples=40), exact)
+        assert str(pd.read_parquet(exact / "train.parquet")["shots"].dtype) == "Int64"
+
+    def test_metadata_nulls_quantum_settings_of_classical_runs(self, with_baseline):
+        """Test that metadata.json's config of the classical baseline says null, as its rows."""
+        hybrid, classical = json.loads((with_baseline / "metadata.json").read_text())["config"]
+        assert hybrid["method"] == "parameter-shift" and hybrid["shots"] == 20
+        assert classical["model"] == "classical"
+        for key in ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options"):
+            assert classical[key] is None, key
+
+    def test_existing_run_is_refused(self, tmp_path, capsys):
+        """Test that a run into a directory holding another run exits 2 and changes nothing."""
+        argv = ["run", "train", "--model", "classical", "--samples", "40", "--out", str(tmp_path)]
+        assert main([*argv, "--epochs", "3", "--plots"]) == 0
+        before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+        capsys.readouterr()
+        assert main([*argv, "--epochs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--overwrite" in err and "metadata.json" in err
+        assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
+        assert len(pd.read_parquet(tmp_path / "train.parquet")) == 3
+
+    def test_overwrite_clears_the_old_outputs_only(self, tmp_path):
+        """Test that --overwrite removes the old tables, metadata and figures, nothing else."""
+        argv = ["run", "train", "--model", "classical", "--samples", "40", "--out", str(tmp_path)]
+        (tmp_path / "figures").mkdir()
+        (tmp_path / "figures" / "old.png").write_bytes(b"")
+        (tmp_path / "other.parquet").write_bytes(b"")
+        (tmp_path / "notes.txt").write_text("mine")
+        assert main([*argv, "--epochs", "1"]) == 2
+        assert main([*argv, "--epochs", "2", "--overwrite"]) == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == [
+            "metadata.json", "notes.txt", "train.parquet",
+        ]  # fmt: skip
+        assert json.loads((tmp_path / "metadata.json").read_text())["rows"] == 2
+
+    def test_prepare_run_dir(self, tmp_path):
+        """Test the store's check: empty or unrelated directories pass, runs need overwrite."""
+        from qgradbench.suite.store import RunExistsError, prepare_run_dir
+
+        assert prepare_run_dir(tmp_path / "new") == tmp_path / "new"
+        (tmp_path / "new" / "readme.txt").write_text("x")
+        prepare_run_dir(tmp_path / "new")
+        (tmp_path / "new" / "metadata.json").write_text("{}")
+        with pytest.raises(RunExistsError, match="holds another run"):
+            prepare_run_dir(tmp_path / "new")
+        prepare_run_dir(tmp_path / "new", overwrite=True)
+        assert [p.name for p in (tmp_path / "new").iterdir()] == ["readme.txt"]
 
     def test_interrupted_run_keeps_finished_epochs(self, tmp_path):
         """Test that an interrupt after two epochs leaves both rows and status 'interrupted'."""
@@ -180,3 +255,121 @@ class TestRunDirectory:
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         assert proc.stderr == "" and "train.parquet" in proc.stdout
+
+
+class TestHelp:
+    """`run train --help` says what each option accepts and its default."""
+
+    def test_help_lists_choices_and_defaults(self, capsys):
+        """Test that the help lists methods, data sets, ansatzes, models and their defaults."""
+        from qgradbench.circuits import ANSATZES
+        from qgradbench.datasets import names as dataset_names
+        from qgradbench.experiments.train import MODELS
+        from qgradbench.methods import names as method_names
+
+        with pytest.raises(SystemExit) as exit_:
+            main(["run", "train", "--help"])
+        assert exit_.value.code == 0
+        text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+        for name in [*method_names(), *dataset_names(), *ANSATZES, *MODELS]:
+            assert name.replace("-", "- ") in text or name in text, name
+        assert "(default: backprop)" in text and "(default: circles)" in text
+        assert "(default: hybrid)" in text and "(default: strongly-entangling)" in text
+
+    def test_unknown_method_names_the_option(self, capsys):
+        """Test that an unknown method is reported against --method, not diff_method."""
+        assert main(["run", "train", "--method", "magic"]) == 2
+        err = capsys.readouterr().err
+        assert "--method" in err and "diff_method" not in err and err.count("\n") == 1
+
+
+class TestProgress:
+    """Progress: per-batch hook, a bar on a terminal only, and the files written."""
+
+    def test_on_batch_is_called_after_every_step(self, tmp_path):
+        """Test that run_train reports every batch of every epoch as (batch, n_batches)."""
+        calls = []
+        spec = TrainSpec(model="classical", epochs=2, n_samples=100, batch_size=32)
+        run_train(spec, tmp_path, on_batch=lambda *call: calls.append(call))
+        n = math.ceil(80 / 32)  # 80 training samples
+        assert calls == [(b, n) for b in range(1, n + 1)] * 2
+
+    def test_wrote_lines_name_every_file(self, tmp_path, capsys):
+        """Test that the last lines name the table, the metadata and every figure written."""
+        pytest.importorskip("qgradbench.analysis.figures")
+        argv = ["run", "train", "--epochs", "1", "--samples", "60", "--plots"]
+        assert main([*argv, "--out", str(tmp_path)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        names = ["train.parquet", "metadata.json"] + [
+            f"figures/{f}.png"
+            for f in ("dataset", "training_curves", "decision_boundary", "hybrid_vs_classical")
+        ]
+        assert lines == [f"wrote {tmp_path / name}" for name in names]
+        assert all((tmp_path / name).is_file() for name in names)
+
+    @pytest.mark.parametrize("quiet", [False, True])
+    def test_bar_on_a_terminal_unless_quiet(self, tmp_path, capsys, monkeypatch, quiet):
+        """Test that a terminal's stderr shows an epoch bar, and --quiet silences it."""
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+        argv = ["run", "train", "--model", "classical", "--epochs", "3", "--samples", "40"]
+        assert main([*argv, *(["--quiet"] if quiet else []), "--out", str(tmp_path)]) == 0
+        err = capsys.readouterr().err
+        if quiet:
+            assert err == ""
+        else:
+            assert "train" in err and "3/3" in err and "epoch" in err
+
+
+class TestSigterm:
+    """SIGTERM (kill, timeout) ends a run as Ctrl-C does: rows kept, status interrupted."""
+
+    def test_sigterm_mid_run_records_interrupted(self, tmp_path):
+        """Test that SIGTERM after the first epoch leaves the rows, the status and one line."""
+        out = tmp_path / "run"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qgradbench.cli", "run", "train", "--epochs", "100000",
+             "--model", "classical", "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while not (out / "train.parquet").exists():
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, stderr  # as for Ctrl-C
+        meta = json.loads((out / "metadata.json").read_text())
+        rows = len(pd.read_parquet(out / "train.parquet"))
+        assert meta["status"] == "interrupted" and meta["rows"] == rows >= 1
+        assert stdout == "" and stderr.count("\n") == 1 and "Traceback" not in stderr
+        assert "interrupted by SIGTERM" in stderr and f"kept {rows} of 100000" in stderr
+        assert str(out / "train.parquet") in stderr
+
+    def test_handler_is_restored(self, tmp_path):
+        """Test that the CLI puts the previous SIGTERM handler back after a run."""
+        before = signal.getsignal(signal.SIGTERM)
+        argv = ["run", "train", "--model", "classical", "--epochs", "1", "--samples", "40"]
+        assert main([*argv, "--out", str(tmp_path)]) == 0
+        assert signal.getsignal(signal.SIGTERM) is before
+
+    def test_ctrl_c_says_what_was_kept(self, tmp_path, capsys, monkeypatch):
+        """Test that Ctrl-C in the CLI prints one line with the rows kept and exits 130."""
+        import qgradbench.suite.runs as runs
+
+        real = runs.write_table
+        calls = []
+
+        def write_then_interrupt(rows, path, *args):
+            real(rows, path, *args)
+            calls.append(1)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(runs, "write_table", write_then_interrupt)
+        argv = ["run", "train", "--model", "classical", "--epochs", "5", "--samples", "40"]
+        assert main([*argv, "--out", str(tmp_path)]) == 130
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "interrupted by SIGINT: kept 2 of 5" in err

@@ -9,6 +9,8 @@ of :mod:`qgradbench.analysis.scaling`.
 
 from qgradbench.analysis.figures import (
     METHOD_COLOURS,
+    accuracy_limits,
+    describe,
     label,
     method_palette,
     plot_accuracy_comparison,
@@ -16,6 +18,7 @@ from qgradbench.analysis.figures import (
     plot_decision_boundary,
     plot_training_curves,
     save,
+    wilson_interval,
 )
 from qgradbench.analysis.scaling import Slope, log_slope, two_design_variance
 
@@ -24,6 +27,8 @@ __all__ = [
     "Slope",
     "log_slope",
     "two_design_variance",
+    "accuracy_limits",
+    "describe",
     "label",
     "method_palette",
     "plot_accuracy_comparison",
@@ -31,4 +36,5 @@ __all__ = [
     "plot_decision_boundary",
     "plot_training_curves",
     "save",
+    "wilson_interval",
 ]

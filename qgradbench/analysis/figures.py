@@ -91,6 +91,12 @@ _CI_LEVEL = 95.0  # percent, bootstrap confidence interval of the mean over seed
 _N_BOOT = 1000
 _BOOT_SEED = 0
 _DPI = 120
+#: An accuracy axis spans at least this fraction of [0, 1] (10 percentage points: ten test
+#: samples of the seed notebook's 100), so that one sample's difference never fills the axis.
+_MIN_ACCURACY_SPAN = 0.10
+_AXIS_PADDING = 0.06  # of the span, on each side, so that markers sit inside the frame
+_ACCURACY_TICKS = 6  # at most this many ticks on an accuracy axis
+_WILSON_Z = 1.959963984540054  # 95% two-sided normal quantile
 
 _TRAINING_COLUMNS = ("model", "method", "shots", "epoch", "loss", "train_accuracy")
 _TRAINING_COLUMNS += ("test_accuracy",)
@@ -355,26 +361,104 @@ def _split_handles(splits: Sequence[str]) -> list[Line2D]:
     ]
 
 
-def _accuracy_axis(ax, values: pd.Series, axis: str = "y") -> tuple[Callable, bool]:
-    """Format an accuracy axis; return its label setter and whether values are fractions.
+def accuracy_limits(values: Iterable[float], full: float = 1.0) -> tuple[float, float]:
+    """Return readable axis limits for accuracies (fractions of ``full``: 1, or 100 for %).
+
+    The limits span at least :data:`_MIN_ACCURACY_SPAN` of ``full`` (centred on the values,
+    shifted to stay within ``[0, full]``), plus a margin on each side so that markers at the
+    extremes are inside the frame. Accuracies of 0.95 and 0.96 give about 90% to 100.6%, not
+    95% to 96%.
+    """
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if v.size == 0:
+        lo, hi = 0.0, full
+    else:
+        lo, hi = float(v.min()), float(v.max())
+    span = max(hi - lo, _MIN_ACCURACY_SPAN * full)
+    mid = (lo + hi) / 2
+    lo, hi = mid - span / 2, mid + span / 2
+    if hi > full >= mid:
+        lo, hi = lo - (hi - full), full
+    if lo < 0 <= mid:
+        lo, hi = 0.0, hi - lo
+    pad = _AXIS_PADDING * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def _accuracy_axis(ax, values: Iterable[float], axis: str = "y") -> tuple[Callable, bool]:
+    """Format an accuracy axis and set its limits; return its label setter and fraction flag.
 
     Accuracies in [0, 1] are shown as percentages; others are taken to be percentages already.
+    ``values`` are all the values drawn on the axis (interval ends included).
     """
-    v = pd.to_numeric(values, errors="coerce").dropna()
+    v = pd.to_numeric(pd.Series(list(values), dtype=float), errors="coerce").dropna()
     fraction = v.empty or (v.min() >= 0 and v.max() <= 1)
     target = ax.yaxis if axis == "y" else ax.xaxis
+    # at most a few ticks on 1-2-5 steps, so every label is exact (2.5% steps printed without
+    # decimals read 78%, 80%, 82%, 85%) and labels never crowd; the formatter picks decimals
+    target.set_major_locator(MaxNLocator(nbins=_ACCURACY_TICKS, steps=[1, 2, 5, 10]))
     if fraction:
-        # ticks on 1-2-5 steps, so every label is exact (2.5% steps printed without decimals
-        # read 78%, 80%, 82%, 85%); the formatter picks the decimals from the view
-        target.set_major_locator(MaxNLocator(steps=[1, 2, 5, 10]))
         target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
+    limits = accuracy_limits(v, 1.0 if fraction else 100.0)
+    (ax.set_ylim if axis == "y" else ax.set_xlim)(*limits)
     set_label = ax.set_ylabel if axis == "y" else ax.set_xlabel
     return set_label, fraction
+
+
+def wilson_interval(accuracy: float, n: int, z: float = _WILSON_Z) -> tuple[float, float]:
+    """Return the Wilson score interval (95% by default) of an accuracy measured on ``n`` samples.
+
+    It is the uncertainty a finite test set puts on an accuracy: on 100 test samples, 0.95
+    has the interval [0.888, 0.978], so 0.95 and 0.96 (one sample apart) are not different.
+    """
+    if n <= 0:
+        return (np.nan, np.nan)
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n))
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
 
 
 def _epoch_axis(ax) -> None:
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def describe(rows: pd.DataFrame) -> str:
+    """Name what the rows are runs of: the data set, then each run's model and method.
+
+    >>> describe(pd.DataFrame({"dataset": ["circles"] * 2, "model": ["hybrid", "classical"],
+    ...                        "method": ["spsa", None], "shots": [100, None]}))
+    'circles: hybrid spsa (100 shots) vs classical'
+    """
+    records = rows[[c for c in ("model", "method", "shots") if c in rows.columns]]
+    names = []
+    for record in records.drop_duplicates().to_dict("records"):
+        name = label(record)
+        if not _is_classical(record.get("model"), record.get("method")):
+            name = f"{'hybrid' if _null(record.get('model')) else record['model']} {name}"
+        names.append(name)
+    runs = " vs ".join(dict.fromkeys(names))
+    if "dataset" not in rows.columns:
+        return runs
+    datasets = ", ".join(dict.fromkeys(str(d) for d in rows["dataset"].dropna()))
+    return f"{datasets}: {runs}" if datasets else runs
+
+
+def _title(given: str | None, default: str, rows: pd.DataFrame | None = None) -> str:
+    """The caller's title, or ``default`` followed by what the rows are runs of."""
+    if given is not None:
+        return given
+    return f"{default} \N{EM DASH} {describe(rows)}" if rows is not None else default
+
+
+def _feature_labels(points: pd.DataFrame) -> tuple[str, str]:
+    """Axis labels of the first two features: principal components for PCA-reduced sets."""
+    if (
+        "preprocessing" in points.columns
+        and points["preprocessing"].astype(str).str.contains("pca", case=False).any()
+    ):
+        return ("principal component 1", "principal component 2")
+    return ("feature x0", "feature x1")
 
 
 def _seed_note(rows: pd.DataFrame) -> str:
@@ -452,8 +536,10 @@ def plot_dataset(points: pd.DataFrame, *, title: str | None = None) -> Figure:
 
     Args:
         points: one row per sample with columns ``x0``, ``x1`` (the first two features),
-            ``label`` (integer class) and ``split`` (``"train"`` or ``"test"``).
-        title: the figure title (default ``"Data set"``).
+            ``label`` (integer class) and ``split`` (``"train"`` or ``"test"``); optionally
+            ``dataset`` (named in the title) and ``preprocessing`` (a PCA-reduced set's axes
+            are its principal components).
+        title: the figure title (default: the data set's name and what is plotted).
 
     Returns:
         A figure with one axes.
@@ -465,9 +551,13 @@ def plot_dataset(points: pd.DataFrame, *, title: str | None = None) -> Figure:
     with _style():
         fig, (ax,) = _new_figure(1, (6.4, 5.0))
         handles = _scatter(ax, points, edge="w", size=28)
-        ax.set(xlabel="feature x0", ylabel="feature x1")
+        xlabel, ylabel = _feature_labels(points)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(title if title is not None else "Data set (first two features)")
+        pca = xlabel.startswith("principal")
+        what = "first two principal components" if pca else "first two features"
+        name = ", ".join(dict.fromkeys(points.get("dataset", pd.Series(dtype=str)).astype(str)))
+        ax.set_title(title if title is not None else f"{name or 'Data set'} ({what})")
         counts = points["split"].astype(str).value_counts()
         note = ", ".join(f"{counts[s]} {s}" for s in counts.index)
         fig.legend(handles=handles, loc="outside right upper", title=note)
@@ -484,7 +574,8 @@ def plot_training_curves(rows: pd.DataFrame, *, title: str | None = None) -> Fig
             loss), ``train_accuracy``, ``test_accuracy`` and, optionally, ``test_loss`` and
             ``seed``. Rows of one label at several seeds are averaged (95% CI band); rows must
             otherwise come from one configuration (filter other parameters first).
-        title: the figure title (default ``"Training curves"``).
+        title: the figure title (default ``"Training curves"`` and what the rows are runs
+            of: data set, model and method, see :func:`describe`).
 
     Returns:
         A figure with two axes: the cross-entropy loss, and the accuracy.
@@ -512,12 +603,12 @@ def plot_training_curves(rows: pd.DataFrame, *, title: str | None = None) -> Fig
         ax_loss.set_ylabel("cross-entropy loss")
         _epoch_axis(ax_loss)
         set_label, fraction = _accuracy_axis(
-            ax_acc, pd.concat([rows["train_accuracy"], rows["test_accuracy"]])
+            ax_acc, pd.concat([rows["train_accuracy"], rows["test_accuracy"]]).dropna()
         )
         set_label("accuracy" if fraction else "accuracy (%)")
         ax_acc.set_title("Accuracy")
         _epoch_axis(ax_acc)
-        fig.suptitle((title if title is not None else "Training curves") + _seed_note(rows))
+        fig.suptitle(_title(title, "Training curves", rows) + _seed_note(rows))
         spacer = Line2D([], [], linestyle="", label=" ")
         handles = [*_run_handles(runs), spacer, *_split_handles(["train", "test"])]
         fig.legend(handles=handles, loc="outside right upper", title="run")
@@ -534,7 +625,8 @@ def plot_decision_boundary(
             of class 1 there, the other features held at zero); a regular grid is drawn as a
             filled contour, scattered points are triangulated.
         points: the data as for :func:`plot_dataset`, drawn on top.
-        title: the figure title (default ``"Decision boundary"``).
+        title: the figure title (default ``"Decision boundary"`` and the data set); give
+            the model and method, which the grid does not name.
 
     Returns:
         A figure with two axes: the map and its colour bar.
@@ -562,11 +654,13 @@ def plot_decision_boundary(
             handles.append(Line2D([], [], color="k", linewidth=1.6, label="p1 = 0.5"))
         bar = fig.colorbar(filled, ax=ax, ticks=[0, 0.25, 0.5, 0.75, 1.0])
         bar.set_label("P(class 1)")
-        ax.set(xlabel="feature x0", ylabel="feature x1")
+        xlabel, ylabel = _feature_labels(points)
+        ax.set(xlabel=xlabel, ylabel=ylabel)
         ax.set_xlim(g["x0"].min(), g["x0"].max())
         ax.set_ylim(g["x1"].min(), g["x1"].max())
         ax.grid(False)
-        ax.set_title(title if title is not None else "Decision boundary")
+        name = ", ".join(dict.fromkeys(points.get("dataset", pd.Series(dtype=str)).astype(str)))
+        ax.set_title(title if title is not None else f"Decision boundary {name}".strip())
         fig.legend(
             handles=handles,
             loc="outside lower center",
@@ -579,15 +673,22 @@ def plot_decision_boundary(
 def plot_accuracy_comparison(rows: pd.DataFrame, *, title: str | None = None) -> Figure:
     """Compare test accuracy of hybrid and classical runs: per epoch, and at the final epoch.
 
+    The final panel's error bars are what the accuracies can tell apart: with an ``n_test``
+    column, the 95% Wilson interval of the (seed-mean) final accuracy on that many test samples
+    (pooled over seeds), the uncertainty a finite test set puts on it; without it, the 95%
+    bootstrap interval of the mean over seeds. Each seed's value is drawn as a dot when there
+    are several. Accuracy axes span at least 10 percentage points, with margins.
+
     Args:
         rows: the training experiment's rows as for :func:`plot_training_curves`; this figure
             needs ``model``, ``method``, ``shots``, ``epoch`` and ``test_accuracy`` (and uses
-            ``seed`` when present).
-        title: the figure title (default ``"Test accuracy: hybrid vs classical"``).
+            ``seed``, ``n_test`` and ``dataset`` when present).
+        title: the figure title (default: ``"Test accuracy"`` and what the rows are runs of:
+            data set, models and methods, see :func:`describe`).
 
     Returns:
         A figure with two axes: test accuracy against epoch, and the final epoch's test
-        accuracy per run label (mean with 95% bootstrap CI over seeds, and each seed's value).
+        accuracy per run label with its interval.
 
     Raises:
         ValueError: if a column is missing, there are no rows, or one run label has several
@@ -600,57 +701,62 @@ def plot_accuracy_comparison(rows: pd.DataFrame, *, title: str | None = None) ->
     per_run = ["_run", "seed"] if "seed" in rows.columns else ["_run"]
     final = rows.dropna(subset=["test_accuracy"]).sort_values("epoch")
     final = final.groupby(per_run, dropna=False, sort=False).tail(1)
-    order = [r.label for r in runs if r.label in set(final["_run"])]
-    palette = {r.label: r.colour for r in runs}
+    drawn = [r for r in runs if r.label in set(final["_run"])]
+    intervals = {r.label: _final_interval(final[final["_run"] == r.label]) for r in drawn}
+    wilson = "n_test" in final.columns and final["n_test"].notna().all()
     with _style():
         fig, (ax_line, ax_final) = _new_figure(2, (12.0, 4.6), width_ratios=[1.5, 1.0])
         for run in runs:
             data = rows[rows["_run"] == run.label]
             _line(ax_line, data, "test_accuracy", run, _SPLIT_LINESTYLES["test"], "test", every)
-        set_label, fraction = _accuracy_axis(ax_line, rows["test_accuracy"])
+        set_label, fraction = _accuracy_axis(ax_line, rows["test_accuracy"].dropna())
         set_label("test accuracy" if fraction else "test accuracy (%)")
         ax_line.set_title("Test accuracy per epoch")
         _epoch_axis(ax_line)
 
-        sns.pointplot(
-            data=final,
-            x="test_accuracy",
-            y="_run",
-            order=order,
-            hue="_run",
-            hue_order=order,
-            palette=palette,
-            errorbar=_bootstrap_ci,
-            linestyles="none",
-            markers="D",
-            capsize=0.25,
-            legend=False,
-            ax=ax_final,
-        )
-        if final.groupby("_run").size().max() > 1:
-            sns.stripplot(
-                data=final,
-                x="test_accuracy",
-                y="_run",
-                order=order,
-                color="0.35",
-                size=4,
-                jitter=0.12,
-                alpha=0.7,
-                legend=False,
-                ax=ax_final,
-            )
-        last = int(rows["epoch"].max())
-        set_label, fraction = _accuracy_axis(ax_final, final["test_accuracy"], axis="x")
-        set_label(f"test accuracy at final epoch{'' if fraction else ' (%)'}")
+        for y, run in enumerate(drawn):
+            mean, lo, hi = intervals[run.label]
+            ax_final.errorbar(
+                [mean], [y], xerr=[[mean - lo], [hi - mean]], color=run.colour, marker="D",
+                markersize=_MARKER_SIZE + 1, linestyle="none", capsize=5, linewidth=_LINE_WIDTH,
+                label=f"{run.label} [final]",
+            )  # fmt: skip
+            seeds = final.loc[final["_run"] == run.label, "test_accuracy"].to_numpy(float)
+            if seeds.size > 1:
+                jitter = np.linspace(-0.12, 0.12, seeds.size)
+                ax_final.scatter(seeds, y + jitter, color="0.35", s=16, alpha=0.7, zorder=3)
+        ax_final.set_yticks(range(len(drawn)), [r.label for r in drawn])
+        ax_final.set_ylim(len(drawn) - 0.5, -0.5)  # first run on top
+        ax_final.grid(False, axis="y")
+        ends = [v for interval in intervals.values() for v in interval]
+        ends += final["test_accuracy"].dropna().tolist()
+        set_label, fraction = _accuracy_axis(ax_final, ends, axis="x")
+        if wilson:
+            n = sorted({int(v) for v in final["n_test"]})
+            bars = f"95% Wilson interval, {'/'.join(map(str, n))} test samples"
+        else:
+            bars = "95% bootstrap CI over seeds"
+        set_label(f"test accuracy at final epoch{'' if fraction else ' (%)'} ({bars})")
         ax_final.set_ylabel("")
-        ax_final.set_title(f"Final test accuracy (epoch {last})")
-        fig.suptitle(
-            (title if title is not None else "Test accuracy: hybrid vs classical")
-            + _seed_note(rows)
-        )
+        ax_final.set_title(f"Final test accuracy (epoch {int(rows['epoch'].max())})")
+        fig.suptitle(_title(title, "Test accuracy", rows) + _seed_note(rows))
         fig.legend(handles=_run_handles(runs), loc="outside right upper", title="run")
         return _finish(fig)
+
+
+def _final_interval(final: pd.DataFrame) -> tuple[float, float, float]:
+    """Return ``(mean, lo, hi)`` of one run's final test accuracies (one per seed).
+
+    The Wilson interval on the pooled test samples when ``n_test`` is known, else the
+    bootstrap interval of the mean over seeds.
+    """
+    acc = final["test_accuracy"].to_numpy(float)
+    mean = float(np.mean(acc))
+    if "n_test" in final.columns and final["n_test"].notna().all():
+        lo, hi = wilson_interval(mean, int(final["n_test"].sum()))
+    else:
+        lo, hi = _bootstrap_ci(acc)
+    return mean, min(lo, mean), max(hi, mean)
 
 
 # --------------------------------------------------------------------------------------------

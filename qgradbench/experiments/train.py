@@ -29,6 +29,13 @@ from qgradbench.models import ClassicalModel, HybridModel, count_parameters, mat
 
 MODELS = ("hybrid", "classical", "classical-matched")
 
+#: Settings of the quantum layer; null in the rows and metadata of classical models.
+QUANTUM_SETTINGS = ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options")
+
+#: Integer columns that can be null (classical rows, exact runs, default sizes): written as
+#: pandas' nullable ``Int64``, so they read back as integers, not as floats.
+NULLABLE_INTEGERS = ("shots", "n_qubits", "n_layers", "n_samples")
+
 
 def _stream(seed: int, key: int) -> int:
     """An independent torch seed derived from ``seed`` for purpose ``key`` (SeedSequence)."""
@@ -90,14 +97,22 @@ class TrainSpec:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
 
-    def params(self) -> dict[str, object]:
-        """The run's parameters as flat columns (method columns are null for classical runs)."""
+    def config(self) -> dict[str, object]:
+        """The run's resolved configuration (quantum settings are null for classical runs).
+
+        This is what ``metadata.json`` records; :meth:`params` is the same as table columns.
+        """
         out = dataclasses.asdict(self)
-        out["method_options"] = repr(dict(sorted(self.method_options.items())))
         if self.model != "hybrid":
-            for key in ("method", "shots", "n_qubits", "n_layers", "ansatz"):
+            for key in QUANTUM_SETTINGS:
                 out[key] = None
-            out["method_options"] = None
+        return out
+
+    def params(self) -> dict[str, object]:
+        """The run's parameters as flat columns (quantum settings are null for classical runs)."""
+        out = self.config()
+        if out["method_options"] is not None:
+            out["method_options"] = repr(dict(sorted(self.method_options.items())))
         return out
 
 
@@ -134,10 +149,17 @@ class _Clock:
     step: float = 0.0
 
 
-def _train_epoch(model, data, opt, loss_fn, order: torch.Tensor, batch_size: int, clock: _Clock):
+#: ``on_batch(batch, n_batches)``: called after each optimiser step, ``batch`` from 1.
+BatchCallback = Callable[[int, int], None]
+
+
+def _train_epoch(
+    model, data, opt, loss_fn, order: torch.Tensor, batch_size: int, clock: _Clock, on_batch
+):
     """One pass over the training set in ``order``; returns the mean training loss."""
     total, seen = 0.0, 0
-    for start in range(0, len(order), batch_size):
+    n_batches = math.ceil(len(order) / batch_size)
+    for batch, start in enumerate(range(0, len(order), batch_size), 1):
         idx = order[start : start + batch_size]
         x, y = data.X_train[idx], data.y_train[idx]
         t0 = time.perf_counter()
@@ -153,6 +175,8 @@ def _train_epoch(model, data, opt, loss_fn, order: torch.Tensor, batch_size: int
         clock.step += t3 - t2
         total += loss.item() * len(idx)
         seen += len(idx)
+        if on_batch is not None:
+            on_batch(batch, n_batches)
     return total / seen
 
 
@@ -164,7 +188,9 @@ def _evaluate(model, X, y, loss_fn) -> tuple[float, float]:
 
 
 def iter_train(
-    spec: TrainSpec, on_model: Callable[[nn.Module, Dataset], None] | None = None
+    spec: TrainSpec,
+    on_model: Callable[[nn.Module, Dataset], None] | None = None,
+    on_batch: BatchCallback | None = None,
 ) -> Iterator[dict]:
     """Train as ``spec`` says and yield one row per epoch as it finishes.
 
@@ -175,6 +201,8 @@ def iter_train(
         spec: the run.
         on_model: called once with the model and the data before training (lets callers keep a
             handle on them, e.g. to draw the decision boundary afterwards).
+        on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step
+            (``batch`` counts from 1 in each epoch), for progress within slow epochs.
 
     Returns:
         An iterator of row dicts: the run's parameters, ``epoch``, ``loss``, ``test_loss``,
@@ -189,10 +217,10 @@ def iter_train(
     model = build_model(spec, data)
     if on_model is not None:
         on_model(model, data)
-    return _epochs(spec, data, model)
+    return _epochs(spec, data, model, on_batch)
 
 
-def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module) -> Iterator[dict]:
+def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Iterator[dict]:
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     loss_fn = nn.CrossEntropyLoss()
     batches = torch.Generator().manual_seed(_stream(spec.seed, 1))
@@ -202,7 +230,7 @@ def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module) -> Iterator[dict]:
         before = _cost(model)
         model.train()
         order = torch.randperm(data.n_train, generator=batches)
-        loss = _train_epoch(model, data, opt, loss_fn, order, spec.batch_size, clock)
+        loss = _train_epoch(model, data, opt, loss_fn, order, spec.batch_size, clock, on_batch)
         trained = _cost(model)
         t_eval = time.perf_counter()
         model.eval()
@@ -264,11 +292,16 @@ def decision_grid(
 
 
 def data_points(data: Dataset) -> list[dict]:
-    """The data set's first two features with label and split, as rows for plotting."""
+    """The data set's first two features with label and split, as rows for plotting.
+
+    Rows also carry the set's ``dataset`` name and ``preprocessing`` (so that figures of a
+    PCA-reduced set label its axes as principal components).
+    """
+    about = {"dataset": data.name, "preprocessing": data.preprocessing}
     rows = []
     for split, X, y in (("train", data.X_train, data.y_train), ("test", data.X_test, data.y_test)):
         rows += [
-            {"x0": float(a), "x1": float(b), "label": int(c), "split": split}
+            {"x0": float(a), "x1": float(b), "label": int(c), "split": split, **about}
             for a, b, c in zip(X[:, 0], X[:, 1], y, strict=True)
         ]
     return rows

@@ -13,8 +13,23 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from qgradbench.experiments.train import TrainSpec, data_points, decision_grid, iter_train
-from qgradbench.suite.store import check_out_dir, environment, now, write_json, write_table
+from qgradbench.experiments.train import (
+    NULLABLE_INTEGERS,
+    BatchCallback,
+    TrainSpec,
+    data_points,
+    decision_grid,
+    iter_train,
+)
+from qgradbench.suite.store import (
+    FIGURES,
+    METADATA,
+    environment,
+    now,
+    prepare_run_dir,
+    write_json,
+    write_table,
+)
 
 TABLE = "train.parquet"
 
@@ -24,21 +39,29 @@ def run_train(
     out: str | Path,
     *,
     plots: bool = False,
+    overwrite: bool = False,
+    command: str | None = None,
     on_row: Callable[[dict], None] | None = None,
-) -> Path:
+    on_batch: BatchCallback | None = None,
+) -> list[Path]:
     """Run the training experiment into the directory ``out``.
 
     Args:
         spec: the run.
-        out: the run directory (created; must not be a file).
+        out: the run directory (created; must not be a file, nor hold another run unless
+            ``overwrite``: see :func:`~qgradbench.suite.store.prepare_run_dir`).
         plots: also train the classical baseline and draw the figures.
+        overwrite: replace the outputs of a run already in ``out``.
+        command: the command line that started the run, recorded in the metadata.
         on_row: called with every row as it is written (progress display).
+        on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step.
 
     Returns:
-        The path of the Parquet table.
+        The files written: the table, ``metadata.json``, then the figures (if ``plots``).
 
     Raises:
-        ValueError: for a bad spec or output directory (before anything is trained).
+        ValueError: for a bad spec or output directory (before anything is trained);
+            :class:`~qgradbench.suite.store.RunExistsError` if ``out`` holds another run.
         KeyboardInterrupt: re-raised after the finished rows and the metadata are written.
     """
     specs = [spec]
@@ -49,23 +72,24 @@ def run_train(
     def keep(model, data):
         handles[len(handles)] = (model, data)
 
-    epochs = [iter_train(s, on_model=keep) for s in specs]  # validates every spec first
-    out = check_out_dir(out)
+    # building the iterators validates every spec before anything is written
+    epochs = [iter_train(s, on_model=keep, on_batch=on_batch) for s in specs]
+    out = prepare_run_dir(out, overwrite)
     meta = {
         "experiment": "train",
-        "config": [dataclasses.asdict(s) for s in specs],
+        "config": [s.config() for s in specs],
         "plots": plots,
         "started": now(),
         "status": "running",
-        **environment(),
+        **environment(command),
     }
-    write_json(out / "metadata.json", meta)
+    write_json(out / METADATA, meta)
     rows: list[dict] = []
     try:
         for run in epochs:
             for row in run:
                 rows.append(row)
-                write_table(rows, out / TABLE)
+                write_table(rows, out / TABLE, NULLABLE_INTEGERS)
                 if on_row is not None:
                     on_row(row)
         meta["status"] = "complete"
@@ -78,21 +102,32 @@ def run_train(
     finally:
         meta["finished"] = now()
         meta["rows"] = len(rows)
-        write_json(out / "metadata.json", meta)
+        write_json(out / METADATA, meta)
+    written = [out / TABLE, out / METADATA]
     if plots:
         model, data = handles[0]
-        draw_train_figures(rows, decision_grid(model, data), data_points(data), out / "figures")
-    return out / TABLE
+        grid, points = decision_grid(model, data), data_points(data)
+        written += draw_train_figures(rows, grid, points, out / FIGURES)
+    return written
 
 
-def draw_train_figures(rows: list[dict], grid: list[dict], points: list[dict], folder: Path):
-    """Draw the training figures from rows into ``folder``."""
+def draw_train_figures(
+    rows: list[dict], grid: list[dict], points: list[dict], folder: Path
+) -> list[Path]:
+    """Draw the training figures from rows into ``folder``; return the files written."""
     import pandas as pd
 
     from qgradbench.analysis import figures
 
     table, grid, points = pd.DataFrame(rows), pd.DataFrame(grid), pd.DataFrame(points)
-    figures.save(figures.plot_dataset(points), folder / "dataset.png")
-    figures.save(figures.plot_training_curves(table), folder / "training_curves.png")
-    figures.save(figures.plot_decision_boundary(grid, points), folder / "decision_boundary.png")
-    figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png")
+    first = table[table["model"] == table["model"].iloc[0]]  # the model the grid is of
+    data = figures.plot_dataset(points, title=f"Data set \N{EM DASH} {figures.describe(table)}")
+    boundary = figures.plot_decision_boundary(
+        grid, points, title=f"Decision boundary \N{EM DASH} {figures.describe(first)}"
+    )
+    return [
+        figures.save(data, folder / "dataset.png"),
+        figures.save(figures.plot_training_curves(table), folder / "training_curves.png"),
+        figures.save(boundary, folder / "decision_boundary.png"),
+        figures.save(figures.plot_accuracy_comparison(table), folder / "hybrid_vs_classical.png"),
+    ]

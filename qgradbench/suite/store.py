@@ -4,7 +4,8 @@ A run directory holds one Parquet table per experiment (one row per measurement,
 columns, the run's parameters as columns) and ``metadata.json`` with the resolved
 configuration, package versions, git commit, machine, start and end time, and status.
 Tables are rewritten atomically (write to a temporary file, then rename), so an interrupted
-run leaves every finished row readable and never a half-written file.
+run leaves every finished row readable and never a half-written file. A run never writes into
+a directory that holds another run, unless told to replace it (:func:`prepare_run_dir`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import numbers
 import os
 import platform
+import shutil
 import subprocess
+from collections.abc import Iterable
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -36,6 +40,57 @@ def check_out_dir(path: str | os.PathLike) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"cannot create output directory {str(path)!r}: {err.strerror}") from err
+    return path
+
+
+#: What a run writes into its directory besides its tables (``*.parquet``).
+METADATA = "metadata.json"
+FIGURES = "figures"
+
+
+class RunExistsError(ValueError):
+    """The output directory holds another run (see :func:`prepare_run_dir`)."""
+
+    def __init__(self, path: Path, found: list[str]):
+        self.path, self.found = path, found
+        super().__init__(
+            f"output directory {str(path)!r} holds another run ({', '.join(found)}); "
+            "give a new directory, or overwrite it"
+        )
+
+
+def run_outputs(path: str | os.PathLike) -> list[Path]:
+    """Return what a run wrote into ``path``: its tables, ``metadata.json`` and ``figures/``."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    found = sorted(path.glob("*.parquet"))
+    found += [p for p in (path / METADATA, path / FIGURES) if p.exists()]
+    return found
+
+
+def prepare_run_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Return ``path`` as a directory ready for a new run, creating it.
+
+    A directory that holds another run (a ``metadata.json`` or a ``*.parquet`` table) is
+    refused, so that a new run never mixes its rows, metadata or figures with an old one's.
+    With ``overwrite`` the old run's outputs (tables, ``metadata.json``, ``figures/``) are
+    removed first; nothing else in the directory is touched.
+
+    Raises:
+        RunExistsError: if ``path`` holds a run and ``overwrite`` is false.
+        ValueError: if ``path`` is a file or cannot be created.
+    """
+    path = check_out_dir(path)
+    old = run_outputs(path)
+    if any(p.name == METADATA or p.suffix == ".parquet" for p in old):
+        if not overwrite:
+            raise RunExistsError(path, [p.name + ("/" if p.is_dir() else "") for p in old])
+        for p in old:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     return path
 
 
@@ -63,8 +118,34 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def environment() -> dict:
-    """Package versions, Python, machine and git commit."""
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def torch_threads() -> int | None:
+    """Threads torch's CPU kernels use (its float32 reductions depend on it), if torch is here."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.get_num_threads()
+
+
+def environment(command: str | None = None) -> dict:
+    """The command, package versions, Python, machine (CPU model, torch threads), git commit.
+
+    Args:
+        command: the command line that started the run, recorded as given.
+    """
     versions = {}
     for name in PACKAGES:
         try:
@@ -72,12 +153,15 @@ def environment() -> dict:
         except importlib_metadata.PackageNotFoundError:
             versions[name] = None
     return {
+        "command": command,
         "versions": versions,
         "python": platform.python_version(),
         "machine": {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
+            "torch_threads": torch_threads(),
             "hostname": platform.node(),
         },
         "git_commit": git_commit(),
@@ -91,10 +175,31 @@ def write_json(path: Path, content: dict) -> None:
     os.replace(tmp, path)
 
 
-def write_table(rows: list[dict], path: Path) -> None:
-    """Write rows as a Parquet table atomically."""
+def to_frame(rows: list[dict], nullable_integers: Iterable[str] = ()) -> pd.DataFrame:
+    """Return rows as a DataFrame whose integer columns stay integers where some are null.
+
+    pandas turns a column of ints and ``None`` into float64 (``1000.0``); such columns, and
+    the columns named in ``nullable_integers`` (which may be null in every row, e.g. ``shots``
+    of an exact run), become pandas' nullable ``Int64`` instead.
+    """
+    frame = pd.DataFrame(rows)
+    named = set(nullable_integers)
+    for column in frame.columns:
+        values = [row.get(column) for row in rows]
+        present = [v for v in values if v is not None]
+        if column in named or (
+            len(present) < len(values)
+            and present
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in present)
+        ):
+            frame[column] = pd.array(values, dtype="Int64")
+    return frame
+
+
+def write_table(rows: list[dict], path: Path, nullable_integers: Iterable[str] = ()) -> None:
+    """Write rows as a Parquet table atomically (integer columns as in :func:`to_frame`)."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    pd.DataFrame(rows).to_parquet(tmp, index=False)
+    to_frame(rows, nullable_integers).to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
 
