@@ -9,6 +9,9 @@ command, the versions, the CPU model and torch's thread count). What is reproduc
 * shot-based runs only statistically: those last bits can flip a sampled count, after which
   the shots, and the training, follow another random path. Their metrics are compared within
   a tolerance derived from the shot noise (:data:`SHOT_STD`).
+
+Measured on 2026-11-26: adding 4e-8 noise to the training inputs moves the exact references by
+at most 1.8e-7 (test loss), and the shot reference by 0.03 in test accuracy (it diverged).
 """
 
 from __future__ import annotations
