@@ -423,6 +423,10 @@ def _epoch_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+#: At most this many runs are named in a title; more are counted.
+_TITLE_RUNS = 3
+
+
 def describe(rows: pd.DataFrame) -> str:
     """Name what the rows are runs of: the data set, then each run's model and method.
 
@@ -437,7 +441,10 @@ def describe(rows: pd.DataFrame) -> str:
         if not _is_classical(record.get("model"), record.get("method")):
             name = f"{'hybrid' if _null(record.get('model')) else record['model']} {name}"
         names.append(name)
-    runs = " vs ".join(dict.fromkeys(names))
+    names = list(dict.fromkeys(names))
+    runs = " vs ".join(names)
+    if len(names) > _TITLE_RUNS:  # a legend names them; a title of a dozen runs is unreadable
+        runs = f"{len(names)} runs"
     if "dataset" not in rows.columns:
         return runs
     datasets = ", ".join(dict.fromkeys(str(d) for d in rows["dataset"].dropna()))

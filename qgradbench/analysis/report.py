@@ -222,6 +222,10 @@ def _curves(report: Report, train: pd.DataFrame, folder: Path) -> None:
     rows = train[(train["model"] != "hybrid") | (train["n_layers"] == depth.iloc[0])]
     rows = rows[rows["dataset"] == rows["dataset"].iloc[0]]
     keep = [c for c in rows.columns if c not in ("n_qubits", "n_layers", "ansatz", "label")]
+    report.text(
+        f"Training curves of every method at {_layers(depth.iloc[0])} (data set "
+        f"{rows['dataset'].iloc[0]}), with the classical baseline."
+    )
     fig = figures.plot_training_curves(rows[keep])
     report.image(figures.save(fig, folder / "training_curves.png"))
 

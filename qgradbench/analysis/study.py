@@ -18,6 +18,7 @@ import math
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
 
@@ -163,7 +164,7 @@ def plot_accuracy_vs_depth(train: pd.DataFrame) -> Figure:
         ax.set_ylabel("final test accuracy (median over seeds, 95% CI)")
         accuracy_axis(ax, summary["ci_low"].min(), summary["ci_high"].max())
         _title(ax, "Accuracy against depth", train)
-        ax.legend(fontsize="small", ncols=2, loc="best")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _finish(fig)
 
 
@@ -222,25 +223,30 @@ def plot_hybrid_minus_classical(train: pd.DataFrame) -> Figure:
 
 
 def plot_variance_scaling(variance: pd.DataFrame) -> Figure:
-    """Gradient variance against qubits (log scale) with fitted slopes and the 2-design line."""
+    """Gradient variance against qubits (log scale) with fitted slopes and the 2-design line.
+
+    Colour is the method's; each (observable, depth) curve has its own marker and line style,
+    and its legend entry gives the fitted decay ``2^(exponent n)``.
+    """
     _require(variance, ["n_qubits", "variance", "variance_se", "observable", "method"], "variance")
     frame = variance.copy()
+    per_qubit = frame["layers_per_qubit"] if "layers_per_qubit" in frame else [None] * len(frame)
     frame["_depth"] = [
-        f"{int(k)} layers/qubit" if pd.notna(k) else f"{int(n)} layers"
-        for k, n in zip(
-            frame.get("layers_per_qubit", [None] * len(frame)), frame["n_layers"], strict=True
-        )
+        f"{int(k)} layers/qubit" if pd.notna(k) else f"{int(n)} layer{'' if n == 1 else 's'}"
+        for k, n in zip(per_qubit, frame["n_layers"], strict=True)
     ]
     frame["_shots"] = [_shot_text(s) for s in frame["shots"]]
     groups = frame.groupby(["observable", "_depth", "method", "_shots"], sort=True)
     palette = method_palette(frame["method"])
-    line_styles = ["-", "--", ":", "-."]
-    curves = list(dict.fromkeys(zip(frame["observable"], frame["_depth"], strict=True)))
+    styles = ["-", "--", ":", "-."]
+    curves = sorted(set(zip(frame["observable"], frame["_depth"], strict=True)))
+    handles, names = [], []
     with _style():
-        fig, (ax,) = _new_figure(1, (7.0, 4.6))
+        fig, (ax,) = _new_figure(1, (8.4, 4.6))
         for (obs, depth, method, shots), group in groups:
             points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
-            style = line_styles[curves.index((obs, depth)) % len(line_styles)]
+            curve = curves.index((obs, depth))
+            style, marker = styles[curve % len(styles)], _SHOT_MARKERS[curve % len(_SHOT_MARKERS)]
             name = f"{obs}, {depth}, {method}" + ("" if shots == _EXACT else f" ({shots} shots)")
             if len(points) >= 2:
                 fit = log_slope(points)
@@ -251,22 +257,32 @@ def plot_variance_scaling(variance: pd.DataFrame) -> Figure:
                     np.exp(fit.intercept + fit.slope * xs),
                     color=palette[method],
                     linestyle=style,
-                    linewidth=1.0,
-                    alpha=0.8,
+                    linewidth=1.2,
+                    alpha=0.9,
                 )
             ax.errorbar(
                 points["n_qubits"],
                 points["variance"],
                 yerr=points["variance_se"],
                 color=palette[method],
-                marker="o",
+                marker=marker,
                 linestyle="none",
                 markersize=_MARKER_SIZE,
                 capsize=2,
-                label=name,
             )
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=palette[method],
+                    marker=marker,
+                    linestyle=style,
+                    markersize=_MARKER_SIZE,
+                )
+            )
+            names.append(name)
         qubits = np.arange(frame["n_qubits"].min(), frame["n_qubits"].max() + 1)
-        ax.plot(
+        (design,) = ax.plot(
             qubits,
             two_design_variance(qubits),
             color="#222222",
@@ -280,7 +296,13 @@ def plot_variance_scaling(variance: pd.DataFrame) -> Figure:
         ax.set_xlabel("qubits n")
         ax.set_ylabel("Var[d<O>/d theta_k] over random circuits")
         ax.set_title("Gradient variance against qubits (barren plateaus)")
-        ax.legend(fontsize="x-small", loc="lower left")
+        ax.legend(
+            [*handles, design],
+            [*names, design.get_label()],
+            fontsize="x-small",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+        )
     return _finish(fig)
 
 
@@ -311,7 +333,7 @@ def plot_estimator_mse(estimator: pd.DataFrame) -> Figure:
         ax.set_xlabel("shots per Jacobian estimate")
         ax.set_ylabel("MSE against the exact Jacobian\n(median over circuits, 95% CI)")
         ax.set_title("Gradient estimators: error against shot budget")
-        ax.legend(title="method")
+        ax.legend(title="method", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _finish(fig)
 
 
@@ -339,5 +361,5 @@ def plot_runtime(runtime: pd.DataFrame) -> Figure:
         ax.set_xlabel("qubits")
         ax.set_ylabel("time per step (ms, median)")
         ax.set_title("Runtime of the quantum layer by method")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _finish(fig)
