@@ -570,6 +570,7 @@ def _run_runtime(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "dtype": args.dtype,
         "device": args.device,
+        "compare": args.compare,
         "method_options": dict(args.option),
     }
     grid = {
@@ -596,6 +597,13 @@ def _add_runtime(commands) -> None:
     p.add_argument("--ansatz", default="strongly-entangling", help="ansatz (default %(default)s)")
     p.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device")
+    p.add_argument(
+        "--compare",
+        choices=("pennylane",),
+        default=None,
+        help="also time PennyLane's counterparts of each method (default.qubit, "
+        "lightning.qubit) in the same process and write their ratios",
+    )
     _common_run_options(p, "runtime")
     p.set_defaults(func=_run_runtime)
 

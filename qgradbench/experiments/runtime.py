@@ -10,6 +10,14 @@ it decides these times: the suite pins it per worker.
 Peak memory is measured on one extra, untimed step under PyTorch's profiler: the largest total
 of live tensor allocations (CPU, or ``torch.cuda.max_memory_allocated`` on CUDA), above what
 was allocated before the step.
+
+With ``compare="pennylane"`` the same layer (same circuit, same initial weights, same inputs)
+is also built with PennyLane in every configuration that computes what the method computes
+(:data:`qgradbench.peers.PENNYLANE_CONFIGS`: ``default.qubit`` backprop, ``lightning.qubit``
+adjoint, ``default.qubit`` gradient transforms with ``broadcast_expand`` ...) and timed by the
+same protocol in the same process, one row each, with ``ratio_to_qgradbench`` = its median step
+time over qgradbench's (above 1: qgradbench is faster). PennyLane rows carry no peak memory
+(lightning allocates outside torch).
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ class RuntimeSpec:
         dtype: ``"complex64"`` or ``"complex128"``.
         device: ``"cpu"`` or ``"cuda"``.
         method_options: options of the method.
+        compare: ``None``, or ``"pennylane"`` to time PennyLane's counterparts too.
     """
 
     method: str = "backprop"
@@ -63,11 +72,21 @@ class RuntimeSpec:
     dtype: str = "complex64"
     device: str = "cpu"
     method_options: dict = field(default_factory=dict)
+    compare: str | None = None
 
     def __post_init__(self):
         positive_int("n_qubits", self.n_qubits)
         positive_int("n_layers", self.n_layers)
         positive_int("batch", self.batch)
+        if self.compare not in (None, "pennylane"):
+            raise ValueError(f"compare must be null or 'pennylane', got {self.compare!r}")
+        if self.compare == "pennylane":
+            try:
+                import pennylane  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "compare='pennylane' needs PennyLane: pip install 'qgradbench[bench]'"
+                ) from None
         positive_int("repeats", self.repeats)
         positive_int("warmup", self.warmup, minimum=0)
         positive_int("seed", self.seed, minimum=0)
@@ -141,13 +160,72 @@ def _peak_memory(layer, x, opt, device) -> int:
     return int(peak)
 
 
+def _time(layer, x, params, spec: RuntimeSpec) -> dict:
+    """Time ``layer`` on ``x`` by the module's protocol; the row's timing columns."""
+    opt = torch.optim.Adam(params, lr=0.01)
+    for _ in range(spec.warmup):
+        _step(layer, x, opt, spec.device)
+    if hasattr(layer, "reset_cost"):
+        layer.reset_cost()
+    times = [_step(layer, x, opt, spec.device) for _ in range(spec.repeats)]
+    forward, backward, step = (statistics.median(t[i] for t in times) for i in range(3))
+    totals = [sum(t) for t in times]
+    return {
+        "time_forward": forward,
+        "time_backward": backward,
+        "time_step": step,
+        "time_total": statistics.median(totals),
+        "time_total_min": min(totals),
+        "_opt": opt,
+    }
+
+
+def _pennylane_rows(spec: RuntimeSpec, layer: QuantumLayer, x: torch.Tensor, base: dict):
+    """Rows of PennyLane's counterparts of the layer, timed like it."""
+    from qgradbench import peers
+    from qgradbench.methods.finite_diff import default_step
+
+    rows = []
+    for device, diff_method in peers.configs(spec.method, spec.shots):
+        kwargs = {}
+        if spec.shots is not None and diff_method in ("finite-diff", "spsa"):
+            order = 1 if diff_method == "finite-diff" else 2  # qgradbench's defaults
+            kwargs["h"] = default_step(order, spec.shots, 0.0)
+        pl = peers.pennylane_layer(
+            spec.n_qubits,
+            spec.n_layers,
+            layer.weights.detach().cpu(),
+            device=device,
+            diff_method=diff_method,
+            ansatz=spec.ansatz,
+            shots=spec.shots,
+            seed=spec.seed,
+            dtype=x.dtype,
+            gradient_kwargs=kwargs,
+        )
+        timing = _time(pl, x.detach().cpu().requires_grad_(True), pl.parameters(), spec)
+        timing.pop("_opt")
+        expand = "+broadcast_expand" if diff_method in peers.TRANSFORMS else ""
+        rows.append(
+            {
+                **base,
+                "implementation": f"pennylane {device}/{diff_method}{expand}",
+                **timing,
+                "ratio_to_qgradbench": timing["time_total"] / base["_qgradbench_total"],
+                "peak_memory_bytes": None,
+            }
+        )
+    return rows
+
+
 def runtime(spec: RuntimeSpec) -> list[dict]:
-    """Time the spec's layer; one row.
+    """Time the spec's layer; one row (plus one per PennyLane counterpart with ``compare``).
 
     Returns:
-        A row with the spec's parameters, ``threads`` (torch's intra-op threads),
-        ``time_forward``, ``time_backward``, ``time_step`` (medians, seconds),
-        ``time_total`` (median of their sum), ``time_total_min``, ``peak_memory_bytes``,
+        Rows with the spec's parameters, ``implementation`` (``qgradbench``, or the PennyLane
+        configuration), ``threads`` (torch's intra-op threads), ``time_forward``,
+        ``time_backward``, ``time_step`` (medians, seconds), ``time_total`` (median of their
+        sum), ``time_total_min``, ``ratio_to_qgradbench``, ``peak_memory_bytes``,
         ``forward_circuits`` and ``backward_circuits`` per sample, and ``shots_per_step``.
     """
     dtype = check_dtype(spec.dtype)
@@ -166,28 +244,28 @@ def runtime(spec: RuntimeSpec) -> list[dict]:
     real = dtype.to_real()
     x = (2 * torch.rand(spec.batch, spec.n_qubits, generator=gen, dtype=real) - 1).to(spec.device)
     x.requires_grad_(True)
-    opt = torch.optim.Adam(layer.parameters(), lr=0.01)
-    for _ in range(spec.warmup):
-        _step(layer, x, opt, spec.device)
-    layer.reset_cost()
-    times = [_step(layer, x, opt, spec.device) for _ in range(spec.repeats)]
-    cost = layer.cost
+    timing = _time(layer, x, layer.parameters(), spec)
+    opt = timing.pop("_opt")
+    cost = layer.cost.copy()  # before the memory step adds to it
     peak = _peak_memory(layer, x, opt, spec.device)
-    forward, backward, step = (statistics.median(t[i] for t in times) for i in range(3))
-    totals = [sum(t) for t in times]
     per_sample = cost.circuits_per_sample
-    return [
+    base = {
+        **spec.params(),
+        "threads": torch.get_num_threads(),
+        "forward_circuits": per_sample["forward"],
+        "backward_circuits": per_sample["backward"],
+        "shots_per_step": (cost.forward_shots + cost.backward_shots) // spec.repeats,
+    }
+    rows = [
         {
-            **spec.params(),
-            "threads": torch.get_num_threads(),
-            "time_forward": forward,
-            "time_backward": backward,
-            "time_step": step,
-            "time_total": statistics.median(totals),
-            "time_total_min": min(totals),
+            **base,
+            "implementation": "qgradbench",
+            **timing,
+            "ratio_to_qgradbench": 1.0,
             "peak_memory_bytes": peak,
-            "forward_circuits": per_sample["forward"],
-            "backward_circuits": per_sample["backward"],
-            "shots_per_step": (cost.forward_shots + cost.backward_shots) // spec.repeats,
         }
     ]
+    if spec.compare == "pennylane":
+        extra = _pennylane_rows(spec, layer, x, {**base, "_qgradbench_total": timing["time_total"]})
+        rows += [{k: v for k, v in r.items() if k != "_qgradbench_total"} for r in extra]
+    return rows

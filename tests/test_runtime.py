@@ -1,0 +1,74 @@
+"""The runtime experiment: timings, costs and peak memory of the layer; PennyLane side by side."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qgradbench.experiments.runtime import RuntimeSpec, runtime
+
+
+class TestRuntime:
+    @pytest.mark.parametrize(
+        "method, shots, backward",
+        [("backprop", None, 0), ("adjoint", None, 0), ("parameter-shift", 100, 2 * (3 + 9)),
+         ("spsa", 100, 2)],
+    )  # fmt: skip
+    def test_row_costs_and_timings(self, method, shots, backward):
+        """Test one row with positive times, the thread count and the method's circuits."""
+        (row,) = runtime(RuntimeSpec(method=method, shots=shots, n_qubits=3, n_layers=1,
+                                     batch=4, repeats=2))  # fmt: skip
+        assert row["implementation"] == "qgradbench" and row["ratio_to_qgradbench"] == 1.0
+        assert row["threads"] == torch.get_num_threads()
+        assert 0 < row["time_forward"] <= row["time_total"]
+        assert row["time_total_min"] <= row["time_total"]
+        assert row["forward_circuits"] == 1 and row["backward_circuits"] == backward
+        assert row["shots_per_step"] == (1 + backward) * 4 * (shots or 0)
+        assert row["peak_memory_bytes"] > 0
+
+    def test_peak_memory_grows_with_the_register(self):
+        """Test that 10 qubits need more peak tensor memory than 4 (2^6 x the state)."""
+        small, big = (runtime(RuntimeSpec(n_qubits=n, n_layers=1, batch=8, repeats=1))[0]
+                      for n in (4, 10))  # fmt: skip
+        assert big["peak_memory_bytes"] > 16 * small["peak_memory_bytes"]
+
+    @pytest.mark.parametrize(
+        "settings, message",
+        [({"compare": "qiskit"}, "compare must be null or 'pennylane'"),
+         ({"method": "adjoint", "shots": 5}, "exact and cannot take shots"),
+         ({"batch": 0}, "batch must be an integer >= 1"),
+         ({"device": "tpu"}, "device must be 'cpu' or 'cuda'")],
+    )  # fmt: skip
+    def test_bad_specs(self, settings, message):
+        """Test that bad runtime specs raise a ValueError naming the problem."""
+        with pytest.raises(ValueError, match=message):
+            RuntimeSpec(**settings)
+
+
+@pytest.mark.pennylane
+def test_compare_pennylane_rows():
+    """Test that --compare pennylane adds one row per PennyLane counterpart, with ratios."""
+    pytest.importorskip("pennylane")
+    rows = runtime(RuntimeSpec(method="adjoint", n_qubits=3, n_layers=1, batch=4, repeats=2,
+                               compare="pennylane"))  # fmt: skip
+    names = [r["implementation"] for r in rows]
+    assert names == ["qgradbench", "pennylane lightning.qubit/adjoint",
+                     "pennylane default.qubit/adjoint"]  # fmt: skip
+    base = rows[0]["time_total"]
+    for row in rows[1:]:
+        assert row["ratio_to_qgradbench"] == pytest.approx(row["time_total"] / base)
+        assert row["peak_memory_bytes"] is None
+
+
+@pytest.mark.pennylane
+def test_pennylane_layer_computes_the_same_outputs():
+    """Test that the PennyLane counterpart gives the qgradbench layer's outputs (1e-5)."""
+    pytest.importorskip("pennylane")
+    from qgradbench import QuantumLayer
+    from qgradbench.peers import pennylane_layer
+
+    layer = QuantumLayer(3, 2, seed=4)
+    pl = pennylane_layer(3, 2, layer.weights.detach(), device="default.qubit",
+                         diff_method="backprop")  # fmt: skip
+    x = torch.rand(5, 3) * 2 - 1
+    assert torch.allclose(layer(x), pl(x).float(), atol=1e-5)
