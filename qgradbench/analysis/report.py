@@ -23,6 +23,7 @@ from qgradbench.analysis.summaries import (
     estimator_summary,
     final_accuracy,
     hybrid_minus_classical,
+    peer_ratios,
     shots_to_target,
     step_times,
     variance_slopes,
@@ -274,6 +275,14 @@ def _runtime(report: Report, runtime: pd.DataFrame, folder: Path) -> None:
             f"({fast['time_total'] * 1e3:.3g} ms); the slowest, {slow['method']} "
             f"({_shots(slow['shots'])}), takes {slow['ratio_to_fastest']:.1f}x as long."
         )
+    peers = peer_ratios(runtime)
+    if not peers.empty:
+        report.table(peers)
+        for r in peers.itertuples():
+            report.text(
+                f"{r.method} ({_shots(r.shots)}, {int(r.n_qubits)} qubits): {r.implementation} "
+                f"takes {r.ratio_to_qgradbench:.1f}x qgradbench's time per step."
+            )
     report.image(figures.save(study.plot_runtime(runtime), folder / "runtime.png"))
 
 

@@ -231,12 +231,28 @@ def step_times(runtime: pd.DataFrame) -> pd.DataFrame:
     """Time per layer step by method, with the ratio to the fastest at the same size.
 
     Returns:
-        The runtime rows' configuration, ``time_total`` (median step, seconds),
+        The qgradbench rows' configuration, ``time_total`` (median step, seconds),
         ``peak_memory_bytes`` and ``ratio_to_fastest`` (1 for the fastest method at that
         qubit count, layer count and batch).
     """
+    if "implementation" in runtime:  # PennyLane rows of --compare are compared separately
+        runtime = runtime[runtime["implementation"] == "qgradbench"]
     keys = _keys(runtime, ("n_qubits", "n_layers", "batch", "method", "shots", "threads"))
     out = runtime[[*keys, "time_total", "peak_memory_bytes"]].copy()
     size = _keys(out, ("n_qubits", "n_layers", "batch"))
     out["ratio_to_fastest"] = out["time_total"] / out.groupby(size)["time_total"].transform("min")
     return out.sort_values([*size, "time_total"]).reset_index(drop=True)
+
+
+def peer_ratios(runtime: pd.DataFrame) -> pd.DataFrame:
+    """PennyLane's step time over qgradbench's, per configuration (``run runtime --compare``).
+
+    Returns:
+        One row per PennyLane row: the configuration, ``implementation``, ``time_total`` and
+        ``ratio_to_qgradbench``; empty when nothing was compared.
+    """
+    if "implementation" not in runtime:
+        return pd.DataFrame()
+    peers = runtime[runtime["implementation"] != "qgradbench"]
+    keys = _keys(peers, ("n_qubits", "n_layers", "batch", "method", "shots", "implementation"))
+    return peers[[*keys, "time_total", "ratio_to_qgradbench"]].reset_index(drop=True)
