@@ -16,7 +16,7 @@ from qgradbench.methods import (
     get_method,
     names,
 )
-from qgradbench.methods.base import Execution, assemble
+from qgradbench.methods.base import Execution, HardwareMethod, ShiftRuleMethod, assemble
 
 
 def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
@@ -43,6 +43,15 @@ class TestRegistry:
         assert props["adjoint"] == (False, "no", "simulator")
         assert props["parameter-shift"] == (True, "yes", "hardware")
         assert props["finite-diff"] == (True, "yes", "hardware")
+
+    def test_only_linear_rules_have_recipes(self):
+        """Test that parameter-shift and finite-diff are the shift rules, with a recipe each."""
+        hardware = {m.name for m in available() if issubclass(m, HardwareMethod)}
+        rules = {m.name for m in available() if issubclass(m, ShiftRuleMethod)}
+        assert hardware == {"parameter-shift", "finite-diff", "spsa", "hadamard"}
+        assert rules == {"parameter-shift", "finite-diff"}
+        for name in hardware - rules:
+            assert not hasattr(get_method(name), "recipe")
 
     def test_unknown_method_lists_known(self):
         """Test that an unknown method name raises a ValueError listing the known ones."""
