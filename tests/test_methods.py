@@ -138,6 +138,88 @@ class TestFiniteDiffRule:
             get_method("finite-diff", **options)
 
 
+@pytest.mark.parametrize(
+    "strategy,order,shifts,coeffs",
+    [
+        ("forward", 1, [0, 1], [-1.0, 1.0]),
+        ("backward", 1, [-1, 0], [-1.0, 1.0]),
+        ("central", 2, [-1, 1], [-0.5, 0.5]),
+        ("forward", 2, [0, 1, 2], [-1.5, 2.0, -0.5]),
+    ],
+)
+class TestSPSARule:
+    """SPSA along given directions (an injected sampler), without shots, against closed forms."""
+
+    C = 0.2
+
+    @staticmethod
+    def fixed_directions(directions: torch.Tensor):
+        """A sampler that returns ``directions`` ``(D, S)`` for every sample of the batch."""
+
+        def sampler(shape, generator, dtype, device):
+            assert shape[1:] == directions.shape
+            return directions.to(dtype).expand(shape).clone()
+
+        return sampler
+
+    def test_average_of_stencils_along_directions(self, strategy, order, shifts, coeffs):
+        """Test that SPSA is (1/D) sum_d Delta_d sum_j (c_j / c) f(theta + s_j c Delta_d)."""
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=5)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        gen = torch.Generator().manual_seed(2)
+        theta = assemble(
+            math.pi * torch.rand(3, 2, generator=gen, dtype=torch.float64),
+            layer.weights.detach().reshape(-1),
+        )
+        n_params = theta.shape[-1]
+        directions = 2 * torch.randint(0, 2, (4, n_params), generator=gen).double() - 1
+        directions[0] = 1.0  # one direction of all +1 at least
+        for n_dir in (1, 3, 4):
+            spsa = get_method(
+                "spsa",
+                c=self.C,
+                strategy=strategy,
+                approx_order=order,
+                num_directions=n_dir,
+                sampler=self.fixed_directions(directions[:n_dir]),
+            )
+            slots = np.arange(n_params)
+            jac = spsa.jacobian(ex, theta, slots, ex.expval(theta))
+            want = torch.zeros_like(jac)
+            for delta in directions[:n_dir]:
+                slope = sum(
+                    c / self.C * ex.expval(theta + s * self.C * delta)
+                    for s, c in zip(shifts, coeffs, strict=True)
+                )
+                want += slope[..., None] * delta / n_dir
+            torch.testing.assert_close(jac, want, atol=1e-12, rtol=0)
+
+    def test_fewer_slots_use_fewer_direction_entries(self, strategy, order, shifts, coeffs):
+        """Test that SPSA over a subset of slots perturbs only those slots."""
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=5)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(
+            torch.tensor([[0.3, -0.8]], dtype=torch.float64), layer.weights.detach().reshape(-1)
+        )
+        slots = np.array([1, 4, 5])
+        delta = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+        spsa = get_method(
+            "spsa",
+            c=self.C,
+            strategy=strategy,
+            approx_order=order,
+            sampler=self.fixed_directions(delta[None]),
+        )
+        full = torch.zeros(theta.shape[-1], dtype=torch.float64)
+        full[slots] = delta
+        slope = sum(
+            c / self.C * ex.expval(theta + s * self.C * full)
+            for s, c in zip(shifts, coeffs, strict=True)
+        )
+        jac = spsa.jacobian(ex, theta, slots, ex.expval(theta))
+        torch.testing.assert_close(jac, slope[..., None] * delta, atol=1e-12, rtol=0)
+
+
 class TestParameterShiftRule:
     """The two-term rule."""
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from qgradbench import QuantumLayer
+from qgradbench import QuantumLayer, engine
 from qgradbench.engine import sample_counts
 from qgradbench.methods import adjoint_jacobian, get_method, shot_methods
 from qgradbench.methods.base import Execution, assemble
@@ -115,6 +115,48 @@ class TestSampling:
             2, 1, shots=1, diff_method="parameter-shift", observable="global-z", seed=0
         )
         assert torch.all(ghz_like(torch.rand(20, 2)).abs() == 1)
+
+    @pytest.mark.parametrize("shots", [1, N])
+    def test_correlated_qubits_agree_shot_by_shot(self, shots):
+        """Test that perfectly correlated qubits give equal estimates from the same bitstrings.
+
+        Basic-entangler with zero weights on 2 qubits is ``CNOT(0, 1) RY(pi x_0)``, so with
+        ``x_1 = 0`` the state is ``cos(a)|00> + sin(a)|11>``: every bitstring has equal bits,
+        and ``Z_0``, ``Z_1`` estimated from the same bitstrings are equal whatever the shots.
+        Estimated from independent shots they would differ in most rows.
+        """
+        layer = QuantumLayer(
+            2, 1, ansatz="basic-entangler", diff_method="parameter-shift", shots=shots, seed=0
+        )
+        with torch.no_grad():
+            layer.weights.zero_()
+            x = torch.stack([torch.linspace(0.2, 0.8, 200), torch.zeros(200)], dim=-1)
+            out = layer(x)
+        assert torch.equal(out[:, 0], out[:, 1])
+        assert len(out[:, 0].unique()) > 1  # not trivially equal
+
+    def test_output_covariance(self):
+        """Test that two outputs' sample covariance is (<Z_i Z_j> - <Z_i><Z_j>) / N.
+
+        From the same ``N`` bitstrings, ``Cov(Z_i_hat, Z_j_hat) = (<Z_i Z_j> - <Z_i><Z_j>) / N``
+        (0 for independent shots). For near-normal pairs the sample covariance of ``R``
+        repetitions has standard error ``sqrt((s_ii s_jj + s_ij^2) / (R - 1))``; the tolerance
+        is 5 of them, with the exact (co)variances.
+        """
+        layer, theta = setup("parameter-shift", n=3, n_layers=2)  # |<Z_i Z_j>_c| >= 0.2
+        probs = engine.probabilities(layer.execution.state(theta), 3)  # (B, 8)
+        z = torch.tensor([[1.0 - 2.0 * ((s >> (2 - w)) & 1) for s in range(8)] for w in range(3)])
+        mean = probs @ z.T.double()  # (B, 3)
+        second = torch.einsum("bs,is,js->bij", probs, z.double(), z.double())
+        cov = (second - mean[:, :, None] * mean[:, None, :]) / N  # (B, 3, 3)
+        out = layer.execution.estimate(theta.repeat(R, 1)).reshape(R, 2, 3)
+        centred = out - out.mean(0)
+        sample_cov = torch.einsum("rbi,rbj->bij", centred, centred) / (R - 1)
+        diag = torch.diagonal(cov, dim1=1, dim2=2)
+        se = torch.sqrt((diag[:, :, None] * diag[:, None, :] + cov**2) / (R - 1))
+        assert torch.all((sample_cov - cov).abs() <= 5 * se + 1e-12)
+        off = ~torch.eye(3, dtype=torch.bool)
+        assert torch.all(cov[:, off].abs() > 5 * se[:, off])  # correlations far from zero
 
     def test_same_seed_same_numbers(self):
         """Test that two layers with the same seed give identical outputs and gradients."""
@@ -214,31 +256,95 @@ class TestEstimators:
         assert_mean(jac, g * math.sin(0.4) / 0.4, var)
         assert_variance(jac, var)
 
-    def test_spsa(self):
-        """Test that SPSA has the mean and variance obtained by enumerating every direction.
 
-        For a fixed direction ``Delta`` the estimate of entry ``k`` is
-        ``Delta_k (f(t + c Delta) - f(t - c Delta)) / (2c)`` with shot variance
-        ``((1 - f_+^2) + (1 - f_-^2)) / (4 c^2 N)``; directions are uniform over
-        ``{+-1}^P``, so the exact mean and variance are averages over all ``2^P`` of them.
-        """
-        layer, theta = setup("spsa", n=2, n_layers=1, c=0.3)
+#: Textbook first-derivative stencils ``(shifts, coefficients)`` (Fornberg 1988), written out
+#: here rather than taken from the code under test.
+STENCILS = {
+    "forward": (1, [0, 1], [-1.0, 1.0]),
+    "backward": (1, [-1, 0], [-1.0, 1.0]),
+    "central": (2, [-1, 1], [-0.5, 0.5]),
+}
+
+
+def assert_variance_of_mixture(samples: torch.Tensor, var: torch.Tensor):
+    """Sample variances over dim 0 within 5 standard errors of ``var``, for any distribution.
+
+    The standard error of a sample variance is ``sqrt((mu4 - var^2) / R)``, with ``mu4`` the
+    fourth central moment, here estimated from the samples: SPSA estimates are mixtures over
+    directions, far from normal, so the normal-theory ``var sqrt(2 / (R - 1))`` does not apply.
+    """
+    centred = samples - samples.mean(0)
+    mu4 = (centred**4).mean(0)
+    tol = 5 * torch.sqrt((mu4 - var**2).clamp_min(0) / samples.shape[0]) + 1e-12
+    err = (samples.var(0) - var).abs()
+    assert torch.all(err <= tol), f"max error/tolerance {float((err / tol).max()):.2f}"
+
+
+@pytest.mark.parametrize("strategy", list(STENCILS))
+@pytest.mark.parametrize("num_directions", [1, 3, 4])
+class TestSPSA:
+    """SPSA's mean and variance per entry, from enumerating every direction in closed form.
+
+    For one Rademacher direction ``Delta`` and the stencil ``(s_j, c_j)`` at step ``c``, the
+    estimate of entry ``k`` is ``X = Delta_k (sum_{s_j != 0} (c_j / c) F_j + (c_0 / c) F_0)``
+    with ``F_j`` the ``N``-shot estimate of ``f(theta + s_j c Delta)`` and ``F_0`` the forward
+    pass's estimate of ``f(theta)``, shared by all directions. Directions are uniform over
+    ``{+-1}^P``, so with ``F_0`` replaced by its exact value ``f_0``:
+
+    * ``E[X] = mean over Delta of mu(Delta)``, where
+      ``mu(Delta) = Delta_k sum_j (c_j / c) f(theta + s_j c Delta)``;
+    * ``V_1 = mean over Delta of sum_{s_j != 0} (c_j / c)^2 (1 - f_j^2) / N + Var_Delta[mu]``.
+
+    Averaging ``D`` independent directions divides ``V_1`` by ``D``; the shared ``F_0`` adds
+    ``(c_0 / c)^2 (1 - f_0^2) / N * E[(sum_d Delta_dk / D)^2] = (c_0 / c)^2 (1 - f_0^2) / (N D)``.
+    """
+
+    C = 0.3  # the perturbation size
+    REPS = 4 * R
+
+    def moments(self, layer, theta, strategy, num_directions):
+        """Exact mean and variance ``(B, n_out, P)`` of the SPSA estimate (class docstring)."""
+        _, shifts, coeffs = STENCILS[strategy]
         ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
-        n_params = theta.shape[-1]
+        batch, n_params = theta.shape
         deltas = torch.tensor(
             list(itertools.product([-1.0, 1.0], repeat=n_params)), dtype=torch.float64
         )  # (2^P, P)
-        plus = ex.expval((theta[:, None] + 0.3 * deltas).reshape(-1, n_params))
-        minus = ex.expval((theta[:, None] - 0.3 * deltas).reshape(-1, n_params))
-        plus, minus = plus.reshape(2, len(deltas), 2), minus.reshape(2, len(deltas), 2)
-        slope = (plus - minus) / 0.6  # (B, D, n_out)
-        est = slope[..., None] * deltas[None, :, None, :]  # (B, D, n_out, P)
-        shot_var = ((2 - plus**2 - minus**2) / (4 * 0.09 * N))[..., None].expand_as(est)
-        mean = est.mean(1)
-        var = shot_var.mean(1) + est.var(1, unbiased=False)
-        jac = sampled_jacobians(layer, theta, reps=4 * R)
+        f0 = ex.expval(theta)  # (B, n_out)
+        slope = torch.zeros(batch, len(deltas), f0.shape[-1], dtype=torch.float64)
+        shot_var = torch.zeros_like(slope)
+        f0_weight = 0.0
+        for shift, coeff in zip(shifts, coeffs, strict=True):
+            weight = coeff / self.C
+            if shift == 0:
+                f0_weight = weight
+                slope += weight * f0[:, None, :]
+                continue
+            f = ex.expval((theta[:, None] + shift * self.C * deltas).reshape(-1, n_params))
+            f = f.reshape(batch, len(deltas), -1)
+            slope += weight * f
+            shot_var += weight**2 * (1 - f**2) / N
+        est = slope[..., None] * deltas[None, :, None, :]  # (B, 2^P, n_out, P)
+        var_one = shot_var.mean(1)[..., None] + est.var(1, unbiased=False)
+        f0_var = (f0_weight**2 * (1 - f0**2) / N)[..., None]
+        return est.mean(1), (var_one + f0_var) / num_directions
+
+    def test_mean_and_variance(self, strategy, num_directions):
+        """Test that every SPSA entry has the mean and variance of all directions enumerated."""
+        order, _, _ = STENCILS[strategy]
+        layer, theta = setup(
+            "spsa",
+            n=2,
+            n_layers=1,
+            c=self.C,
+            strategy=strategy,
+            approx_order=order,
+            num_directions=num_directions,
+        )
+        mean, var = self.moments(layer, theta, strategy, num_directions)
+        jac = sampled_jacobians(layer, theta, reps=self.REPS)
         assert_mean(jac, mean, var)
-        assert_variance(jac, var)
+        assert_variance_of_mixture(jac, var)
 
 
 @pytest.mark.pennylane
