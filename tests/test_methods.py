@@ -304,6 +304,15 @@ class TestAdjoint:
         # backprop's graph holds one node per engine op; the adjoint's holds a handful.
         assert self.graph_size(adjoint) < 10 < self.graph_size(backprop)
 
+    def test_shot_adjoint_without_shots_is_adjoint(self):
+        """Test that shot-adjoint without shots returns the adjoint Jacobian, bit for bit."""
+        layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=3)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(torch.rand(4, 3, dtype=torch.float64), layer.weights.detach().reshape(-1))
+        slots = np.array([0, 2, 5, 7])
+        jac = get_method("shot-adjoint").jacobian(ex, theta, slots, ex.expval(theta))
+        assert torch.equal(jac, adjoint_jacobian(ex, theta)[..., slots])
+
     def test_jacobian_equals_backprop(self):
         """Test that adjoint_jacobian equals autograd's Jacobian of the same circuit."""
         layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=3)

@@ -354,7 +354,8 @@ def test_parameter_shift_matches_pennylane_with_shots():
     Both estimate the same Jacobian from 1000 shots per circuit; their means over repetitions
     must be within 5 standard errors of the difference (variances from the closed form).
     """
-    qml = pytest.importorskip("pennylane")
+    import pennylane as qml
+
     n, n_layers, shots, reps = 2, 1, 1000, 40
     layer = QuantumLayer(
         n, n_layers, diff_method="parameter-shift", shots=shots, seed=3, dtype=torch.complex128
