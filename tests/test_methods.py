@@ -53,6 +53,23 @@ class TestRegistry:
         for name in hardware - rules:
             assert not hasattr(get_method(name), "recipe")
 
+    def test_register_refuses_a_taken_name(self):
+        """Test that registering a second method under a taken name raises a ValueError."""
+        from qgradbench.methods import register
+
+        class Twin(type(get_method("adjoint"))):
+            pass
+
+        with pytest.raises(ValueError, match="'adjoint' is already registered"):
+            register(Twin)
+        assert names().count("adjoint") == 1
+
+    def test_repr_shows_options(self):
+        """Test that a method's repr names its class and every option with its value."""
+        fd = get_method("finite-diff", h=0.1, strategy="central", approx_order=2)
+        assert repr(fd) == "FiniteDiff(h=0.1, strategy='central', approx_order=2)"
+        assert repr(get_method("hadamard")) == "Hadamard()"
+
     def test_unknown_method_lists_known(self):
         """Test that an unknown method name raises a ValueError listing the known ones."""
         with pytest.raises(ValueError, match="'nope'.*backprop, adjoint, parameter-shift"):
@@ -218,6 +235,44 @@ class TestSPSARule:
         )
         jac = spsa.jacobian(ex, theta, slots, ex.expval(theta))
         torch.testing.assert_close(jac, slope[..., None] * delta, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "method,options,tol",
+    [
+        ("parameter-shift", {}, 1e-12),
+        ("parameter-shift", {"shift": 0.7}, 1e-12),
+        ("hadamard", {}, 1e-12),
+        # central 4th order at h = 1e-2: truncation <= h^4 / 30 per entry (sinusoids)
+        ("finite-diff", {"strategy": "central", "approx_order": 4, "h": 1e-2}, 1e-9),
+    ],
+)
+class TestExactRules:
+    """Without shots, every hardware rule gives the adjoint Jacobian of a random circuit."""
+
+    def test_jacobian_equals_adjoint(self, method, options, tol):
+        """Test that the rule's Jacobian over all slots equals the adjoint Jacobian."""
+        layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=4)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        gen = torch.Generator().manual_seed(4)
+        x = 2 * torch.rand(5, 3, generator=gen, dtype=torch.float64) - 1
+        theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+        slots = np.arange(theta.shape[-1])
+        jac = get_method(method, **options).jacobian(ex, theta, slots, ex.expval(theta))
+        torch.testing.assert_close(jac, adjoint_jacobian(ex, theta), atol=tol, rtol=0)
+
+    def test_subset_of_slots(self, method, options, tol):
+        """Test that asking for some slots gives exactly those columns of the Jacobian."""
+        layer = QuantumLayer(2, 2, dtype=torch.complex128, seed=8)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(
+            torch.tensor([[0.4, -1.1], [2.0, 0.3]], dtype=torch.float64),
+            layer.weights.detach().reshape(-1),
+        )
+        slots = np.array([1, 3, 10])
+        jac = get_method(method, **options).jacobian(ex, theta, slots, ex.expval(theta))
+        want = adjoint_jacobian(ex, theta)[..., slots]
+        torch.testing.assert_close(jac, want, atol=tol, rtol=0)
 
 
 class TestParameterShiftRule:
