@@ -23,6 +23,7 @@ from qgradbench import QuantumLayer, engine
 from qgradbench.engine import sample_counts
 from qgradbench.methods import adjoint_jacobian, get_method, shot_methods
 from qgradbench.methods.base import Execution, assemble
+from qgradbench.methods.cost import Cost
 
 R = 2000  # repetitions
 N = 200  # shots
@@ -431,6 +432,39 @@ class TestCost:
             assert layer.cost.backward_passes == 1 and layer.cost.backward_samples == 4
             layer.reset_cost()
             assert all(v == 0 for v in layer.cost.as_dict().values())
+
+    def test_snapshots_and_differences(self):
+        """Test that a snapshot is independent and subtracting it gives what was spent since."""
+        layer = QuantumLayer(2, 1, diff_method="parameter-shift", shots=10, seed=0)
+        x = torch.rand(3, 2, requires_grad=True)
+        layer(x).sum().backward()
+        before = layer.cost.copy()
+        layer(x[:2]).sum().backward()
+        assert before.forward_samples == 3 and layer.cost.forward_samples == 5
+        spent = layer.cost - before
+        n_slots = 2 + 2 * 3
+        assert spent.as_dict() == {
+            "forward_passes": 1,
+            "forward_samples": 2,
+            "forward_circuits": 2,
+            "forward_shots": 20,
+            "backward_passes": 1,
+            "backward_samples": 2,
+            "backward_circuits": 2 * 2 * n_slots,
+            "backward_shots": 2 * 2 * n_slots * 10,
+        }
+
+    def test_bad_phase(self):
+        """Test that recording a phase other than forward or backward raises a ValueError."""
+        with pytest.raises(
+            ValueError, match="phase must be 'forward' or 'backward', got 'sideways'"
+        ):
+            Cost().record("sideways", 1, 1, None)
+
+    def test_simulator_methods_run_no_circuits(self):
+        """Test that exact simulator methods declare no circuits per sample."""
+        for name in ("backprop", "adjoint"):
+            assert get_method(name).circuits_per_sample(12) == 0
 
     def test_eval_costs_no_gradient(self):
         """Test that a forward pass without gradients runs one circuit per sample only."""
