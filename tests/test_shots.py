@@ -96,6 +96,51 @@ class TestSampling:
         assert_mean(counts, 100 * p, 100 * p * (1 - p))
         assert_variance(counts[:, p > 0], (100 * p * (1 - p))[p > 0])
 
+    def test_counts_of_basis_states_and_zero_branches(self):
+        """Test that a basis state gets every shot, even when whole prefixes have probability 0."""
+        gen = torch.Generator().manual_seed(1)
+        probs = torch.eye(8, dtype=torch.float64)[[0, 5, 7]]
+        for shots in (1, 37):
+            counts = sample_counts(probs, shots, gen)
+            torch.testing.assert_close(counts, shots * probs, atol=0, rtol=0)
+        bell = torch.tensor([[0.5, 0.0, 0.0, 0.5]], dtype=torch.float64).expand(R, 4)
+        counts = sample_counts(bell, 10, gen)
+        assert torch.all(counts[:, 1:3] == 0) and torch.all(counts.sum(1) == 10)
+        assert_mean(counts[:, 0], torch.tensor(5.0, dtype=torch.float64), torch.tensor(2.5))
+
+    def test_counts_of_unnormalised_rows(self):
+        """Test that rows off by rounding or a scale, or with tiny negatives, sample their shape."""
+        p = torch.tensor([0.2, 0.0, 0.5, 0.3], dtype=torch.float64)
+        rows = torch.stack([2 * p, p - torch.tensor([0.0, 1e-12, 0.0, 0.0])]).repeat(R, 1)
+        counts = sample_counts(rows, 100, torch.Generator().manual_seed(2)).reshape(R, 2, 4)
+        assert counts.dtype == torch.float64
+        assert torch.all(counts >= 0) and torch.all(counts.sum(-1) == 100)
+        assert torch.all(counts[..., 1] == 0)
+        assert_mean(counts, 100 * p, 100 * p * (1 - p))
+        assert_variance(counts[..., p > 0], (100 * p * (1 - p))[p > 0])
+
+    def test_counts_need_a_power_of_two(self):
+        """Test that a row length that is not a power of two raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="probs must have 2\\*\\*n columns, got 6"):
+            sample_counts(torch.full((2, 6), 1 / 6), 10)
+
+    def test_exact_estimate_is_the_expectation(self):
+        """Test that without shots the estimate is probs @ table.T, in the table's dtype."""
+        gen = torch.Generator().manual_seed(3)
+        probs = torch.rand(5, 8, generator=gen, dtype=torch.float64).softmax(-1)
+        table = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+        out = engine.estimate_expvals(probs, table, None)
+        torch.testing.assert_close(out, probs @ table.T, atol=1e-15, rtol=0)
+        sampled = engine.estimate_expvals(probs, table.float(), 10, gen)
+        assert sampled.dtype == torch.float32 and sampled.shape == (5, 3)
+
+    def test_estimates_are_means_of_table_entries(self):
+        """Test that shot estimates are count-weighted means of the table over the shots."""
+        probs = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=torch.float64)
+        table = torch.tensor([[1.0, -1.0, 1.0, -1.0], [0.5, 0.25, 2.0, -3.0]], dtype=torch.float64)
+        out = engine.estimate_expvals(probs, table, 7, torch.Generator().manual_seed(0))
+        torch.testing.assert_close(out, table[:, [1, 3]].T, atol=1e-15, rtol=0)
+
     @pytest.mark.parametrize("method", shot_methods())
     def test_forward_mean_and_variance(self, method):
         """Test that sampled <Z_i> have mean <Z_i> and variance (1 - <Z_i>^2) / N."""
