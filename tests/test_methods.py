@@ -139,6 +139,16 @@ class TestFiniteDiffRule:
         assert get_method("finite-diff", h=0.3).step(100, torch.float32) == 0.3
 
     @pytest.mark.parametrize(
+        "shots,h", [(None, np.finfo(np.float32).eps ** 0.5), (100, 100**-0.25), (10_000, 0.1)]
+    )
+    def test_recipe_uses_the_step_for_its_shots(self, shots, h):
+        """Test that the recipe's offsets are the default step for the layer's shots (float32)."""
+        layer = QuantumLayer(2, 1, diff_method="finite-diff", shots=shots, seed=0)
+        recipe = layer.method.recipe(layer.execution, np.array([0, 3]))
+        np.testing.assert_allclose(np.abs(recipe.offsets).max(), h, rtol=1e-6)
+        np.testing.assert_allclose(recipe.f0_coeffs, -1 / h, rtol=1e-6)
+
+    @pytest.mark.parametrize(
         "options,match",
         [
             ({"h": 0.0}, "h must be a positive number, got 0.0"),
