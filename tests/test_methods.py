@@ -285,6 +285,31 @@ class TestExactRules:
         torch.testing.assert_close(jac, want, atol=tol, rtol=0)
 
 
+class TestSPSADefaults:
+    """SPSA's default perturbation size follows the finite-difference step rule."""
+
+    @pytest.mark.parametrize("shots", [None, 100, 10_000])
+    def test_default_perturbation_for_shots(self, shots, monkeypatch):
+        """Test that the default c is the central-difference step for the shots (float32)."""
+        layer = QuantumLayer(2, 1, diff_method="spsa", shots=shots, seed=0)
+        executed = []
+        original = type(layer.execution).estimate
+
+        def recording_estimate(execution, theta, shared=None):
+            executed.append(theta.clone())
+            return original(execution, theta, shared)
+
+        monkeypatch.setattr(type(layer.execution), "estimate", recording_estimate)
+        x = torch.tensor([[0.3, -0.4]], requires_grad=True)
+        layer(x).sum().backward()
+        _, shifted = executed  # the forward pass, then the two SPSA circuits
+        theta = assemble(math.pi * x.detach(), layer.weights.detach().reshape(-1))
+        c = get_method("finite-diff", strategy="central", approx_order=2).step(shots, torch.float32)
+        torch.testing.assert_close(
+            (shifted - theta).abs(), torch.full_like(shifted, c), rtol=1e-4, atol=0
+        )
+
+
 class TestParameterShiftRule:
     """The two-term rule."""
 
