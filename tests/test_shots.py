@@ -540,6 +540,17 @@ class TestBadInput:
         [
             ("shot-adjoint", {"match": "spsa"}, "match must be one of hadamard, parameter-shift"),
             ("spsa", {"num_directions": 0}, "num_directions must be an integer >= 1, got 0"),
+            ("spsa", {"num_directions": True}, "num_directions must be an integer >= 1, got True"),
+            ("spsa", {"num_directions": 2.0}, "num_directions must be an integer >= 1, got 2.0"),
+            (
+                "finite-diff",
+                {"approx_order": True},
+                "approx_order must be an integer >= 1, got True",
+            ),
+            ("finite-diff", {"approx_order": 1.0}, "approx_order must be an integer >= 1, got 1.0"),
+            ("finite-diff", {"h": float("inf")}, "h must be a positive number, got inf"),
+            ("parameter-shift", {"shift": "pi"}, "sin\\(shift\\) != 0, got 'pi'"),
+            ("parameter-shift", {"shift": math.pi}, "sin\\(shift\\) != 0, got 3.14"),
             ("spsa", {"c": -0.1}, "must be a positive number, got -0.1"),
             ("spsa", {"sampler": 3}, "sampler must be callable or None, got 3"),
             ("finite-diff", {"h": 0}, "h must be a positive number, got 0"),
