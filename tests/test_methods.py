@@ -154,7 +154,7 @@ class TestFiniteDiffRule:
             ({"h": 0.0}, "h must be a positive number, got 0.0"),
             ({"h": -0.1}, "h must be a positive number, got -0.1"),
             ({"h": "big"}, "h must be a positive number, got 'big'"),
-            ({"strategy": "sideways"}, "strategy must be one of .*'sideways'"),
+            ({"strategy": "sideways"}, "must be one of forward, backward, central, got 'sideways'"),
             ({"approx_order": 0}, "approx_order must be an integer >= 1, got 0"),
             ({"strategy": "central", "approx_order": 3}, "even approx_order, got 3"),
         ],
