@@ -363,6 +363,60 @@ class TestBatching:
         assert layer.weights.grad is not None
 
 
+class TestChunking:
+    """Large batches run in chunks of at most MAX_AMPLITUDES_PER_CALL amplitudes, same results."""
+
+    def test_estimate_in_chunks(self, monkeypatch):
+        """Test that 10 rows of 3 qubits with room for 32 amplitudes run as 4 + 4 + 2 rows."""
+        import qgradbench.methods.base as base
+
+        layer = QuantumLayer(3, 1, dtype=torch.complex128, seed=0)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = torch.rand(10, layer.circuit.n_params, dtype=torch.float64)
+        whole = ex.estimate(theta)
+        calls = []
+        original = type(layer.circuit).run
+
+        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
+            calls.append(theta.shape[0])
+            return original(circuit, theta, dtype, shared)
+
+        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**5)
+        torch.testing.assert_close(ex.estimate(theta), whole, atol=1e-15, rtol=0)
+        assert calls == [4, 4, 2]
+        calls.clear()
+        monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**2)  # less than one state
+        torch.testing.assert_close(ex.estimate(theta[:3]), whole[:3], atol=1e-15, rtol=0)
+        assert calls == [1, 1, 1]
+
+    def test_hadamard_in_chunks_of_slots(self, monkeypatch):
+        """Test that Hadamard-test circuits (n + 1 qubits, B rows per slot) are chunked by slot."""
+        import qgradbench.methods.hadamard as hadamard
+
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=0)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = torch.rand(3, layer.circuit.n_params, dtype=torch.float64)
+        slots = np.arange(5)
+        method = get_method("hadamard")
+        whole = method.jacobian(ex, theta, slots, ex.expval(theta))
+        sizes = []
+        original = hadamard.hadamard_test
+
+        def counting_test(execution, theta, slots):
+            sizes.append(len(slots))
+            return original(execution, theta, slots)
+
+        monkeypatch.setattr(hadamard, "hadamard_test", counting_test)
+        monkeypatch.setattr(hadamard, "MAX_AMPLITUDES_PER_CALL", 64)  # 3 rows x 2^3: 2 slots
+        torch.testing.assert_close(method.jacobian(ex, theta, slots, None), whole)
+        assert sizes == [2, 2, 1]
+        sizes.clear()
+        monkeypatch.setattr(hadamard, "MAX_AMPLITUDES_PER_CALL", 8)  # less than one slot
+        torch.testing.assert_close(method.jacobian(ex, theta, slots[:2], None), whole[..., :2])
+        assert sizes == [1, 1]
+
+
 class TestAdjoint:
     """The adjoint method is a reverse sweep, not autograd in disguise."""
 
