@@ -219,6 +219,32 @@ class TestSampling:
         assert not torch.equal(run(4)[0], run(5)[0])
 
 
+@pytest.mark.parametrize(
+    "method,options",
+    [
+        ("parameter-shift", {}),
+        ("finite-diff", {}),
+        ("spsa", {"num_directions": 2}),
+        ("hadamard", {}),
+        ("shot-adjoint", {"match": "hadamard"}),
+        ("shot-adjoint", {"match": "parameter-shift"}),
+    ],
+)
+class TestJacobianShape:
+    """Every shot method's Jacobian: shape and dtype of the angles, for the slots asked."""
+
+    @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+    def test_shape_and_dtype(self, method, options, dtype):
+        """Test that the Jacobian is (B, n_out, S) in the angles' real dtype, with shots."""
+        layer = QuantumLayer(3, 1, diff_method=method, shots=50, seed=0, dtype=dtype, **options)
+        real = torch.float32 if dtype == torch.complex64 else torch.float64
+        theta = torch.rand(4, layer.circuit.n_params, dtype=real)
+        slots = np.array([0, 2, 7])
+        f0 = layer.execution.estimate(theta)
+        jac = layer.method.jacobian(layer.execution, theta, slots, f0)
+        assert jac.shape == (4, 3, 3) and jac.dtype == real
+
+
 class TestEstimators:
     """Every Jacobian entry (inputs' and weights') has the estimator's mean and variance."""
 
