@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from qgradbench import engine
+from qgradbench.circuits import Observable
 from qgradbench.engine import Monomial
 
 
@@ -215,6 +217,59 @@ class TestDenseLayers:
         cnot = Monomial.gate("CNOT", (0, 1), 2)
         assert engine.kron_table(2, cnot, cnot)[1] is None
         assert engine.kron_table(2, Monomial.gate("CZ", (0, 1), 2))[1] is not None
+
+
+def bits(n: int) -> np.ndarray:
+    """``(2**n, n)``: the bits of every basis state, wire 0 the most significant."""
+    return np.array(list(itertools.product([0, 1], repeat=n)))
+
+
+#: Each observable's eigenvalues on the basis states with bits ``b`` ``(2**n, n)``, written from
+#: its definition: rows are outputs.
+OBSERVABLE_TABLES = {
+    "z-each": lambda b: (1 - 2 * b).T,
+    "zz": lambda b: ((1 - 2 * b[:, 0]) * (1 - 2 * b[:, 1]))[None],
+    "global-z": lambda b: np.prod(1 - 2 * b, axis=1)[None],
+    "global-projector": lambda b: np.all(b == 0, axis=1)[None].astype(float),
+    "local-projector": lambda b: np.mean(b == 0, axis=1)[None],
+    "local-z": lambda b: np.mean(1 - 2 * b, axis=1)[None],
+}
+
+
+@pytest.mark.parametrize("name", list(OBSERVABLE_TABLES))
+class TestObservableTables:
+    """Observables' eigenvalue tables, which every expectation value and shot estimate uses."""
+
+    @pytest.mark.parametrize("n", [2, 3, 4])
+    def test_table_from_definition(self, name, n):
+        """Test that the table is each output's eigenvalue on every basis state."""
+        obs = Observable(name, n)
+        want = OBSERVABLE_TABLES[name](bits(n)).astype(float)
+        np.testing.assert_array_equal(obs.table(), want)
+        assert obs.n_outputs == want.shape[0]
+        assert not obs.table().flags.writeable
+        assert obs.description
+        for dtype in (torch.float32, torch.float64):
+            diag = obs.diagonals(dtype, "cpu")
+            assert diag.dtype == dtype and diag.device.type == "cpu"
+            np.testing.assert_allclose(diag.numpy(), want, rtol=1e-7, atol=0)
+
+    def test_one_qubit(self, name):
+        """Test that one qubit works for every observable but zz, which names the qubit count."""
+        if name == "zz":
+            with pytest.raises(
+                ValueError, match=r"'zz' \(Z0 Z1\) needs at least 2 qubits, got n_qubits=1"
+            ):
+                Observable(name, 1)
+        else:
+            want = OBSERVABLE_TABLES[name](bits(1)).astype(float)
+            np.testing.assert_array_equal(Observable(name, 1).table(), want)
+
+
+def test_unknown_observable():
+    """Test that an unknown observable name raises a ValueError listing the known ones."""
+    with pytest.raises(ValueError, match="unknown observable 'zzz'; expected one of z-each, zz,"):
+        Observable("zzz", 2)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

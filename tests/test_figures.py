@@ -122,6 +122,26 @@ def line_colours(fig: Figure, run: str) -> list[tuple[float, float, float]]:
     ]
 
 
+def line(fig: Figure, axes: int, run: str, split: str):
+    """The single data line drawn for ``run`` and ``split`` in ``fig.axes[axes]``."""
+    found = [ln for ln in fig.axes[axes].get_lines() if ln.get_label() == f"{run} [{split}]"]
+    assert len(found) == 1, f"{len(found)} lines for {run} [{split}]"
+    return found[0]
+
+
+def mean_over_seeds(rows: pd.DataFrame, run: str, column: str) -> pd.Series:
+    """The table's mean of ``column`` over seeds for ``run``, indexed by epoch."""
+    labels = [label(r) for r in rows[["model", "method", "shots"]].to_dict("records")]
+    return rows[np.array(labels) == run].groupby("epoch")[column].mean()
+
+
+def final_per_seed(rows: pd.DataFrame, run: str, column: str = "test_accuracy") -> np.ndarray:
+    """Each seed's ``column`` at its last epoch for ``run``, sorted."""
+    labels = [label(r) for r in rows[["model", "method", "shots"]].to_dict("records")]
+    own = rows[np.array(labels) == run]
+    return np.sort(own.sort_values("epoch").groupby("seed").tail(1)[column].to_numpy())
+
+
 def rgb(name: str) -> tuple[float, float, float]:
     return mcolors.to_rgb(METHOD_COLOURS[name])
 
@@ -366,6 +386,118 @@ class TestReadableAccuracyAxes:
             title = fig.get_suptitle()
             for word in ("circles", "hybrid", "parameter-shift (1000 shots)", "classical"):
                 assert word in title, title
+
+
+class TestTrainingCurvesData:
+    """The plotted values, read back from the lines, equal the table they were drawn from."""
+
+    RUNS = ("backprop (exact)", PS_1000, "classical")
+
+    @pytest.mark.parametrize("run", RUNS)
+    @pytest.mark.parametrize(
+        ("axes", "split", "column"),
+        [
+            (0, "train", "loss"),
+            (0, "test", "test_loss"),
+            (1, "train", "train_accuracy"),
+            (1, "test", "test_accuracy"),
+        ],
+    )
+    def test_lines_are_means_over_seeds(self, curves, run, axes, split, column):
+        """Test that each line's y-data is its column's mean over seeds at every epoch."""
+        want = mean_over_seeds(training_rows(), run, column)
+        drawn = line(curves, axes, run, split)
+        np.testing.assert_array_equal(drawn.get_xdata(), want.index.to_numpy())
+        np.testing.assert_allclose(drawn.get_ydata(), want.to_numpy(), rtol=0, atol=1e-12)
+
+    def test_markers_only_on_shot_runs(self):
+        """Test that shot runs carry markers at every k-th epoch (at most 10), exact runs none."""
+        fig = plot_training_curves(training_rows(epochs=40))
+        for split in ("train", "test"):
+            assert line(fig, 1, PS_1000, split).get_marker() == "o"
+            assert line(fig, 1, PS_1000, split).get_markevery() == 4
+            assert line(fig, 1, "backprop (exact)", split).get_marker() in (None, "None", "")
+
+
+class TestAccuracyComparisonData:
+    """The comparison figure plots test accuracy: per epoch, and each run's final epoch."""
+
+    RUNS = ("backprop (exact)", PS_1000, "classical")
+
+    @pytest.mark.parametrize("run", RUNS)
+    def test_line_is_test_accuracy(self, comparison, run):
+        """Test that the per-epoch line is the mean test accuracy over seeds (not train)."""
+        want = mean_over_seeds(training_rows(), run, "test_accuracy")
+        drawn = line(comparison, 0, run, "test")
+        np.testing.assert_array_equal(drawn.get_xdata(), want.index.to_numpy())
+        np.testing.assert_allclose(drawn.get_ydata(), want.to_numpy(), rtol=0, atol=1e-12)
+
+    def test_final_markers_are_mean_final_test_accuracy(self, comparison):
+        """Test that each run's diamond sits at its mean final test accuracy, in its own row."""
+        ax = comparison.axes[1]
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        points = {}
+        for ln in ax.get_lines():
+            if ln.get_marker() != "D":
+                continue
+            for x, y in zip(ln.get_xdata(), ln.get_ydata(), strict=True):
+                if not np.isnan(x):
+                    points[ticks[int(round(y))]] = x
+        assert set(points) == set(self.RUNS)
+        for run in self.RUNS:
+            want = final_per_seed(training_rows(), run).mean()
+            assert points[run] == pytest.approx(want, abs=1e-12)
+
+    def test_seed_points_are_final_test_accuracies(self, comparison):
+        """Test that the strip points are each seed's final test accuracy, in its run's row."""
+        ax = comparison.axes[1]
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        xs = {run: [] for run in self.RUNS}
+        for collection in ax.collections:
+            for x, y in collection.get_offsets():
+                xs[ticks[int(round(y))]].append(x)
+        for run in ("classical", PS_1000):  # two seeds each: drawn as points
+            np.testing.assert_allclose(
+                np.sort(xs[run]), final_per_seed(training_rows(), run), rtol=0, atol=1e-12
+            )
+
+    def test_error_bars_bracket_the_mean(self, comparison):
+        """Test that each run's confidence interval lies within its seeds' range around its mean."""
+        ax = comparison.axes[1]
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        caps: dict[str, list[float]] = {}
+        for ln in ax.get_lines():  # error-bar caps: marker "|", one line per side
+            if ln.get_marker() != "|":
+                continue
+            for x, y in zip(ln.get_xdata(), ln.get_ydata(), strict=True):
+                caps.setdefault(ticks[int(round(y))], []).append(float(x))
+        assert sorted(caps) == sorted(ticks)
+        for run, ends in caps.items():
+            seeds = final_per_seed(training_rows(), run)
+            lo, hi = min(ends), max(ends)
+            assert seeds.min() - 1e-12 <= lo <= seeds.mean() <= hi <= seeds.max() + 1e-12
+
+
+class TestScatterData:
+    def test_dataset_points_are_the_table(self):
+        """Test that the scattered positions are the table's (x0, x1), one per row."""
+        points = dataset_points()
+        fig = plot_dataset(points)
+        drawn = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+        want = points[["x0", "x1"]].to_numpy()
+        np.testing.assert_allclose(
+            drawn[np.lexsort(drawn.T)], want[np.lexsort(want.T)], rtol=0, atol=1e-12
+        )
+
+    def test_boundary_contour_is_at_half(self):
+        """Test that the p1 = 0.5 line lies on the circle where the grid's p1 crosses 0.5."""
+        fig = plot_decision_boundary(boundary_grid(resolution=41), dataset_points())
+        half = [c for c in fig.axes[0].collections if list(getattr(c, "levels", [])) == [0.5]]
+        assert len(half) == 1
+        vertices = np.concatenate([p.vertices for p in half[0].get_paths()])
+        # p1 = sigmoid(10 (r - 0.5)): the crossing is r = 0.5, linear interpolation on a grid
+        # of spacing 0.05 is off by far less than a spacing
+        np.testing.assert_allclose(np.hypot(*vertices.T), 0.5, atol=0.01)
 
 
 class TestDataAndBoundary:

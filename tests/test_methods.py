@@ -16,7 +16,7 @@ from qgradbench.methods import (
     get_method,
     names,
 )
-from qgradbench.methods.base import Execution, assemble
+from qgradbench.methods.base import Execution, HardwareMethod, ShiftRuleMethod, assemble
 
 
 def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
@@ -43,6 +43,32 @@ class TestRegistry:
         assert props["adjoint"] == (False, "no", "simulator")
         assert props["parameter-shift"] == (True, "yes", "hardware")
         assert props["finite-diff"] == (True, "yes", "hardware")
+
+    def test_only_linear_rules_have_recipes(self):
+        """Test that parameter-shift and finite-diff are the shift rules, with a recipe each."""
+        hardware = {m.name for m in available() if issubclass(m, HardwareMethod)}
+        rules = {m.name for m in available() if issubclass(m, ShiftRuleMethod)}
+        assert hardware == {"parameter-shift", "finite-diff", "spsa", "hadamard"}
+        assert rules == {"parameter-shift", "finite-diff"}
+        for name in hardware - rules:
+            assert not hasattr(get_method(name), "recipe")
+
+    def test_register_refuses_a_taken_name(self):
+        """Test that registering a second method under a taken name raises a ValueError."""
+        from qgradbench.methods import register
+
+        class Twin(type(get_method("adjoint"))):
+            pass
+
+        with pytest.raises(ValueError, match="'adjoint' is already registered"):
+            register(Twin)
+        assert names().count("adjoint") == 1
+
+    def test_repr_shows_options(self):
+        """Test that a method's repr names its class and every option with its value."""
+        fd = get_method("finite-diff", h=0.1, strategy="central", approx_order=2)
+        assert repr(fd) == "FiniteDiff(h=0.1, strategy='central', approx_order=2)"
+        assert repr(get_method("hadamard")) == "Hadamard()"
 
     def test_unknown_method_lists_known(self):
         """Test that an unknown method name raises a ValueError listing the known ones."""
@@ -113,12 +139,22 @@ class TestFiniteDiffRule:
         assert get_method("finite-diff", h=0.3).step(100, torch.float32) == 0.3
 
     @pytest.mark.parametrize(
+        "shots,h", [(None, np.finfo(np.float32).eps ** 0.5), (100, 100**-0.25), (10_000, 0.1)]
+    )
+    def test_recipe_uses_the_step_for_its_shots(self, shots, h):
+        """Test that the recipe's offsets are the default step for the layer's shots (float32)."""
+        layer = QuantumLayer(2, 1, diff_method="finite-diff", shots=shots, seed=0)
+        recipe = layer.method.recipe(layer.execution, np.array([0, 3]))
+        np.testing.assert_allclose(np.abs(recipe.offsets).max(), h, rtol=1e-6)
+        np.testing.assert_allclose(recipe.f0_coeffs, -1 / h, rtol=1e-6)
+
+    @pytest.mark.parametrize(
         "options,match",
         [
             ({"h": 0.0}, "h must be a positive number, got 0.0"),
             ({"h": -0.1}, "h must be a positive number, got -0.1"),
             ({"h": "big"}, "h must be a positive number, got 'big'"),
-            ({"strategy": "sideways"}, "strategy must be one of .*'sideways'"),
+            ({"strategy": "sideways"}, "must be one of forward, backward, central, got 'sideways'"),
             ({"approx_order": 0}, "approx_order must be an integer >= 1, got 0"),
             ({"strategy": "central", "approx_order": 3}, "even approx_order, got 3"),
         ],
@@ -127,6 +163,151 @@ class TestFiniteDiffRule:
         """Test that invalid finite-difference options raise a ValueError naming the value."""
         with pytest.raises(ValueError, match=match):
             get_method("finite-diff", **options)
+
+
+@pytest.mark.parametrize(
+    "strategy,order,shifts,coeffs",
+    [
+        ("forward", 1, [0, 1], [-1.0, 1.0]),
+        ("backward", 1, [-1, 0], [-1.0, 1.0]),
+        ("central", 2, [-1, 1], [-0.5, 0.5]),
+        ("forward", 2, [0, 1, 2], [-1.5, 2.0, -0.5]),
+    ],
+)
+class TestSPSARule:
+    """SPSA along given directions (an injected sampler), without shots, against closed forms."""
+
+    C = 0.2
+
+    @staticmethod
+    def fixed_directions(directions: torch.Tensor):
+        """A sampler that returns ``directions`` ``(D, S)`` for every sample of the batch."""
+
+        def sampler(shape, generator, dtype, device):
+            assert shape[1:] == directions.shape
+            return directions.to(dtype).expand(shape).clone()
+
+        return sampler
+
+    def test_average_of_stencils_along_directions(self, strategy, order, shifts, coeffs):
+        """Test that SPSA is (1/D) sum_d Delta_d sum_j (c_j / c) f(theta + s_j c Delta_d)."""
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=5)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        gen = torch.Generator().manual_seed(2)
+        theta = assemble(
+            math.pi * torch.rand(3, 2, generator=gen, dtype=torch.float64),
+            layer.weights.detach().reshape(-1),
+        )
+        n_params = theta.shape[-1]
+        directions = 2 * torch.randint(0, 2, (4, n_params), generator=gen).double() - 1
+        directions[0] = 1.0  # one direction of all +1 at least
+        for n_dir in (1, 3, 4):
+            spsa = get_method(
+                "spsa",
+                c=self.C,
+                strategy=strategy,
+                approx_order=order,
+                num_directions=n_dir,
+                sampler=self.fixed_directions(directions[:n_dir]),
+            )
+            slots = np.arange(n_params)
+            jac = spsa.jacobian(ex, theta, slots, ex.expval(theta))
+            want = torch.zeros_like(jac)
+            for delta in directions[:n_dir]:
+                slope = sum(
+                    c / self.C * ex.expval(theta + s * self.C * delta)
+                    for s, c in zip(shifts, coeffs, strict=True)
+                )
+                want += slope[..., None] * delta / n_dir
+            torch.testing.assert_close(jac, want, atol=1e-12, rtol=0)
+
+    def test_fewer_slots_use_fewer_direction_entries(self, strategy, order, shifts, coeffs):
+        """Test that SPSA over a subset of slots perturbs only those slots."""
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=5)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(
+            torch.tensor([[0.3, -0.8]], dtype=torch.float64), layer.weights.detach().reshape(-1)
+        )
+        slots = np.array([1, 4, 5])
+        delta = torch.tensor([1.0, -1.0, 1.0], dtype=torch.float64)
+        spsa = get_method(
+            "spsa",
+            c=self.C,
+            strategy=strategy,
+            approx_order=order,
+            sampler=self.fixed_directions(delta[None]),
+        )
+        full = torch.zeros(theta.shape[-1], dtype=torch.float64)
+        full[slots] = delta
+        slope = sum(
+            c / self.C * ex.expval(theta + s * self.C * full)
+            for s, c in zip(shifts, coeffs, strict=True)
+        )
+        jac = spsa.jacobian(ex, theta, slots, ex.expval(theta))
+        torch.testing.assert_close(jac, slope[..., None] * delta, atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "method,options,tol",
+    [
+        ("parameter-shift", {}, 1e-12),
+        ("parameter-shift", {"shift": 0.7}, 1e-12),
+        ("hadamard", {}, 1e-12),
+        # central 4th order at h = 1e-2: truncation <= h^4 / 30 per entry (sinusoids)
+        ("finite-diff", {"strategy": "central", "approx_order": 4, "h": 1e-2}, 1e-9),
+    ],
+)
+class TestExactRules:
+    """Without shots, every hardware rule gives the adjoint Jacobian of a random circuit."""
+
+    def test_jacobian_equals_adjoint(self, method, options, tol):
+        """Test that the rule's Jacobian over all slots equals the adjoint Jacobian."""
+        layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=4)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        gen = torch.Generator().manual_seed(4)
+        x = 2 * torch.rand(5, 3, generator=gen, dtype=torch.float64) - 1
+        theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+        slots = np.arange(theta.shape[-1])
+        jac = get_method(method, **options).jacobian(ex, theta, slots, ex.expval(theta))
+        torch.testing.assert_close(jac, adjoint_jacobian(ex, theta), atol=tol, rtol=0)
+
+    def test_subset_of_slots(self, method, options, tol):
+        """Test that asking for some slots gives exactly those columns of the Jacobian."""
+        layer = QuantumLayer(2, 2, dtype=torch.complex128, seed=8)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(
+            torch.tensor([[0.4, -1.1], [2.0, 0.3]], dtype=torch.float64),
+            layer.weights.detach().reshape(-1),
+        )
+        slots = np.array([1, 3, 10])
+        jac = get_method(method, **options).jacobian(ex, theta, slots, ex.expval(theta))
+        want = adjoint_jacobian(ex, theta)[..., slots]
+        torch.testing.assert_close(jac, want, atol=tol, rtol=0)
+
+
+class TestSPSADefaults:
+    """SPSA's default perturbation size follows the finite-difference step rule."""
+
+    @pytest.mark.parametrize("shots", [None, 100, 10_000])
+    def test_default_perturbation_for_shots(self, shots, monkeypatch):
+        """Test that the default c is the central-difference step for the shots (float32)."""
+        layer = QuantumLayer(2, 1, diff_method="spsa", shots=shots, seed=0)
+        executed = []
+        original = type(layer.execution).estimate
+
+        def recording_estimate(execution, theta, shared=None):
+            executed.append(theta.clone())
+            return original(execution, theta, shared)
+
+        monkeypatch.setattr(type(layer.execution), "estimate", recording_estimate)
+        x = torch.tensor([[0.3, -0.4]], requires_grad=True)
+        layer(x).sum().backward()
+        _, shifted = executed  # the forward pass, then the two SPSA circuits
+        theta = assemble(math.pi * x.detach(), layer.weights.detach().reshape(-1))
+        c = get_method("finite-diff", strategy="central", approx_order=2).step(shots, torch.float32)
+        torch.testing.assert_close(
+            (shifted - theta).abs(), torch.full_like(shifted, c), rtol=1e-4, atol=0
+        )
 
 
 class TestParameterShiftRule:
@@ -182,6 +363,60 @@ class TestBatching:
         assert layer.weights.grad is not None
 
 
+class TestChunking:
+    """Large batches run in chunks of at most MAX_AMPLITUDES_PER_CALL amplitudes, same results."""
+
+    def test_estimate_in_chunks(self, monkeypatch):
+        """Test that 10 rows of 3 qubits with room for 32 amplitudes run as 4 + 4 + 2 rows."""
+        import qgradbench.methods.base as base
+
+        layer = QuantumLayer(3, 1, dtype=torch.complex128, seed=0)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = torch.rand(10, layer.circuit.n_params, dtype=torch.float64)
+        whole = ex.estimate(theta)
+        calls = []
+        original = type(layer.circuit).run
+
+        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
+            calls.append(theta.shape[0])
+            return original(circuit, theta, dtype, shared)
+
+        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**5)
+        torch.testing.assert_close(ex.estimate(theta), whole, atol=1e-15, rtol=0)
+        assert calls == [4, 4, 2]
+        calls.clear()
+        monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**2)  # less than one state
+        torch.testing.assert_close(ex.estimate(theta[:3]), whole[:3], atol=1e-15, rtol=0)
+        assert calls == [1, 1, 1]
+
+    def test_hadamard_in_chunks_of_slots(self, monkeypatch):
+        """Test that Hadamard-test circuits (n + 1 qubits, B rows per slot) are chunked by slot."""
+        import qgradbench.methods.hadamard as hadamard
+
+        layer = QuantumLayer(2, 1, dtype=torch.complex128, seed=0)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = torch.rand(3, layer.circuit.n_params, dtype=torch.float64)
+        slots = np.arange(5)
+        method = get_method("hadamard")
+        whole = method.jacobian(ex, theta, slots, ex.expval(theta))
+        sizes = []
+        original = hadamard.hadamard_test
+
+        def counting_test(execution, theta, slots):
+            sizes.append(len(slots))
+            return original(execution, theta, slots)
+
+        monkeypatch.setattr(hadamard, "hadamard_test", counting_test)
+        monkeypatch.setattr(hadamard, "MAX_AMPLITUDES_PER_CALL", 64)  # 3 rows x 2^3: 2 slots
+        torch.testing.assert_close(method.jacobian(ex, theta, slots, None), whole)
+        assert sizes == [2, 2, 1]
+        sizes.clear()
+        monkeypatch.setattr(hadamard, "MAX_AMPLITUDES_PER_CALL", 8)  # less than one slot
+        torch.testing.assert_close(method.jacobian(ex, theta, slots[:2], None), whole[..., :2])
+        assert sizes == [1, 1]
+
+
 class TestAdjoint:
     """The adjoint method is a reverse sweep, not autograd in disguise."""
 
@@ -212,6 +447,15 @@ class TestAdjoint:
         backprop = QuantumLayer(4, 3, diff_method="backprop", seed=0)(x)
         # backprop's graph holds one node per engine op; the adjoint's holds a handful.
         assert self.graph_size(adjoint) < 10 < self.graph_size(backprop)
+
+    def test_shot_adjoint_without_shots_is_adjoint(self):
+        """Test that shot-adjoint without shots returns the adjoint Jacobian, bit for bit."""
+        layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=3)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        theta = assemble(torch.rand(4, 3, dtype=torch.float64), layer.weights.detach().reshape(-1))
+        slots = np.array([0, 2, 5, 7])
+        jac = get_method("shot-adjoint").jacobian(ex, theta, slots, ex.expval(theta))
+        assert torch.equal(jac, adjoint_jacobian(ex, theta)[..., slots])
 
     def test_jacobian_equals_backprop(self):
         """Test that adjoint_jacobian equals autograd's Jacobian of the same circuit."""

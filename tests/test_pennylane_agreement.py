@@ -10,7 +10,10 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
+from pathlib import Path
 
+import pennylane as qml
 import pytest
 import torch
 
@@ -20,10 +23,19 @@ from tests.conftest import pennylane_reference
 
 pytestmark = pytest.mark.pennylane
 
-# Exact with shots=None: the Hadamard test and shot-adjoint then return exact expectations.
-ANALYTIC = ("backprop", "adjoint", "parameter-shift", "hadamard", "shot-adjoint")
+# Exact with shots=None: the Hadamard test then returns exact expectations. shot-adjoint is not
+# listed: without shots it returns the adjoint Jacobian itself (test_methods.py checks that), so
+# here it would only repeat adjoint; its sampled entries are checked in test_shots.py.
+ANALYTIC = ("backprop", "adjoint", "parameter-shift", "hadamard")
 TOL = {torch.complex64: 1e-5, torch.complex128: 1e-10}
 SIZES = list(itertools.product(range(2, 7), range(1, 5)))  # 2..6 qubits x 1..4 layers
+
+
+def test_pennylane_is_the_pinned_reference():
+    """Test that the PennyLane compared against is the version pinned in the test extra."""
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    extra = re.search(r"^test = \[(.*?)^\]", pyproject, re.S | re.M).group(1)
+    assert qml.version() == re.search(r'"pennylane==([^"]+)"', extra).group(1)
 
 
 def layer_jacobian(layer: QuantumLayer, x: torch.Tensor):

@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 import torch
 
-from qgradbench import QuantumLayer
+from qgradbench import QuantumLayer, engine
 from qgradbench.engine import sample_counts
 from qgradbench.methods import adjoint_jacobian, get_method, shot_methods
 from qgradbench.methods.base import Execution, assemble
+from qgradbench.methods.cost import Cost
 
 R = 2000  # repetitions
 N = 200  # shots
@@ -95,6 +96,51 @@ class TestSampling:
         assert_mean(counts, 100 * p, 100 * p * (1 - p))
         assert_variance(counts[:, p > 0], (100 * p * (1 - p))[p > 0])
 
+    def test_counts_of_basis_states_and_zero_branches(self):
+        """Test that a basis state gets every shot, even when whole prefixes have probability 0."""
+        gen = torch.Generator().manual_seed(1)
+        probs = torch.eye(8, dtype=torch.float64)[[0, 5, 7]]
+        for shots in (1, 37):
+            counts = sample_counts(probs, shots, gen)
+            torch.testing.assert_close(counts, shots * probs, atol=0, rtol=0)
+        bell = torch.tensor([[0.5, 0.0, 0.0, 0.5]], dtype=torch.float64).expand(R, 4)
+        counts = sample_counts(bell, 10, gen)
+        assert torch.all(counts[:, 1:3] == 0) and torch.all(counts.sum(1) == 10)
+        assert_mean(counts[:, 0], torch.tensor(5.0, dtype=torch.float64), torch.tensor(2.5))
+
+    def test_counts_of_unnormalised_rows(self):
+        """Test that rows off by rounding or a scale, or with tiny negatives, sample their shape."""
+        p = torch.tensor([0.2, 0.0, 0.5, 0.3], dtype=torch.float64)
+        rows = torch.stack([2 * p, p - torch.tensor([0.0, 1e-12, 0.0, 0.0])]).repeat(R, 1)
+        counts = sample_counts(rows, 100, torch.Generator().manual_seed(2)).reshape(R, 2, 4)
+        assert counts.dtype == torch.float64
+        assert torch.all(counts >= 0) and torch.all(counts.sum(-1) == 100)
+        assert torch.all(counts[..., 1] == 0)
+        assert_mean(counts, 100 * p, 100 * p * (1 - p))
+        assert_variance(counts[..., p > 0], (100 * p * (1 - p))[p > 0])
+
+    def test_counts_need_a_power_of_two(self):
+        """Test that a row length that is not a power of two raises a ValueError naming it."""
+        with pytest.raises(ValueError, match="probs must have 2\\*\\*n columns, got 6"):
+            sample_counts(torch.full((2, 6), 1 / 6), 10)
+
+    def test_exact_estimate_is_the_expectation(self):
+        """Test that without shots the estimate is probs @ table.T, in the table's dtype."""
+        gen = torch.Generator().manual_seed(3)
+        probs = torch.rand(5, 8, generator=gen, dtype=torch.float64).softmax(-1)
+        table = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+        out = engine.estimate_expvals(probs, table, None)
+        torch.testing.assert_close(out, probs @ table.T, atol=1e-15, rtol=0)
+        sampled = engine.estimate_expvals(probs, table.float(), 10, gen)
+        assert sampled.dtype == torch.float32 and sampled.shape == (5, 3)
+
+    def test_estimates_are_means_of_table_entries(self):
+        """Test that shot estimates are count-weighted means of the table over the shots."""
+        probs = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]], dtype=torch.float64)
+        table = torch.tensor([[1.0, -1.0, 1.0, -1.0], [0.5, 0.25, 2.0, -3.0]], dtype=torch.float64)
+        out = engine.estimate_expvals(probs, table, 7, torch.Generator().manual_seed(0))
+        torch.testing.assert_close(out, table[:, [1, 3]].T, atol=1e-15, rtol=0)
+
     @pytest.mark.parametrize("method", shot_methods())
     def test_forward_mean_and_variance(self, method):
         """Test that sampled <Z_i> have mean <Z_i> and variance (1 - <Z_i>^2) / N."""
@@ -116,6 +162,48 @@ class TestSampling:
         )
         assert torch.all(ghz_like(torch.rand(20, 2)).abs() == 1)
 
+    @pytest.mark.parametrize("shots", [1, N])
+    def test_correlated_qubits_agree_shot_by_shot(self, shots):
+        """Test that perfectly correlated qubits give equal estimates from the same bitstrings.
+
+        Basic-entangler with zero weights on 2 qubits is ``CNOT(0, 1) RY(pi x_0)``, so with
+        ``x_1 = 0`` the state is ``cos(a)|00> + sin(a)|11>``: every bitstring has equal bits,
+        and ``Z_0``, ``Z_1`` estimated from the same bitstrings are equal whatever the shots.
+        Estimated from independent shots they would differ in most rows.
+        """
+        layer = QuantumLayer(
+            2, 1, ansatz="basic-entangler", diff_method="parameter-shift", shots=shots, seed=0
+        )
+        with torch.no_grad():
+            layer.weights.zero_()
+            x = torch.stack([torch.linspace(0.2, 0.8, 200), torch.zeros(200)], dim=-1)
+            out = layer(x)
+        assert torch.equal(out[:, 0], out[:, 1])
+        assert len(out[:, 0].unique()) > 1  # not trivially equal
+
+    def test_output_covariance(self):
+        """Test that two outputs' sample covariance is (<Z_i Z_j> - <Z_i><Z_j>) / N.
+
+        From the same ``N`` bitstrings, ``Cov(Z_i_hat, Z_j_hat) = (<Z_i Z_j> - <Z_i><Z_j>) / N``
+        (0 for independent shots). For near-normal pairs the sample covariance of ``R``
+        repetitions has standard error ``sqrt((s_ii s_jj + s_ij^2) / (R - 1))``; the tolerance
+        is 5 of them, with the exact (co)variances.
+        """
+        layer, theta = setup("parameter-shift", n=3, n_layers=2)  # |<Z_i Z_j>_c| >= 0.2
+        probs = engine.probabilities(layer.execution.state(theta), 3)  # (B, 8)
+        z = torch.tensor([[1.0 - 2.0 * ((s >> (2 - w)) & 1) for s in range(8)] for w in range(3)])
+        mean = probs @ z.T.double()  # (B, 3)
+        second = torch.einsum("bs,is,js->bij", probs, z.double(), z.double())
+        cov = (second - mean[:, :, None] * mean[:, None, :]) / N  # (B, 3, 3)
+        out = layer.execution.estimate(theta.repeat(R, 1)).reshape(R, 2, 3)
+        centred = out - out.mean(0)
+        sample_cov = torch.einsum("rbi,rbj->bij", centred, centred) / (R - 1)
+        diag = torch.diagonal(cov, dim1=1, dim2=2)
+        se = torch.sqrt((diag[:, :, None] * diag[:, None, :] + cov**2) / (R - 1))
+        assert torch.all((sample_cov - cov).abs() <= 5 * se + 1e-12)
+        off = ~torch.eye(3, dtype=torch.bool)
+        assert torch.all(cov[:, off].abs() > 5 * se[:, off])  # correlations far from zero
+
     def test_same_seed_same_numbers(self):
         """Test that two layers with the same seed give identical outputs and gradients."""
 
@@ -129,6 +217,32 @@ class TestSampling:
         for a, b in zip(run(4), run(4), strict=True):
             assert torch.equal(a, b)
         assert not torch.equal(run(4)[0], run(5)[0])
+
+
+@pytest.mark.parametrize(
+    "method,options",
+    [
+        ("parameter-shift", {}),
+        ("finite-diff", {}),
+        ("spsa", {"num_directions": 2}),
+        ("hadamard", {}),
+        ("shot-adjoint", {"match": "hadamard"}),
+        ("shot-adjoint", {"match": "parameter-shift"}),
+    ],
+)
+class TestJacobianShape:
+    """Every shot method's Jacobian: shape and dtype of the angles, for the slots asked."""
+
+    @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+    def test_shape_and_dtype(self, method, options, dtype):
+        """Test that the Jacobian is (B, n_out, S) in the angles' real dtype, with shots."""
+        layer = QuantumLayer(3, 1, diff_method=method, shots=50, seed=0, dtype=dtype, **options)
+        real = torch.float32 if dtype == torch.complex64 else torch.float64
+        theta = torch.rand(4, layer.circuit.n_params, dtype=real)
+        slots = np.array([0, 2, 7])
+        f0 = layer.execution.estimate(theta)
+        jac = layer.method.jacobian(layer.execution, theta, slots, f0)
+        assert jac.shape == (4, 3, 3) and jac.dtype == real
 
 
 class TestEstimators:
@@ -214,31 +328,95 @@ class TestEstimators:
         assert_mean(jac, g * math.sin(0.4) / 0.4, var)
         assert_variance(jac, var)
 
-    def test_spsa(self):
-        """Test that SPSA has the mean and variance obtained by enumerating every direction.
 
-        For a fixed direction ``Delta`` the estimate of entry ``k`` is
-        ``Delta_k (f(t + c Delta) - f(t - c Delta)) / (2c)`` with shot variance
-        ``((1 - f_+^2) + (1 - f_-^2)) / (4 c^2 N)``; directions are uniform over
-        ``{+-1}^P``, so the exact mean and variance are averages over all ``2^P`` of them.
-        """
-        layer, theta = setup("spsa", n=2, n_layers=1, c=0.3)
+#: Textbook first-derivative stencils ``(shifts, coefficients)`` (Fornberg 1988), written out
+#: here rather than taken from the code under test.
+STENCILS = {
+    "forward": (1, [0, 1], [-1.0, 1.0]),
+    "backward": (1, [-1, 0], [-1.0, 1.0]),
+    "central": (2, [-1, 1], [-0.5, 0.5]),
+}
+
+
+def assert_variance_of_mixture(samples: torch.Tensor, var: torch.Tensor):
+    """Sample variances over dim 0 within 5 standard errors of ``var``, for any distribution.
+
+    The standard error of a sample variance is ``sqrt((mu4 - var^2) / R)``, with ``mu4`` the
+    fourth central moment, here estimated from the samples: SPSA estimates are mixtures over
+    directions, far from normal, so the normal-theory ``var sqrt(2 / (R - 1))`` does not apply.
+    """
+    centred = samples - samples.mean(0)
+    mu4 = (centred**4).mean(0)
+    tol = 5 * torch.sqrt((mu4 - var**2).clamp_min(0) / samples.shape[0]) + 1e-12
+    err = (samples.var(0) - var).abs()
+    assert torch.all(err <= tol), f"max error/tolerance {float((err / tol).max()):.2f}"
+
+
+@pytest.mark.parametrize("strategy", list(STENCILS))
+@pytest.mark.parametrize("num_directions", [1, 3, 4])
+class TestSPSA:
+    """SPSA's mean and variance per entry, from enumerating every direction in closed form.
+
+    For one Rademacher direction ``Delta`` and the stencil ``(s_j, c_j)`` at step ``c``, the
+    estimate of entry ``k`` is ``X = Delta_k (sum_{s_j != 0} (c_j / c) F_j + (c_0 / c) F_0)``
+    with ``F_j`` the ``N``-shot estimate of ``f(theta + s_j c Delta)`` and ``F_0`` the forward
+    pass's estimate of ``f(theta)``, shared by all directions. Directions are uniform over
+    ``{+-1}^P``, so with ``F_0`` replaced by its exact value ``f_0``:
+
+    * ``E[X] = mean over Delta of mu(Delta)``, where
+      ``mu(Delta) = Delta_k sum_j (c_j / c) f(theta + s_j c Delta)``;
+    * ``V_1 = mean over Delta of sum_{s_j != 0} (c_j / c)^2 (1 - f_j^2) / N + Var_Delta[mu]``.
+
+    Averaging ``D`` independent directions divides ``V_1`` by ``D``; the shared ``F_0`` adds
+    ``(c_0 / c)^2 (1 - f_0^2) / N * E[(sum_d Delta_dk / D)^2] = (c_0 / c)^2 (1 - f_0^2) / (N D)``.
+    """
+
+    C = 0.3  # the perturbation size
+    REPS = 4 * R
+
+    def moments(self, layer, theta, strategy, num_directions):
+        """Exact mean and variance ``(B, n_out, P)`` of the SPSA estimate (class docstring)."""
+        _, shifts, coeffs = STENCILS[strategy]
         ex = Execution(layer.circuit, layer.execution.observable, layer.dtype)
-        n_params = theta.shape[-1]
+        batch, n_params = theta.shape
         deltas = torch.tensor(
             list(itertools.product([-1.0, 1.0], repeat=n_params)), dtype=torch.float64
         )  # (2^P, P)
-        plus = ex.expval((theta[:, None] + 0.3 * deltas).reshape(-1, n_params))
-        minus = ex.expval((theta[:, None] - 0.3 * deltas).reshape(-1, n_params))
-        plus, minus = plus.reshape(2, len(deltas), 2), minus.reshape(2, len(deltas), 2)
-        slope = (plus - minus) / 0.6  # (B, D, n_out)
-        est = slope[..., None] * deltas[None, :, None, :]  # (B, D, n_out, P)
-        shot_var = ((2 - plus**2 - minus**2) / (4 * 0.09 * N))[..., None].expand_as(est)
-        mean = est.mean(1)
-        var = shot_var.mean(1) + est.var(1, unbiased=False)
-        jac = sampled_jacobians(layer, theta, reps=4 * R)
+        f0 = ex.expval(theta)  # (B, n_out)
+        slope = torch.zeros(batch, len(deltas), f0.shape[-1], dtype=torch.float64)
+        shot_var = torch.zeros_like(slope)
+        f0_weight = 0.0
+        for shift, coeff in zip(shifts, coeffs, strict=True):
+            weight = coeff / self.C
+            if shift == 0:
+                f0_weight = weight
+                slope += weight * f0[:, None, :]
+                continue
+            f = ex.expval((theta[:, None] + shift * self.C * deltas).reshape(-1, n_params))
+            f = f.reshape(batch, len(deltas), -1)
+            slope += weight * f
+            shot_var += weight**2 * (1 - f**2) / N
+        est = slope[..., None] * deltas[None, :, None, :]  # (B, 2^P, n_out, P)
+        var_one = shot_var.mean(1)[..., None] + est.var(1, unbiased=False)
+        f0_var = (f0_weight**2 * (1 - f0**2) / N)[..., None]
+        return est.mean(1), (var_one + f0_var) / num_directions
+
+    def test_mean_and_variance(self, strategy, num_directions):
+        """Test that every SPSA entry has the mean and variance of all directions enumerated."""
+        order, _, _ = STENCILS[strategy]
+        layer, theta = setup(
+            "spsa",
+            n=2,
+            n_layers=1,
+            c=self.C,
+            strategy=strategy,
+            approx_order=order,
+            num_directions=num_directions,
+        )
+        mean, var = self.moments(layer, theta, strategy, num_directions)
+        jac = sampled_jacobians(layer, theta, reps=self.REPS)
         assert_mean(jac, mean, var)
-        assert_variance(jac, var)
+        assert_variance_of_mixture(jac, var)
 
 
 @pytest.mark.pennylane
@@ -248,7 +426,8 @@ def test_parameter_shift_matches_pennylane_with_shots():
     Both estimate the same Jacobian from 1000 shots per circuit; their means over repetitions
     must be within 5 standard errors of the difference (variances from the closed form).
     """
-    qml = pytest.importorskip("pennylane")
+    import pennylane as qml
+
     n, n_layers, shots, reps = 2, 1, 1000, 40
     layer = QuantumLayer(
         n, n_layers, diff_method="parameter-shift", shots=shots, seed=3, dtype=torch.complex128
@@ -321,9 +500,42 @@ class TestCost:
             layer = QuantumLayer(2, 1, diff_method=method)
             layer(torch.rand(4, 2, requires_grad=True)).sum().backward()
             assert layer.cost.forward_circuits == 4 and layer.cost.backward_circuits == 0
-            assert layer.cost.backward_passes == 1
+            assert layer.cost.backward_passes == 1 and layer.cost.backward_samples == 4
             layer.reset_cost()
             assert all(v == 0 for v in layer.cost.as_dict().values())
+
+    def test_snapshots_and_differences(self):
+        """Test that a snapshot is independent and subtracting it gives what was spent since."""
+        layer = QuantumLayer(2, 1, diff_method="parameter-shift", shots=10, seed=0)
+        x = torch.rand(3, 2, requires_grad=True)
+        layer(x).sum().backward()
+        before = layer.cost.copy()
+        layer(x[:2]).sum().backward()
+        assert before.forward_samples == 3 and layer.cost.forward_samples == 5
+        spent = layer.cost - before
+        n_slots = 2 + 2 * 3
+        assert spent.as_dict() == {
+            "forward_passes": 1,
+            "forward_samples": 2,
+            "forward_circuits": 2,
+            "forward_shots": 20,
+            "backward_passes": 1,
+            "backward_samples": 2,
+            "backward_circuits": 2 * 2 * n_slots,
+            "backward_shots": 2 * 2 * n_slots * 10,
+        }
+
+    def test_bad_phase(self):
+        """Test that recording a phase other than forward or backward raises a ValueError."""
+        with pytest.raises(
+            ValueError, match="phase must be 'forward' or 'backward', got 'sideways'"
+        ):
+            Cost().record("sideways", 1, 1, None)
+
+    def test_simulator_methods_run_no_circuits(self):
+        """Test that exact simulator methods declare no circuits per sample."""
+        for name in ("backprop", "adjoint"):
+            assert get_method(name).circuits_per_sample(12) == 0
 
     def test_eval_costs_no_gradient(self):
         """Test that a forward pass without gradients runs one circuit per sample only."""
@@ -354,6 +566,17 @@ class TestBadInput:
         [
             ("shot-adjoint", {"match": "spsa"}, "match must be one of hadamard, parameter-shift"),
             ("spsa", {"num_directions": 0}, "num_directions must be an integer >= 1, got 0"),
+            ("spsa", {"num_directions": True}, "num_directions must be an integer >= 1, got True"),
+            ("spsa", {"num_directions": 2.0}, "num_directions must be an integer >= 1, got 2.0"),
+            (
+                "finite-diff",
+                {"approx_order": True},
+                "approx_order must be an integer >= 1, got True",
+            ),
+            ("finite-diff", {"approx_order": 1.0}, "approx_order must be an integer >= 1, got 1.0"),
+            ("finite-diff", {"h": float("inf")}, "h must be a positive number, got inf"),
+            ("parameter-shift", {"shift": "pi"}, "sin\\(shift\\) != 0, got 'pi'"),
+            ("parameter-shift", {"shift": math.pi}, "sin\\(shift\\) != 0, got 3.14"),
             ("spsa", {"c": -0.1}, "must be a positive number, got -0.1"),
             ("spsa", {"sampler": 3}, "sampler must be callable or None, got 3"),
             ("finite-diff", {"h": 0}, "h must be a positive number, got 0"),

@@ -80,6 +80,21 @@ def accuracy_axis(ax, low: float, high: float) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
+def _interval_line(ax, x, y, low, high, colour: str, label: str, **style) -> None:
+    """A line of medians with their intervals as error bars (the figures' common mark)."""
+    style = {"marker": "o", "linewidth": _LINE_WIDTH, **style}
+    ax.errorbar(
+        x,
+        y,
+        yerr=[y - low, high - y],
+        color=colour,
+        markersize=_MARKER_SIZE,
+        capsize=3,
+        label=label,
+        **style,
+    )
+
+
 def _hybrid(final: pd.DataFrame) -> pd.DataFrame:
     return final[final["model"] == "hybrid"]
 
@@ -112,17 +127,14 @@ def plot_accuracy_vs_shots(train: pd.DataFrame, *, n_layers: int | None = None) 
                 _x=[positions[_EXACT if pd.isna(s) else int(s)] for s in group["shots"]]
             )
             group = group.sort_values("_x")
-            err = [group["median"] - group["ci_low"], group["ci_high"] - group["median"]]
-            ax.errorbar(
+            _interval_line(
+                ax,
                 group["_x"],
                 group["median"],
-                yerr=err,
-                color=palette[method],
-                marker="o",
-                markersize=_MARKER_SIZE,
-                linewidth=_LINE_WIDTH,
-                capsize=3,
-                label=method,
+                group["ci_low"],
+                group["ci_high"],
+                palette[method],
+                method,
             )
         ax.set_xticks(range(len(positions)), [*map(str, levels), _EXACT])
         ax.set_xlabel("shots per circuit")
@@ -140,23 +152,22 @@ def plot_accuracy_vs_depth(train: pd.DataFrame) -> Figure:
     palette = method_palette(summary["method"])
     markers = _markers(summary["shots"])
     with _style():
-        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        fig, (ax,) = _new_figure(1, (8.4, 4.4))
         for (method, shots), group in summary.groupby(
             ["method", "shots"], dropna=False, sort=False
         ):
             group = group.sort_values("n_layers")
-            err = [group["median"] - group["ci_low"], group["ci_high"] - group["median"]]
-            ax.errorbar(
+            name = label((method, None if pd.isna(shots) else shots))
+            _interval_line(
+                ax,
                 group["n_layers"],
                 group["median"],
-                yerr=err,
-                color=palette[method],
+                group["ci_low"],
+                group["ci_high"],
+                palette[method],
+                name,
                 marker=_marker(markers, shots),
-                markersize=_MARKER_SIZE,
-                capsize=3,
-                linewidth=_LINE_WIDTH,
                 linestyle="-" if pd.isna(shots) else "--",
-                label=label((method, None if pd.isna(shots) else shots)),
             )
         depths = sorted(summary["n_layers"].unique())
         ax.set_xticks(depths, [str(int(d)) for d in depths])
@@ -313,20 +324,17 @@ def plot_estimator_mse(estimator: pd.DataFrame) -> Figure:
     summary = summary[summary["gradient_shots"] > 0]
     palette = method_palette(summary["method"])
     with _style():
-        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        fig, (ax,) = _new_figure(1, (8.0, 4.2))
         for method, group in summary.groupby("method", sort=False):
             group = group.sort_values("gradient_shots")
-            err = [group["mse"] - group["mse_ci_low"], group["mse_ci_high"] - group["mse"]]
-            ax.errorbar(
+            _interval_line(
+                ax,
                 group["gradient_shots"],
                 group["mse"],
-                yerr=err,
-                color=palette[method],
-                marker="o",
-                markersize=_MARKER_SIZE,
-                linewidth=_LINE_WIDTH,
-                capsize=3,
-                label=method,
+                group["mse_ci_low"],
+                group["mse_ci_high"],
+                palette[method],
+                method,
             )
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -344,7 +352,7 @@ def plot_runtime(runtime: pd.DataFrame) -> Figure:
     palette = method_palette(times["method"])
     markers = _markers(times["shots"])
     with _style():
-        fig, (ax,) = _new_figure(1, (6.4, 4.2))
+        fig, (ax,) = _new_figure(1, (8.0, 4.2))
         for (method, shots), group in times.groupby(["method", "shots"], dropna=False, sort=False):
             group = group.groupby("n_qubits", as_index=False)["time_total"].median()
             ax.plot(

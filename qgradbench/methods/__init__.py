@@ -17,9 +17,10 @@ from qgradbench.methods.base import (
     HardwareMethod,
     JacobianMethod,
     Recipe,
+    ShiftRuleMethod,
     SimulatorMethod,
 )
-from qgradbench.methods.finite_diff import FiniteDiff, finite_diff_coeffs
+from qgradbench.methods.finite_diff import FiniteDiff, difference_stencil, finite_diff_coeffs
 from qgradbench.methods.hadamard import Hadamard
 from qgradbench.methods.parameter_shift import ParameterShift
 from qgradbench.methods.shot_adjoint import ShotAdjoint
@@ -78,11 +79,13 @@ __all__ = [
     "ParameterShift",
     "Recipe",
     "SPSA",
+    "ShiftRuleMethod",
     "ShotAdjoint",
     "SimulatorMethod",
     "adjoint_jacobian",
     "adjoint_sweep",
     "available",
+    "difference_stencil",
     "finite_diff_coeffs",
     "get_method",
     "names",

@@ -11,11 +11,14 @@ autograd).
   state itself; nothing a quantum computer could run (shot-adjoint emulates a hardware
   estimator's statistics).
 * ``family = "hardware"`` (parameter-shift, finite-diff, spsa, hadamard): estimates the
-  Jacobian from expectation values of other circuits. Each such method is a pure *recipe*
+  Jacobian from expectation values of other circuits. The linear shift rules
+  (:class:`ShiftRuleMethod`: parameter-shift, finite-diff) are each a pure *recipe*
   (:class:`Recipe`: which shifted angle vectors to evaluate and how to combine them, as in
-  PennyLane's ``gradients/general_shift_rules.py``); execution folds every shifted circuit of the
-  batch into one engine call. The Jacobian is only computed in the backward pass, as PennyLane
-  does, so evaluation without gradients costs one circuit per sample.
+  PennyLane's ``gradients/general_shift_rules.py``); SPSA draws its shifts at random and the
+  Hadamard test runs other circuits, so they implement :meth:`JacobianMethod.jacobian`
+  themselves. Execution folds every shifted circuit of the batch into one engine call. The
+  Jacobian is only computed in the backward pass, as PennyLane does, so evaluation without
+  gradients costs one circuit per sample.
 
 Methods that produce a whole Jacobian in the backward pass (the hardware family and
 shot-adjoint) share one autograd Function, :class:`JacobianMethod`, which contracts it with the
@@ -272,21 +275,33 @@ class JacobianMethod(DiffMethod):
 
 
 class HardwareMethod(JacobianMethod):
-    """A method that estimates the Jacobian from other circuits' expectation values."""
+    """A method that estimates the Jacobian from other circuits' expectation values.
+
+    Subclasses implement :meth:`jacobian` and :meth:`circuits_per_sample`; linear shift rules
+    derive from :class:`ShiftRuleMethod`, which implements both from a :class:`Recipe`.
+    """
 
     family = "hardware"
 
+
+class ShiftRuleMethod(HardwareMethod):
+    """A linear rule: a fixed :class:`Recipe` of shifted circuits per differentiated slot.
+
+    Parameter-shift and finite differences are such rules. Subclasses give :meth:`recipe` and
+    :meth:`circuits_per_slot`; execution and cost follow from them.
+    """
+
     def circuits_per_sample(self, n_slots: int) -> int:
-        """Circuits of the recipe per sample (linear rules; others override)."""
+        """Circuits of the recipe per sample: ``n_slots`` x :meth:`circuits_per_slot`."""
         return n_slots * self.circuits_per_slot()
 
+    @abc.abstractmethod
     def circuits_per_slot(self) -> int:
-        """Circuits per differentiated angle per sample of a linear rule."""
-        raise NotImplementedError
+        """Circuits per differentiated angle per sample."""
 
+    @abc.abstractmethod
     def recipe(self, execution: Execution, slots: np.ndarray) -> Recipe:
-        """Return the recipe for the Jacobian columns ``slots`` (override for linear rules)."""
-        raise NotImplementedError
+        """Return the recipe for the Jacobian columns ``slots``."""
 
     def jacobian(
         self, execution: Execution, theta: torch.Tensor, slots: np.ndarray, f0: torch.Tensor

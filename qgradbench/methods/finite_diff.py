@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from qgradbench.methods.base import HardwareMethod, Recipe
+from qgradbench.methods.base import Recipe, ShiftRuleMethod
 
 STRATEGIES = ("forward", "backward", "central")
 
@@ -68,24 +69,55 @@ def default_step(approx_order: int, shots: int | None, eps: float) -> float:
     return noise ** (1 / (approx_order + 1))
 
 
+@dataclass(frozen=True)
+class Stencil:
+    """A first-derivative stencil at step ``h``, split into shifted terms and the unshifted one.
+
+    Along a direction ``u`` (a unit vector ``e_k`` for finite differences, a random ``+-1``
+    vector for SPSA), ``d/dt f(theta + t u) ~ sum_j weights[j] f(theta + steps[j] u)
+    + f0_weight f(theta)``; only the ``steps`` cost circuits, ``f(theta)`` is the forward
+    pass's own result.
+
+    Attributes:
+        steps: ``(M,)`` the nonzero shifts ``s_j h``.
+        weights: ``(M,)`` their coefficients ``c_j / h``.
+        f0_weight: the coefficient ``c_0 / h`` of the unshifted value (0 for central stencils).
+    """
+
+    steps: np.ndarray
+    weights: np.ndarray
+    f0_weight: float
+
+    @property
+    def n_circuits(self) -> int:
+        """Circuits per direction: the nonzero shifts."""
+        return len(self.steps)
+
+
+@functools.lru_cache(maxsize=128)
+def difference_stencil(h: float, approx_order: int, strategy: str) -> Stencil:
+    """Return the :class:`Stencil` of :func:`finite_diff_coeffs` scaled to step ``h``."""
+    shifts, coeffs = finite_diff_coeffs(approx_order, strategy)
+    nonzero = shifts != 0
+    return Stencil(shifts[nonzero] * h, coeffs[nonzero] / h, float(coeffs[~nonzero].sum() / h))
+
+
 @functools.lru_cache(maxsize=128)
 def difference_recipe(
     n_params: int, slots: tuple[int, ...], h: float, approx_order: int, strategy: str
 ) -> Recipe:
-    """Return the finite-difference recipe for ``slots`` with step ``h``."""
-    shifts, coeffs = finite_diff_coeffs(approx_order, strategy)
-    nonzero = shifts != 0
-    n, m = len(slots), int(nonzero.sum())
+    """Return the finite-difference recipe for ``slots``: the stencil along each ``e_k``."""
+    stencil = difference_stencil(h, approx_order, strategy)
+    n, m = len(slots), stencil.n_circuits
     offsets = np.zeros((n * m, n_params))
     combine = np.zeros((n, n * m))
     for i, slot in enumerate(slots):
-        offsets[i * m : (i + 1) * m, slot] = shifts[nonzero] * h
-        combine[i, i * m : (i + 1) * m] = coeffs[nonzero] / h
-    f0 = np.full(n, coeffs[~nonzero].sum() / h)
-    return Recipe(offsets, combine, f0)
+        offsets[i * m : (i + 1) * m, slot] = stencil.steps
+        combine[i, i * m : (i + 1) * m] = stencil.weights
+    return Recipe(offsets, combine, np.full(n, stencil.f0_weight))
 
 
-class FiniteDiff(HardwareMethod):
+class FiniteDiff(ShiftRuleMethod):
     """Finite-difference gradients (forward, backward or central; any accuracy order).
 
     Options:
@@ -119,6 +151,12 @@ class FiniteDiff(HardwareMethod):
             return float(self.config["h"])
         eps = float(np.finfo(str(real_dtype).removeprefix("torch.")).eps)
         return default_step(self.config["approx_order"], shots, eps)
+
+    def stencil(self, shots: int | None, real_dtype) -> Stencil:
+        """The stencil at the step used for ``shots`` and ``real_dtype``."""
+        return difference_stencil(
+            self.step(shots, real_dtype), self.config["approx_order"], self.config["strategy"]
+        )
 
     def circuits_per_slot(self) -> int:
         """Nonzero stencil shifts: the unshifted value is the forward pass's result."""

@@ -77,8 +77,9 @@ class Hadamard(HardwareMethod):
     hardware = "yes"
     summary = "Hadamard test: ancilla + controlled Pauli, 1 circuit per rotation"
 
-    def circuits_per_slot(self) -> int:  # noqa: D102
-        return 1
+    def circuits_per_sample(self, n_slots: int) -> int:
+        """One Hadamard-test circuit per differentiated rotation."""
+        return n_slots
 
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
         # n + 1 qubits, two ancilla branches: chunk the slots to bound memory.

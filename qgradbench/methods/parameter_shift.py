@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from qgradbench.methods.base import HardwareMethod, Recipe
+from qgradbench.methods.base import Recipe, ShiftRuleMethod
 
 
 @functools.lru_cache(maxsize=128)
@@ -39,7 +39,7 @@ def shift_recipe(n_params: int, slots: tuple[int, ...], shift: float) -> Recipe:
     return Recipe(offsets, coeffs, np.zeros(n))
 
 
-class ParameterShift(HardwareMethod):
+class ParameterShift(ShiftRuleMethod):
     """Two-term parameter-shift rule (Mitarai et al. 2018; Schuld et al. 2019).
 
     Options:

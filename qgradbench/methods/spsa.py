@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 
 from qgradbench.methods.base import HardwareMethod
-from qgradbench.methods.finite_diff import FiniteDiff, finite_diff_coeffs
+from qgradbench.methods.finite_diff import FiniteDiff
 
 
 def rademacher(shape: tuple[int, ...], generator, dtype, device) -> torch.Tensor:
@@ -69,7 +69,7 @@ class SPSA(HardwareMethod):
             raise ValueError(f"num_directions must be an integer >= 1, got {d!r}")
         c = self.config["c"]
         # The stencil and step rules are the finite-difference ones; reuse their validation.
-        self._stencil = FiniteDiff(
+        self._differences = FiniteDiff(
             h=c, strategy=self.config["strategy"], approx_order=self.config["approx_order"]
         )
         sampler = self.config["sampler"]
@@ -79,16 +79,14 @@ class SPSA(HardwareMethod):
 
     def circuits_per_sample(self, n_slots: int) -> int:
         """``num_directions`` x nonzero stencil shifts, whatever the number of slots."""
-        return self.config["num_directions"] * self._stencil.circuits_per_slot()
+        return self.config["num_directions"] * self._differences.circuits_per_slot()
 
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
         batch, n_params = theta.shape
         n_dir = self.config["num_directions"]
-        c = self._stencil.step(execution.shots, theta.dtype)
-        shifts, coeffs = finite_diff_coeffs(self.config["approx_order"], self.config["strategy"])
-        nonzero = shifts != 0
-        steps = torch.as_tensor(shifts[nonzero] * c, dtype=theta.dtype, device=theta.device)
-        weights = torch.as_tensor(coeffs[nonzero] / c, dtype=theta.dtype, device=theta.device)
+        stencil = self._differences.stencil(execution.shots, theta.dtype)
+        steps = torch.as_tensor(stencil.steps, dtype=theta.dtype, device=theta.device)
+        weights = torch.as_tensor(stencil.weights, dtype=theta.dtype, device=theta.device)
         delta = self._sampler(
             (batch, n_dir, len(slots)), execution.generator, theta.dtype, theta.device
         )
@@ -97,8 +95,6 @@ class SPSA(HardwareMethod):
         shifted = theta[:, None, None, :] + steps[:, None] * directions[:, :, None, :]
         f = execution.estimate(shifted.reshape(-1, n_params))
         f = f.reshape(batch, n_dir, len(steps), -1)
-        slope = torch.einsum("j,bdjo->bdo", weights, f)  # directional derivative estimates
-        f0_coeff = float(coeffs[~nonzero].sum() / c)
-        if f0_coeff:
-            slope = slope + f0_coeff * f0[:, None, :]
+        # directional derivative estimates along each Delta_d, (B, D, n_out)
+        slope = torch.einsum("j,bdjo->bdo", weights, f) + stencil.f0_weight * f0[:, None, :]
         return torch.einsum("bdo,bds->bos", slope, delta) / n_dir
