@@ -2,12 +2,14 @@
 
 A run directory holds one Parquet table per experiment (``train.parquet``, ``variance.parquet``
 ...), ``metadata.json`` and ``log.txt``. Every row carries ``task`` (its index in the expanded
-suite) and ``task_key`` (a hash of what it computes). When a task finishes, its rows are added
-and the experiment's table is rewritten atomically (temporary file, then rename), ordered by
-``task``, so:
+suite) and ``task_key`` (a hash of what it computes). Finished tasks' rows are added to their
+experiment's table, rewritten atomically (temporary file, then rename) and ordered by ``task``,
+at most every :data:`FLUSH_SECONDS` while tasks finish and always when the run ends or is
+interrupted, so:
 
 * an interrupt (SIGINT or SIGTERM) loses only the tasks in flight; the status becomes
-  ``interrupted`` and the tables hold every finished task;
+  ``interrupted`` and the tables hold every finished task (a SIGKILL loses at most the
+  tasks of the last FLUSH_SECONDS, which a resume runs again);
 * resuming skips every task whose key is already in a table and never duplicates a row;
 * the tables do not depend on the order in which tasks finish, so 1 worker, K workers and Ray
   give the same rows (timing columns aside).
@@ -38,6 +40,10 @@ from qgradbench.suite.store import environment, now, write_json
 
 METADATA = "metadata.json"
 LOG = "log.txt"
+
+#: Tables are rewritten at most this often while tasks finish (and always at the end or on an
+#: interrupt), so that many quick tasks do not spend their time rewriting Parquet files.
+FLUSH_SECONDS = 2.0
 
 
 @dataclass
@@ -201,11 +207,13 @@ class RunState:
         path: the run directory.
         frames: per experiment, the rows written so far.
         failures: the tasks that raised, with their errors.
+        pending: per experiment, finished tasks' rows not written yet.
     """
 
     path: Path
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
+    pending: dict[str, list[dict]] = field(default_factory=dict)
 
     def table_path(self, experiment: str) -> Path:
         """Where the experiment's table lives."""
@@ -223,21 +231,27 @@ class RunState:
         return done
 
     def add(self, outcome: Outcome) -> None:
-        """Add a finished task's rows and rewrite its table atomically."""
+        """Add a finished task's rows (written by the next :meth:`flush`)."""
         task = outcome.task
         rows = [
             {"task": task.index, "task_key": task.key, "label": task.label, **row}
             for row in outcome.rows
         ]
-        old = self.frames.get(task.experiment)
-        new = tables.frame(rows)
-        merged = tables.concat([new] if old is None else [old, new])
-        merged = merged.sort_values("task", kind="stable").reset_index(drop=True)
-        self.frames[task.experiment] = merged
-        path = self.table_path(task.experiment)
-        tmp = path.with_suffix(".parquet.tmp")
-        merged.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        self.pending.setdefault(task.experiment, []).extend(rows)
+
+    def flush(self) -> None:
+        """Rewrite the tables that have new rows, each atomically (temporary file, rename)."""
+        for experiment, new in self.pending.items():
+            old = self.frames.get(experiment)
+            new = tables.frame(new)
+            merged = tables.concat([new] if old is None else [old, new])
+            merged = merged.sort_values("task", kind="stable").reset_index(drop=True)
+            path = self.table_path(experiment)
+            tmp = path.with_suffix(".parquet.tmp")
+            merged.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+            self.frames[experiment] = merged
+        self.pending.clear()
 
     def rows(self) -> dict[str, int]:
         """Rows per table."""
@@ -290,11 +304,15 @@ def execute(
     finished, failed = len(tasks) - len(todo), 0
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
+        flushed = time.monotonic()
         for outcome in executor.run(todo):
             if outcome.error is None:
                 state.add(outcome)
                 finished += 1
                 _log(path, f"done task {outcome.task.index} ({outcome.seconds:.2f} s)")
+                if time.monotonic() - flushed >= FLUSH_SECONDS:
+                    state.flush()
+                    flushed = time.monotonic()
             else:
                 failed += 1
                 state.failures.append(
@@ -310,6 +328,7 @@ def execute(
         meta["status"] = "interrupted"
         _log(path, f"interrupted ({type(err).__name__} {err})")
     finally:
+        state.flush()  # finished tasks are never lost to an interrupt
         signal.signal(signal.SIGTERM, previous)
         meta.update(
             {

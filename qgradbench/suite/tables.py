@@ -32,10 +32,12 @@ def _kind(values: list) -> str | None:
 
 def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Give object columns of numbers a numeric dtype (integers as nullable ``Int64``)."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype != object:
+    out = frame
+    for column in frame.columns:
+        if frame[column].dtype != object:
             continue
+        if out is frame:
+            out = frame.copy()
         kind = _kind(list(out[column]))
         if kind == "Int64":
             out[column] = pd.array([None if pd.isna(v) else int(v) for v in out[column]], "Int64")
@@ -44,13 +46,25 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _column(values: list):
+    """A typed array for one column of Python values (see the module docstring)."""
+    kind = _kind(values)
+    if kind == "Int64":
+        return pd.array([None if v is None or v is pd.NA else int(v) for v in values], "Int64")
+    if kind == "float64":
+        return np.array([np.nan if v is None or v is pd.NA else v for v in values], float)
+    if kind == "boolean":
+        return pd.array(values, "boolean")
+    return pd.Series(values, dtype=object)
+
+
 def frame(rows: list[dict]) -> pd.DataFrame:
     """Rows as a tidy DataFrame (columns in first-seen order)."""
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row))
-    data = {c: pd.Series([row.get(c) for row in rows], dtype=object) for c in columns}
-    return tidy(pd.DataFrame(data, index=range(len(rows))))
+    data = {c: _column([row.get(c) for row in rows]) for c in columns}
+    return pd.DataFrame(data, index=range(len(rows)))
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -58,4 +72,7 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
-    return tidy(pd.concat([f.astype(object) for f in frames], ignore_index=True))
+    merged = pd.concat(frames, ignore_index=True)
+    # Columns whose dtypes disagree (Int64 and an all-null object column, say) come out as
+    # object; only those need tidying again.
+    return tidy(merged)
