@@ -12,10 +12,14 @@ whatever is shared:
   fused once. For a layer this leaves only the encoding rotation per circuit.
 * The leading blocks (one per wire, before any fixed gate) act on ``|0...0>``: their first
   columns give a product state directly (:func:`qgradbench.engine.product_state`).
-* On a small register (at most :data:`DENSE_QUBITS` qubits), a run of shared blocks between two
+* On a small register (at most ``dense_qubits`` qubits), a run of shared blocks between two
   fixed gates acts on distinct wires, so it and the fixed gates around it form one dense
   ``2**n x 2**n`` unitary (:mod:`qgradbench.engine.dense`), built once for the batch and applied
-  by one matrix product. Everything else is applied gate by gate.
+  by one matrix product.
+* On a larger register, a run of blocks on distinct wires (shared or per circuit) is applied a
+  group of up to ``block_wires`` adjacent wires at a time, each group one ``2**k x 2**k`` block
+  and one matrix product over the state (:mod:`qgradbench.engine.fused`): a few passes over the
+  state per layer instead of one per wire. Everything else is applied gate by gate.
 
 The result is the same state as applying every gate in order (tests compare both against
 PennyLane); only the number of operations differs, which is what costs on small registers and
@@ -30,7 +34,7 @@ import numpy as np
 import torch
 
 from qgradbench import engine
-from qgradbench.engine import Monomial, dense
+from qgradbench.engine import Monomial, dense, fused
 
 #: Largest register on which runs of shared blocks are applied as dense unitaries. Building a
 #: layer's unitary reads ``n 4**n`` gate entries and applying it costs ``B 4**n`` products,
@@ -56,6 +60,28 @@ class DenseStage:
     """Apply dense unitary number ``layer`` (a run of shared blocks and its fixed gates)."""
 
     layer: int
+
+
+@dataclass(frozen=True)
+class FusedStage:
+    """Apply fused layer number ``layer``: its wire groups, one block product each."""
+
+    layer: int
+
+
+@dataclass(frozen=True)
+class FusedLayer:
+    """A run of blocks on distinct wires, applied group by group (:mod:`qgradbench.engine.fused`).
+
+    Attributes:
+        blocks: the run's blocks.
+        groups: wire ranges ``(lo, hi)`` in the order they are applied (bottom group first).
+        members: for each group, the :class:`GateStage` of each of its wires (``None``: no gate).
+    """
+
+    blocks: tuple
+    groups: tuple[tuple[int, int], ...]
+    members: tuple[tuple[GateStage | None, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -184,11 +210,18 @@ class Schedule:
         n_batched: number of leading slots that differ between the circuits of a batch; the
             other ``n_params - n_batched`` are shared. ``circuit.n_params`` makes every slot
             per circuit.
-        dense_qubits: largest register that uses dense layer unitaries (default
-            :data:`DENSE_QUBITS`, read when the schedule is built).
+        dense_qubits: largest register that uses dense layer unitaries.
+        block_wires: on larger registers, the widest group of wires fused into one block
+            (:data:`qgradbench.engine.fused.BLOCK_WIRES`); ``1`` applies every block alone.
     """
 
-    def __init__(self, circuit, n_batched: int, dense_qubits: int | None = None):
+    def __init__(
+        self,
+        circuit,
+        n_batched: int,
+        dense_qubits: int = DENSE_QUBITS,
+        block_wires: int = fused.BLOCK_WIRES,
+    ):
         self.circuit, self.n_batched = circuit, n_batched
         self.n_qubits = n = circuit.n_qubits
         rotations = circuit.rotations
@@ -210,7 +243,7 @@ class Schedule:
         self._suffix_fusion = _Fusion(self.suffix_chains)
         self.n_heads, self.n_suffixes = len(heads), len(suffixes)
         self.parts = parts  # block -> (head chain or None, suffix chain or None)
-        self.dense_qubits = DENSE_QUBITS if dense_qubits is None else dense_qubits
+        self.dense_qubits, self.block_wires = dense_qubits, block_wires
         self._compile_stages(parts, n <= self.dense_qubits)
         self._cache: dict = {}
 
@@ -232,7 +265,9 @@ class Schedule:
         self.lead_suffixed = bool(np.any(lead_suffixes < self.n_suffixes))
 
         stages: list = []
-        dense_gates, dense_tables = [], []
+        dense_gates, dense_tables, fused_layers = [], [], []
+        groups = fused.wire_groups(n, self.block_wires)
+        allow_fused = not allow_dense and self.block_wires > 1 and len(groups) < n
         pending: Monomial | None = None
         rest = list(ops[lead:])
         k = 0
@@ -260,7 +295,15 @@ class Schedule:
             else:
                 if pending is not None:
                     stages.append(pending)
-                stages.extend(GateStage(b.wire, *parts[b]) for b in run)
+                if allow_fused and len(run) > 1 and len(run) >= len(groups):
+                    on_wire = {b.wire: GateStage(b.wire, *parts[b]) for b in run}
+                    members = tuple(
+                        tuple(on_wire.get(w) for w in range(lo, hi)) for lo, hi in groups
+                    )
+                    stages.append(FusedStage(len(fused_layers)))
+                    fused_layers.append(FusedLayer(tuple(run), groups, members))
+                else:
+                    stages.extend(GateStage(b.wire, *parts[b]) for b in run)
             pending = None
         if pending is not None:
             stages.append(pending)
@@ -270,6 +313,7 @@ class Schedule:
             self.lead_suffixed and np.any(self.lead_suffixes == self.n_suffixes)
         ) or bool(np.any(self.dense_gates == self.n_suffixes))
         self.dense_layers = tuple(DenseLayer(*layer) for layer in dense_tables)
+        self.fused_layers = tuple(fused_layers)
 
     def _tensors(self, dtype: torch.dtype, device: torch.device) -> dict:
         key = (dtype, str(device))
@@ -371,6 +415,9 @@ class Schedule:
             if isinstance(stage, DenseStage):
                 flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
                 state = flat.reshape(state.shape)
+            elif isinstance(stage, FusedStage):
+                blocks = self.fused_blocks(stage, gates)
+                state = fused.apply_groups(state, blocks, self.n_qubits)
             elif isinstance(stage, GateStage):
                 matrix = self.gate_matrix(stage, gates)
                 state = engine.apply_matrix(state, matrix, stage.wire, self.n_qubits)
@@ -427,6 +474,18 @@ class Schedule:
             return gates.suffixes[stage.suffix]
         head = gates.heads[:, stage.head]
         return head if stage.suffix is None else gates.suffixes[stage.suffix] @ head
+
+    def fused_blocks(self, stage: FusedStage, gates: Gates) -> list[torch.Tensor]:
+        """Each group's block of a fused layer: ``(K, K)``, or ``(B, K, K)`` when per circuit."""
+        eye = gates.pool.new_ones(2).diag()
+        blocks = []
+        for members in self.fused_layers[stage.layer].members:
+            mats = [eye if m is None else self.gate_matrix(m, gates) for m in members]
+            if any(m.dim() == 3 for m in mats):
+                batch = next(m.shape[0] for m in mats if m.dim() == 3)
+                mats = [m.expand(batch, 2, 2) for m in mats]
+            blocks.append(fused.kron(torch.stack(mats, dim=-3)))
+        return blocks
 
     def dense_unitaries(self, gates: Gates, post: bool = True) -> torch.Tensor:
         """The dense layers' unitaries ``(L, 2**n, 2**n)`` (module docstring).
