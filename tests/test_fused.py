@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -122,3 +123,78 @@ def test_block_products_rotate_and_restore():
     want = torch.einsum("ij,bmj->bim", u, psi.reshape(2, 8, 8)).reshape(psi.shape)
     torch.testing.assert_close(moved, want)
     torch.testing.assert_close(fused.apply_block_top_inverse(moved, u, n), psi)
+
+
+class TestBranchedRuns:
+    """``Schedule.run_branched`` and the pi-kicked parameter-shift rule built on it."""
+
+    @pytest.mark.parametrize("seed", range(3))
+    @pytest.mark.parametrize("block_wires", [1, 3])
+    def test_branched_states_equal_plain_runs(self, seed, block_wires):
+        """Test that variants differing in one or more slots get the states of plain runs."""
+        circuit = random_circuit(7, 70, seed)
+        schedule = Schedule(circuit, circuit.n_params, 0, block_wires)
+        theta, _ = angles(circuit, 2, circuit.n_params, torch.complex128, seed)
+        theta = theta.detach()
+        gen = torch.Generator().manual_seed(seed)
+        count = 6
+        change = torch.zeros(count, circuit.n_params, dtype=torch.float64)
+        stage_of_slot = schedule.rotation_stage[circuit.slot_rotation]
+        for j in range(count - 1):  # the last variant changes nothing
+            slot = int(torch.randint(circuit.n_params, (1,), generator=gen))
+            same_stage = np.flatnonzero(stage_of_slot == stage_of_slot[slot])
+            change[j, same_stage[: 1 + j % 2]] = 0.9  # one slot, or two of one stage
+        variants = theta.unsqueeze(1) + change
+        psi, states = schedule.run_branched(theta, variants, torch.complex128)
+        torch.testing.assert_close(psi, schedule.run(theta, theta.new_zeros(0), torch.complex128))
+        want = schedule.run(
+            variants.reshape(-1, circuit.n_params), theta.new_zeros(0), torch.complex128
+        )
+        torch.testing.assert_close(states.reshape(want.shape), want, rtol=0, atol=1e-12)
+        with pytest.raises(ValueError, match="within one stage"):
+            far = np.flatnonzero(stage_of_slot != stage_of_slot[0])[0]
+            change[0, [0, far]] = 0.5
+            schedule.run_branched(theta, theta.unsqueeze(1) + change, torch.complex128)
+
+    @pytest.mark.parametrize("ansatz", ANSATZES)
+    def test_kicked_parameter_shift_is_exact(self, ansatz):
+        """Test parameter-shift on 8 qubits (pi-kicked path) against adjoint, 1e-10, any shift."""
+        from qgradbench import QuantumLayer
+        from qgradbench.methods.parameter_shift import KICK_QUBITS
+
+        assert KICK_QUBITS <= 8
+        x = torch.rand(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        grads = []
+        for method, options in [
+            ("adjoint", {}),
+            ("parameter-shift", {}),
+            ("parameter-shift", {"shift": 0.4}),
+        ]:
+            layer = QuantumLayer(
+                8, 2, ansatz=ansatz, diff_method=method, seed=1, dtype=torch.complex128, **options
+            )
+            xg = x.clone().requires_grad_()
+            (layer(xg) * torch.arange(8.0, dtype=torch.float64)).sum().backward()
+            grads.append((xg.grad, layer.weights.grad))
+        for other in grads[1:]:
+            for got, want in zip(other, grads[0], strict=True):
+                torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+    def test_kicked_parameter_shift_shot_statistics(self):
+        """Test 7-qubit (pi-kicked) parameter-shift entries: mean g, variance (1-A^2-g^2)/(2N)."""
+        from tests.test_shots import (
+            N,
+            assert_mean,
+            assert_variance,
+            exact,
+            pi_kick_offsets,
+            sampled_jacobians,
+            setup,
+        )
+
+        layer, theta = setup("parameter-shift", n=7, n_layers=1)
+        _, g = exact(layer, theta)
+        var = (1 - pi_kick_offsets(layer, theta) ** 2 - g**2) / (2 * N)
+        jac = sampled_jacobians(layer, theta, reps=1000)
+        assert_mean(jac, g, var)
+        assert_variance(jac, var)

@@ -265,6 +265,7 @@ class Schedule:
         self.lead_suffixed = bool(np.any(lead_suffixes < self.n_suffixes))
 
         stages: list = []
+        block_stage = {b: -1 for b in ops[:lead]}  # block -> index of its stage (-1: lead)
         dense_gates, dense_tables, fused_layers = [], [], []
         groups = fused.wire_groups(n, self.block_wires)
         allow_fused = not allow_dense and self.block_wires > 1 and len(groups) < n
@@ -289,6 +290,7 @@ class Schedule:
                 gates = np.full(n, self.n_suffixes)
                 for b in run:
                     gates[b.wire] = parts[b][1]
+                block_stage.update((b, len(stages)) for b in run)
                 stages.append(DenseStage(len(dense_tables)))
                 dense_gates.append(gates)
                 dense_tables.append([pending, None, tuple(run)])
@@ -300,14 +302,20 @@ class Schedule:
                     members = tuple(
                         tuple(on_wire.get(w) for w in range(lo, hi)) for lo, hi in groups
                     )
+                    block_stage.update((b, len(stages)) for b in run)
                     stages.append(FusedStage(len(fused_layers)))
                     fused_layers.append(FusedLayer(tuple(run), groups, members))
                 else:
-                    stages.extend(GateStage(b.wire, *parts[b]) for b in run)
+                    for b in run:
+                        block_stage[b] = len(stages)
+                        stages.append(GateStage(b.wire, *parts[b]))
             pending = None
         if pending is not None:
             stages.append(pending)
         self.stages = tuple(stages)
+        self.rotation_stage = np.full(len(self.circuit.rotations), -1)
+        for b, stage in block_stage.items():
+            self.rotation_stage[list(b.rotations)] = stage
         self.dense_gates = np.concatenate(dense_gates) if dense_gates else np.zeros(0, int)
         self.needs_identity = bool(
             self.lead_suffixed and np.any(self.lead_suffixes == self.n_suffixes)
@@ -407,23 +415,103 @@ class Schedule:
             The final states ``(B, 2, ..., 2)``.
         """
         t = self._tensors(dtype, batched.device)
-        batch = batched.shape[0]
         gates = self.gates(batched, shared, dtype)
-        state = self._product_state(gates, t, batch)
+        state = self._product_state(gates, t, batched.shape[0])
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
         for stage in self.stages:
-            if isinstance(stage, DenseStage):
-                flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
-                state = flat.reshape(state.shape)
-            elif isinstance(stage, FusedStage):
-                blocks = self.fused_blocks(stage, gates)
-                state = fused.apply_groups(state, blocks, self.n_qubits)
-            elif isinstance(stage, GateStage):
-                matrix = self.gate_matrix(stage, gates)
-                state = engine.apply_matrix(state, matrix, stage.wire, self.n_qubits)
-            else:
-                state = engine.apply_monomial(state, stage)
+            state = self._apply(stage, state, gates, unitaries)
         return state
+
+    def _apply(self, stage, state, gates: Gates, unitaries, branches: bool = False):
+        """Apply one stage to ``state`` ``(B, 2, ..., 2)``.
+
+        With ``branches``, ``state`` is ``(B, m, 2, ..., 2)`` and circuit ``b``'s gates act on
+        all its ``m`` branches (:meth:`run_branched`).
+        """
+        n = self.n_qubits
+
+        def per_branch(matrix):
+            return matrix.unsqueeze(1) if branches and matrix.dim() > 2 else matrix
+
+        if isinstance(stage, DenseStage):
+            flat = state.reshape(*state.shape[: state.dim() - n], -1) @ unitaries[stage.layer].T
+            return flat.reshape(state.shape)
+        if isinstance(stage, FusedStage):
+            blocks = [per_branch(b) for b in self.fused_blocks(stage, gates)]
+            return fused.apply_groups(state, blocks, n)
+        if isinstance(stage, GateStage):
+            return engine.apply_matrix(
+                state, per_branch(self.gate_matrix(stage, gates)), stage.wire, n
+            )
+        return engine.apply_monomial(state, stage)
+
+    def run_branched(
+        self, theta: torch.Tensor, variants: torch.Tensor, dtype: torch.dtype = torch.complex64
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Execute circuits and variants of them that differ in one stage, sharing the prefix.
+
+        Variant ``j`` of circuit ``b`` equals ``theta[b]`` except in slots driving rotations of
+        one stage ``s_j`` (for all ``b``). Its state is computed from circuit ``b``'s state before
+        stage ``s_j`` (computed once), with its own gates at stage ``s_j`` only, and ``b``'s
+        gates, built once per circuit, afterwards. For the variants of a gradient rule (each
+        one slot shifted) that saves about a third of the work on layered circuits.
+        Needs a schedule with every slot per circuit (``n_batched = n_params``).
+
+        Args:
+            theta: ``(B, P)``, the circuits.
+            variants: ``(B, S, P)``, their variants.
+            dtype: complex dtype of the simulation.
+
+        Returns:
+            ``(psi, states)``: the circuits' states ``(B, 2, ..., 2)`` and the variants'
+            ``(B, S, 2, ..., 2)``.
+        """
+        if self.n_batched != self.circuit.n_params:
+            raise ValueError("run_branched needs a schedule with every slot per circuit")
+        batch, count, n_params = variants.shape
+        empty = theta.new_zeros(0)
+        t = self._tensors(dtype, theta.device)
+        differ = (variants != theta.unsqueeze(1)).any(0).cpu().numpy()  # (S, P)
+        rotation_of = self.circuit.slot_rotation
+        stages_hit = [set(self.rotation_stage[rotation_of[np.flatnonzero(row)]]) for row in differ]
+        if any(len(hit) > 1 for hit in stages_hit):
+            raise ValueError("each variant must differ from its circuit within one stage")
+        start = [int(hit.pop()) if hit else None for hit in stages_hit]
+        gates = self.gates(theta, empty, dtype)
+        unitaries = self.dense_unitaries(gates) if self.dense_layers else None
+        state = self._product_state(gates, t, batch)
+        cohorts = []  # (members, states (B, m, ...)) of variants that branched off already
+
+        def branch(members, first_stage):
+            rows = variants[:, members].reshape(-1, n_params)
+            own = self.gates(rows, empty, dtype)
+            if first_stage == -1:
+                states = self._product_state(own, t, rows.shape[0])
+            else:
+                states = state.unsqueeze(1).expand(batch, len(members), *state.shape[1:])
+                own_unitaries = self.dense_unitaries(own) if self.dense_layers else None
+                states = states.reshape(rows.shape[0], *state.shape[1:])
+                states = self._apply(self.stages[first_stage], states, own, own_unitaries)
+            cohorts.append((members, states.reshape(batch, len(members), *state.shape[1:])))
+
+        def members_from(stage):
+            return [j for j in range(count) if start[j] == stage]
+
+        if members_from(-1):
+            branch(members_from(-1), -1)
+        for i, stage in enumerate(self.stages):
+            cohorts = [(m, self._apply(stage, s, gates, unitaries, True)) for m, s in cohorts]
+            if members_from(i):
+                branch(members_from(i), i)
+            state = self._apply(stage, state, gates, unitaries)
+        unchanged = members_from(None)
+        if unchanged:
+            cohorts.append(
+                (unchanged, state.unsqueeze(1).expand(-1, len(unchanged), *state.shape[1:]))
+            )
+        order = np.argsort(np.concatenate([m for m, _ in cohorts]))
+        states = torch.cat([s for _, s in cohorts], dim=1)
+        return state, states.index_select(1, torch.as_tensor(order, device=states.device))
 
     def gates(
         self,
