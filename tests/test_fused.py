@@ -158,7 +158,7 @@ class TestBranchedRuns:
 
     @pytest.mark.parametrize("ansatz", ANSATZES)
     def test_kicked_parameter_shift_is_exact(self, ansatz):
-        """Test parameter-shift on 8 qubits (pi-kicked path) against adjoint, 1e-10, any shift."""
+        """Test parameter-shift (any shift) and Hadamard on 8 qubits (pi-kicked) against adjoint."""
         from qgradbench import QuantumLayer
         from qgradbench.methods.parameter_shift import KICK_QUBITS
 
@@ -169,6 +169,7 @@ class TestBranchedRuns:
             ("adjoint", {}),
             ("parameter-shift", {}),
             ("parameter-shift", {"shift": 0.4}),
+            ("hadamard", {}),
         ]:
             layer = QuantumLayer(
                 8, 2, ansatz=ansatz, diff_method=method, seed=1, dtype=torch.complex128, **options
@@ -198,3 +199,20 @@ class TestBranchedRuns:
         jac = sampled_jacobians(layer, theta, reps=1000)
         assert_mean(jac, g, var)
         assert_variance(jac, var)
+
+    def test_kicked_hadamard_shot_statistics(self):
+        """Test 7-qubit (pi-kicked) Hadamard-test entries: mean g and variance (1 - g^2) / N."""
+        from tests.test_shots import (
+            N,
+            assert_mean,
+            assert_variance,
+            exact,
+            sampled_jacobians,
+            setup,
+        )
+
+        layer, theta = setup("hadamard", n=7, n_layers=1)
+        _, g = exact(layer, theta)
+        jac = sampled_jacobians(layer, theta, reps=1000)
+        assert_mean(jac, g, (1 - g**2) / N)
+        assert_variance(jac, (1 - g**2) / N)

@@ -112,22 +112,35 @@ def kicked_shift_jacobian(
     slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=theta.device)
     per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> n) // batch)
     diag = execution.diagonals(theta.device)
-    schedule = execution.circuit.schedule(n_params)
     parts = []
     with torch.no_grad():
         for chunk in slots_t.split(per_chunk):
-            kick = torch.zeros(len(chunk), n_params, dtype=theta.dtype, device=theta.device)
-            kick[torch.arange(len(chunk)), chunk] = math.pi
-            psi, phi = schedule.run_branched(theta, theta.unsqueeze(1) + kick, execution.dtype)
-            psi = torch.view_as_real(psi.reshape(batch, 1, -1))
-            phi = torch.view_as_real(phi.reshape(batch, len(chunk), -1))
-            common = c * c * psi.square().sum(-1) + s * s * phi.square().sum(-1)
-            cross = (2 * c * s) * (psi * phi).sum(-1)  # 2 c s Re(conj(psi) phi)
-            probs = torch.stack([common + cross, common - cross], dim=2)  # (B, S, 2, 2**n)
-            values = _measure(execution, probs.reshape(-1, 2**n).clamp_(min=0), diag)
+            probs = kicked_probabilities(execution, theta, chunk, c, s)
+            values = _measure(execution, probs.reshape(-1, 2**n), diag)
             values = values.reshape(batch, len(chunk), 2, -1)
             parts.append((values[:, :, 0] - values[:, :, 1]) / (2 * math.sin(shift)))
     return torch.cat(parts, dim=1).transpose(1, 2)
+
+
+def kicked_probabilities(
+    execution: Execution, theta: torch.Tensor, slots: torch.Tensor, c: float, s: float
+) -> torch.Tensor:
+    """Probabilities of ``c psi(theta) +- s psi(theta + pi e_k)`` for each of ``slots``.
+
+    Returns:
+        ``(B, S, 2, 2**n)``: the ``+`` and ``-`` combinations' ``|amplitude|^2`` (for
+        ``c = cos(t/2)``, ``s = sin(t/2)`` those of the circuits shifted by ``+-t``).
+    """
+    batch, n_params = theta.shape
+    kick = torch.zeros(len(slots), n_params, dtype=theta.dtype, device=theta.device)
+    kick[torch.arange(len(slots)), slots] = math.pi
+    schedule = execution.circuit.schedule(n_params)
+    psi, phi = schedule.run_branched(theta, theta.unsqueeze(1) + kick, execution.dtype)
+    psi = torch.view_as_real(psi.reshape(batch, 1, -1))
+    phi = torch.view_as_real(phi.reshape(batch, len(slots), -1))
+    common = c * c * psi.square().sum(-1) + s * s * phi.square().sum(-1)
+    cross = (2 * c * s) * (psi * phi).sum(-1)  # 2 c s Re(conj(psi) phi)
+    return torch.stack([common + cross, common - cross], dim=2).clamp_(min=0)
 
 
 def _measure(execution: Execution, probs: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
