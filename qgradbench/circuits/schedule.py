@@ -509,9 +509,12 @@ class Schedule:
             cohorts.append(
                 (unchanged, state.unsqueeze(1).expand(-1, len(unchanged), *state.shape[1:]))
             )
-        order = np.argsort(np.concatenate([m for m, _ in cohorts]))
-        states = torch.cat([s for _, s in cohorts], dim=1)
-        return state, states.index_select(1, torch.as_tensor(order, device=states.device))
+        if len(cohorts) == 1 and cohorts[0][0] == list(range(count)):
+            return state, cohorts[0][1]
+        states = state.new_empty(batch, count, *state.shape[1:])
+        for members, part in cohorts:  # one write each, in variant order
+            states.index_copy_(1, torch.as_tensor(members, device=states.device), part)
+        return state, states
 
     def gates(
         self,
