@@ -416,10 +416,21 @@ class Schedule:
         """
         t = self._tensors(dtype, batched.device)
         gates = self.gates(batched, shared, dtype)
-        state = self._product_state(gates, t, batched.shape[0])
+        batch = batched.shape[0]
+        state = self._product_state(gates, t, batch)
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
-        for stage in self.stages:
-            state = self._apply(stage, state, gates, unitaries)
+        for stage in self.stages:  # inline: on small registers the per-stage overhead shows
+            if isinstance(stage, DenseStage):
+                flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
+                state = flat.reshape(state.shape)
+            elif isinstance(stage, GateStage):
+                matrix = self.gate_matrix(stage, gates)
+                state = engine.apply_matrix(state, matrix, stage.wire, self.n_qubits)
+            elif isinstance(stage, FusedStage):
+                blocks = self.fused_blocks(stage, gates)
+                state = fused.apply_groups(state, blocks, self.n_qubits)
+            else:
+                state = engine.apply_monomial(state, stage)
         return state
 
     def _apply(self, stage, state, gates: Gates, unitaries, branches: bool = False):
