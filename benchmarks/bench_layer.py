@@ -135,6 +135,49 @@ class LayerForwardBackward:
         torch.autograd.grad(self.layer(self.x), self.wrt, self.cotangent)
 
 
+class LayerAtScale:
+    """Forward + backward of the layer from 4 to 20 qubits (batch 8, 4 strongly entangling layers).
+
+    The large-register regime of ``benchmarks/scale.py`` (fused wire groups, the adjoint sweep
+    over groups, pi-kicked hardware rules), for every method and on the CPU or a CUDA device.
+    Skipped: ``cuda`` without a GPU, and the hardware-style rules (one or two circuits per
+    parameter and sample) above 12 qubits, which take minutes (``QGRADBENCH_BENCH_SLOW=1``).
+    Torch runs on this suite's one thread on the CPU.
+    """
+
+    params = [METHODS, [4, 8, 12, 16, 20], ["cpu", "cuda"]]
+    param_names = ["method", "n_qubits", "device"]
+    timeout = 600
+
+    def setup(self, method, n_qubits, device):
+        configure_threads(THREADS)
+        if device == "cuda" and not torch.cuda.is_available():
+            raise NotImplementedError("no CUDA device")
+        try:
+            self.layer = QuantumLayer(n_qubits, 4, diff_method=method, seed=0, device=device)
+        except ValueError as err:
+            raise NotImplementedError(str(err)) from err
+        if (
+            self.layer.method.family == "hardware"
+            and n_qubits > 12
+            and not os.environ.get("QGRADBENCH_BENCH_SLOW")
+        ):
+            raise NotImplementedError("slow case (QGRADBENCH_BENCH_SLOW=1 runs it)")
+        gen = torch.Generator().manual_seed(1)
+        x = torch.tanh(torch.randn(8, n_qubits, generator=gen))
+        self.x = x.to(device).requires_grad_()
+        self.wrt = (self.x, self.layer.weights)
+        self.device = device
+        out = self.layer(self.x[:1])  # warm-up: schedules, caches, autograd's engine
+        torch.autograd.grad(out, self.wrt, torch.ones_like(out))
+
+    def time_forward_backward(self, method, n_qubits, device):
+        out = self.layer(self.x)
+        torch.autograd.grad(out, self.wrt, torch.ones_like(out))
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+
+
 class ScheduleDenseVsGates:
     """Backprop through the layer's state with dense layer unitaries or gate by gate.
 

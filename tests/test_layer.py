@@ -72,7 +72,7 @@ class TestContract:
         assert "FiniteDiff(h=0.1" in repr(QuantumLayer(2, 1, diff_method="finite-diff", h=0.1))
 
     @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-    @pytest.mark.parametrize("method", EXACT_METHODS)
+    @pytest.mark.parametrize("method", [*EXACT_METHODS, "hadamard"])
     def test_cuda_matches_cpu(self, method):
         """Test that outputs and gradients on CUDA equal those on the CPU."""
         x = torch.rand(6, 4, dtype=torch.float64)
@@ -81,7 +81,9 @@ class TestContract:
             layer = QuantumLayer(
                 4, 2, diff_method=method, seed=0, dtype=torch.complex128, device=device
             )
-            xd = x.to(device).requires_grad_()
+            # a fresh leaf per device: x.to("cpu") is x itself, so requires_grad_() on it would
+            # make the CUDA copy a non-leaf without .grad
+            xd = x.detach().to(device).requires_grad_()
             layer(xd).square().sum().backward()
             results.append((layer(xd).cpu(), xd.grad.cpu(), layer.weights.grad.cpu()))
         for a, b in zip(*results, strict=True):

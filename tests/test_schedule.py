@@ -14,7 +14,6 @@ import torch
 
 from qgradbench import engine
 from qgradbench.circuits import CircuitBuilder, Observable
-from qgradbench.circuits import schedule as schedules
 from qgradbench.circuits.schedule import DenseStage, GateStage, Schedule
 from qgradbench.methods.adjoint import adjoint_sweep
 from qgradbench.methods.base import Execution
@@ -76,16 +75,21 @@ def split(theta: torch.Tensor, k: int):
     return theta[:, :k], shared, torch.cat([theta[:, :k], shared.expand(len(theta), -1)], -1)
 
 
+#: (dense_qubits, block_wires): gate by gate, dense layers, fused wire groups of 2 and 3.
+SHORTCUTS = [(0, 1), (6, 1), (0, 2), (0, 3)]
+
+
 @pytest.mark.parametrize("n_qubits,n_ops,seed", cases())
-@pytest.mark.parametrize("dense_qubits", [0, 6])
-def test_schedule_matches_gate_sequence(n_qubits, n_ops, seed, dense_qubits):
-    """Test states for every split of slots into batched and shared, dense layers on and off."""
+@pytest.mark.parametrize("dense_qubits,block_wires", SHORTCUTS)
+def test_schedule_matches_gate_sequence(n_qubits, n_ops, seed, dense_qubits, block_wires):
+    """Test states for every split of slots into batched and shared, every shortcut on and off."""
     circuit = random_circuit(n_qubits, n_ops, seed)
     gen = torch.Generator().manual_seed(seed)
     theta = 4 * torch.rand(BATCH, circuit.n_params, generator=gen, dtype=torch.float64) - 2
     for k in sorted({0, circuit.n_params // 3, circuit.n_params}):
         batched, shared, full = split(theta, k)
-        got = Schedule(circuit, k, dense_qubits).run(batched, shared, torch.complex128)
+        schedule = Schedule(circuit, k, dense_qubits, block_wires)
+        got = schedule.run(batched, shared, torch.complex128)
         want = reference_states(circuit, full)
         torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
 
@@ -108,10 +112,9 @@ def test_schedules_use_their_shortcuts():
 
 
 @pytest.mark.parametrize("n_qubits,n_ops,seed", cases())
-@pytest.mark.parametrize("dense_qubits", [0, 6])
-def test_adjoint_sweep_matches_autograd(n_qubits, n_ops, seed, dense_qubits, monkeypatch):
+@pytest.mark.parametrize("dense_qubits,block_wires", SHORTCUTS)
+def test_adjoint_sweep_matches_autograd(n_qubits, n_ops, seed, dense_qubits, block_wires):
     """Test the adjoint Jacobian on schedules of every shape against autograd on the reference."""
-    monkeypatch.setattr(schedules, "DENSE_QUBITS", dense_qubits)
     circuit = random_circuit(n_qubits, n_ops, seed)
     if circuit.n_params == 0:
         pytest.skip("no trainable rotation drawn")
@@ -127,8 +130,9 @@ def test_adjoint_sweep_matches_autograd(n_qubits, n_ops, seed, dense_qubits, mon
     for k in sorted({0, circuit.n_params // 2, circuit.n_params}):
         batched, shared, full = split(theta, k)
         want = torch.stack([torch.autograd.functional.jacobian(expval, row) for row in full])
-        state = circuit.run(batched, torch.complex128, shared)
+        schedule = Schedule(circuit, k, dense_qubits, block_wires)
+        state = schedule.run(batched, shared, torch.complex128)
         flat = state.reshape(BATCH, 1, -1)
         lam = (flat * diag).reshape(BATCH, n_qubits, *state.shape[1:])
-        got = adjoint_sweep(execution, batched, shared, state, lam)
+        got = adjoint_sweep(execution, batched, shared, state, lam, schedule)
         torch.testing.assert_close(got, want, rtol=0, atol=1e-10)

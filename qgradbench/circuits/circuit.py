@@ -27,7 +27,7 @@ import torch
 from qgradbench import engine
 from qgradbench.circuits import schedule as schedules
 from qgradbench.circuits.schedule import Schedule
-from qgradbench.engine import Monomial
+from qgradbench.engine import Monomial, fused
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,19 @@ class Circuit:
         paulis = self._tensors(dtype, theta.device)["paulis"]
         return engine.rotation_matrices(self.rotation_angles(theta), paulis)
 
-    def schedule(self, n_batched: int) -> Schedule:
-        """The execution schedule for batches whose first ``n_batched`` slots vary (cached)."""
-        key = ("schedule", n_batched, schedules.DENSE_QUBITS)
+    def schedule(
+        self,
+        n_batched: int,
+        dense_qubits: int = schedules.DENSE_QUBITS,
+        block_wires: int = fused.BLOCK_WIRES,
+    ) -> Schedule:
+        """The execution schedule for batches whose first ``n_batched`` slots vary (cached).
+
+        ``dense_qubits`` and ``block_wires`` as in :class:`Schedule`.
+        """
+        key = ("schedule", n_batched, dense_qubits, block_wires)
         if key not in self._cache:
-            self._cache[key] = Schedule(self, n_batched)
+            self._cache[key] = Schedule(self, n_batched, dense_qubits, block_wires)
         return self._cache[key]
 
     def run(

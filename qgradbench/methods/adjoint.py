@@ -22,14 +22,14 @@ one ``lambda`` per output instead (folded into the batch).
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from qgradbench import engine
-from qgradbench.circuits import schedule as schedules
-from qgradbench.circuits.schedule import DenseStage
-from qgradbench.engine import Monomial
+from qgradbench.circuits.schedule import DenseStage, FusedStage, GateStage, Schedule
+from qgradbench.engine import Monomial, fused
 from qgradbench.engine.gates import bit
 from qgradbench.methods.base import (
     Execution,
@@ -38,22 +38,65 @@ from qgradbench.methods.base import (
 )
 
 
+@dataclass(frozen=True)
+class StagePlan:
+    """What the sweep differentiates at one stage: which generators, on which wires.
+
+    Attributes:
+        heads: positions of the per-circuit rotations among the schedule's head rotations
+            (``Gates.head_generators``), or ``None``.
+        suffixes: positions of the shared rotations among its suffix rotations, or ``None``.
+        wires: the wires whose reduced matrices ``C_w`` the stage needs, in row order.
+        head_rows: for each of ``heads``, its row in ``wires``; ``None`` for a single wire.
+        suffix_rows: the same for ``suffixes``.
+    """
+
+    heads: torch.Tensor | None = None
+    suffixes: torch.Tensor | None = None
+    wires: tuple[int, ...] = ()
+    head_rows: torch.Tensor | None = None
+    suffix_rows: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Index tensors of the sweep over one schedule (kept with it, see :meth:`Schedule.memo`).
+
+    Attributes:
+        stages: one entry per stage, in sweep order (the schedule's stages reversed): a
+            :class:`StagePlan`, for a fused layer a tuple of them (one per wire group, in the
+            order the sweep undoes the groups), ``None`` for a fixed gate.
+        lead: the leading blocks (the product state), differentiated last.
+        take: which of the emitted derivatives (in emission order) belong to a slot.
+        slots: the slot each of ``take`` belongs to.
+    """
+
+    stages: tuple[StagePlan | tuple[StagePlan, ...] | None, ...]
+    lead: StagePlan
+    take: torch.Tensor
+    slots: torch.Tensor
+
+
 def adjoint_sweep(
     execution: Execution,
     batched: torch.Tensor,
     shared: torch.Tensor,
     state: torch.Tensor,
     lam: torch.Tensor,
+    schedule: Schedule | None = None,
 ) -> torch.Tensor:
     """Run the reverse sweep and return ``Im <lambda_k| P_k |phi_k>`` for every slot.
 
     The sweep walks the circuit's :class:`~qgradbench.circuits.schedule.Schedule` backwards, one
-    fused block, dense layer or fixed gate at a time. With ``phi`` and ``lambda`` taken after a
-    block ``M = R_k ... R_1`` on wire ``w``, the derivative for each of its rotations is
-    ``2 Re <lambda| (A_j (x) 1) |phi> = 2 Re Tr(A_j C)`` where ``A_j = dM/dt_j M^dagger``
-    (:meth:`Schedule.gates`) and ``C = Tr_{not w} |phi><lambda|`` is a 2x2 matrix.
-    The blocks of a dense layer act on distinct wires and commute, so one pair of states serves
-    all of them; then the layer's ``U^dagger`` is applied to both states by one matrix product.
+    fused block, dense layer, group of wires or fixed gate at a time. With ``phi`` and
+    ``lambda`` taken after a block ``M = R_k ... R_1`` on wire ``w``, the derivative for each of
+    its rotations is ``2 Re <lambda| (A_j (x) 1) |phi> = 2 Re Tr(A_j C)`` where
+    ``A_j = dM/dt_j M^dagger`` (:meth:`Schedule.gates`) and ``C = Tr_{not w} |phi><lambda|`` is
+    a 2x2 matrix. The blocks of a dense or fused layer act on distinct wires and commute, so
+    one pair of states serves all of them. A dense layer's ``U^dagger`` is then applied to both
+    states by one matrix product; a fused layer is undone group by group, and each group's
+    ``C_w`` come from one product ``Tr_{not group} |phi><lambda|`` (``2**k x 2**k``) taken just
+    before its inverse: per group, one read of both states and one read and write.
     Still two stored states, one pass over the gates.
 
     Args:
@@ -62,53 +105,63 @@ def adjoint_sweep(
         shared: the other slots ``(P - k,)``, the same for every circuit (empty when ``k = P``).
         state: final states ``|psi>`` ``(B, 2, ..., 2)``.
         lam: ``(B, K, 2, ..., 2)``: ``O_j |psi>`` for ``K`` observables.
+        schedule: the schedule ``state`` was computed with; by default the circuit's own for
+            ``k`` batched slots.
 
     Returns:
         ``(B, K, P)``: the derivative of each ``<O_j>`` with respect to each slot.
     """
     circuit, n = execution.circuit, execution.n_qubits
-    schedule = circuit.schedule(batched.shape[-1])
+    if schedule is None:
+        schedule = circuit.schedule(batched.shape[-1])
     plan = schedule.memo(("adjoint", str(batched.device)), lambda: _plan(schedule, batched.device))
     gates = schedule.gates(batched, shared, execution.dtype, generators=True)
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
     both = torch.cat([state.unsqueeze(1), lam], dim=1)  # (B, 1 + K, 2, ..., 2)
     parts = []
-    steps = zip(reversed(schedule.stages), plan["stages"], strict=True)
-    for stage, (heads, suffixes, wires, rows) in steps:
+
+    def differentiate(step: StagePlan, c: torch.Tensor) -> None:
+        """Emit ``2 Re Tr(A_j C)`` for the stage's rotations, ``c`` ``(B, K, W, 2, 2)``."""
+        if step.heads is not None:
+            rows = c if step.head_rows is None else c.index_select(2, step.head_rows)
+            parts.append(_trace(head_gens.index_select(1, step.heads).unsqueeze(1), rows))
+        if step.suffixes is not None:
+            rows = c if step.suffix_rows is None else c.index_select(2, step.suffix_rows)
+            parts.append(_trace(suffix_gens.index_select(0, step.suffixes), rows))
+
+    for stage, step in zip(reversed(schedule.stages), plan.stages, strict=True):
         if isinstance(stage, Monomial):
             both = engine.apply_monomial(both, stage.inverse)
-            continue
-        if isinstance(stage, DenseStage):
+        elif isinstance(stage, DenseStage):
             layer = schedule.dense_layers[stage.layer]
             if layer.post is not None:
                 both = engine.apply_monomial(both, layer.post.inverse)
-            c = _reduced(both, n, wires).index_select(2, rows)  # (B, K, J, 2, 2)
-            parts.append(_trace(suffix_gens.index_select(0, suffixes), c))
+            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
             flat = both.reshape(*both.shape[:2], -1) @ unitaries[stage.layer].conj()
             both = flat.reshape(both.shape)
-            continue
-        c = _reduced(both, n, wires)  # (B, K, 1, 2, 2)
-        if heads is not None:
-            parts.append(_trace(head_gens.index_select(1, heads).unsqueeze(1), c))
-        if suffixes is not None:
-            parts.append(_trace(suffix_gens.index_select(0, suffixes), c))
-        inverse = schedule.gate_matrix(stage, gates).mH
-        inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
-        both = engine.apply_matrix(both, inverse, stage.wire, n)
-    heads, suffixes, wires, head_rows, suffix_rows = plan["lead"]
-    if wires:
-        c = _reduced(both, n, wires)
-        if heads is not None:
-            head_c = c.index_select(2, head_rows)
-            parts.append(_trace(head_gens.index_select(1, heads).unsqueeze(1), head_c))
-        if suffixes is not None:
-            suffix_c = c.index_select(2, suffix_rows)
-            parts.append(_trace(suffix_gens.index_select(0, suffixes), suffix_c))
+        elif isinstance(stage, FusedStage):
+            blocks = schedule.fused_blocks(stage, gates)
+            for block, group_step in zip(reversed(blocks), step, strict=True):
+                differentiate(group_step, _group_reduced(both, n, block.shape[-1]))
+                block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
+                both = fused.apply_block_top_inverse(both, block, n)
+        else:
+            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+            inverse = schedule.gate_matrix(stage, gates).mH
+            inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
+            both = engine.apply_matrix(both, inverse, stage.wire, n)
+    if plan.lead.wires:
+        if schedule.fused_layers and len(plan.lead.wires) > 1:
+            c = _all_wires_reduced(both, n, schedule.fused_layers[0].groups)
+            c = c.index_select(2, torch.as_tensor(plan.lead.wires, device=c.device))
+        else:
+            c = _reduced(both, n, plan.lead.wires, schedule.dense_qubits)
+        differentiate(plan.lead, c)
     grads = state.real.new_zeros(batched.shape[0], lam.shape[1], circuit.n_params)
     if parts:
         per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
-        grads[..., plan["slots"]] = per_rotation.index_select(-1, plan["take"])
+        grads[..., plan.slots] = per_rotation.index_select(-1, plan.take)
     return grads
 
 
@@ -125,15 +178,18 @@ def _wire_index(n: int, device: str) -> torch.Tensor:
     return torch.as_tensor(np.stack(rows), device=device)
 
 
-def _reduced(both: torch.Tensor, n: int, wires: list[int]) -> torch.Tensor:
+def _reduced(
+    both: torch.Tensor, n: int, wires: tuple[int, ...], gather_qubits: int
+) -> torch.Tensor:
     """``C_w = Tr_{not w} |phi><lambda_k|`` for each of ``wires``: ``(B, K, len(wires), 2, 2)``.
 
-    ``both`` holds ``phi`` at index 0 of axis 1 and the ``lambda_k`` after it. On a small
-    register all wires come from one gather; otherwise one contraction per wire.
+    ``both`` holds ``phi`` at index 0 of axis 1 and the ``lambda_k`` after it. On a register of
+    at most ``gather_qubits`` qubits all wires come from one gather; otherwise one contraction
+    per wire.
     """
     batch, rows = both.shape[:2]
-    if len(wires) > 1 and n <= schedules.DENSE_QUBITS:
-        index = _wire_index(n, str(both.device))[wires]  # (W, 2, 2**(n-1))
+    if len(wires) > 1 and n <= gather_qubits:
+        index = _wire_index(n, str(both.device))[list(wires)]  # (W, 2, 2**(n-1))
         picked = both.reshape(batch, rows, -1)[..., index]  # (B, 1 + K, W, 2, 2**(n-1))
         return torch.einsum("bwxr,bkwyr->bkwxy", picked[:, 0], picked[:, 1:].conj())
     out = []
@@ -143,10 +199,47 @@ def _reduced(both: torch.Tensor, n: int, wires: list[int]) -> torch.Tensor:
     return torch.stack(out, dim=2)
 
 
-def _plan(schedule, device) -> dict:
-    """Index tensors of the sweep over ``schedule`` (kept with it, see :meth:`Schedule.memo`).
+def _group_reduced(both: torch.Tensor, n: int, size: int) -> torch.Tensor:
+    """``C_w`` for each wire of the ``log2(size)`` wires at the top: ``(B, K, k, 2, 2)``.
 
-    For each stage in sweep order: the generators it differentiates, on which wires, and, at the
+    One product gives the group's ``Tr_{not group} |phi><lambda_k|`` (``size x size``, reading
+    each state once); the single wires' matrices are its partial traces.
+    """
+    batch, rows = both.shape[:2]
+    k = size.bit_length() - 1
+    phi = both[:, 0].reshape(batch, size, -1)  # (B, K, M)
+    lam = both[:, 1:].reshape(batch, (rows - 1) * size, -1)  # (B, L K, M)
+    group = torch.bmm(phi, lam.mH).unflatten(-1, (rows - 1, size)).transpose(1, 2)
+    out = []
+    for j in range(k):
+        c = group.reshape(batch, rows - 1, 2**j, 2, 2 ** (k - j - 1), 2**j, 2, 2 ** (k - j - 1))
+        out.append(torch.einsum("bkaxcayc->bkxy", c))
+    return torch.stack(out, dim=2)
+
+
+def _all_wires_reduced(
+    both: torch.Tensor, n: int, groups: tuple[tuple[int, int], ...]
+) -> torch.Tensor:
+    """``C_w`` for every wire, ``(B, K, n, 2, 2)`` in wire order, a group of wires at a time.
+
+    The top group's matrices come from :func:`_group_reduced` directly; each other group is
+    first moved from the bottom to the top by one transposing copy of both states.
+    """
+    batch, rows = both.shape[:2]
+    out = [None] * len(groups)
+    out[-1] = _group_reduced(both, n, 2 ** (groups[-1][1] - groups[-1][0]))
+    for g, (lo, hi) in enumerate(groups[:-1]):  # bottom group first, as fused.wire_groups
+        size = 2 ** (hi - lo)
+        both = both.reshape(batch * rows, -1, size).transpose(1, 2).contiguous()
+        both = both.reshape(batch, rows, *[2] * n)
+        out[g] = _group_reduced(both, n, size)
+    return torch.cat(out[::-1], dim=2)
+
+
+def _plan(schedule: Schedule, device) -> SweepPlan:
+    """Return the :class:`SweepPlan` of ``schedule``.
+
+    For each stage in sweep order: the generators it differentiates and on which wires; at the
     end, where each rotation's derivative goes among the slots.
     """
     order: list[int] = []  # rotation ids in the order the sweep emits their derivatives
@@ -154,47 +247,57 @@ def _plan(schedule, device) -> dict:
     def tensor(values):
         return torch.as_tensor(values, dtype=torch.long, device=device)
 
-    def heads_of(chains):
-        positions = [p for chain in chains for p in schedule.head_chains[chain]]
-        order.extend(schedule.batched_rotations[p] for p in positions)
-        return tensor(positions) if positions else None
+    def blocks_plan(blocks, rows: bool) -> StagePlan:
+        """The rotations of ``(row, GateStage)`` pairs, heads first, then suffixes."""
+        heads = [
+            (r, p) for r, b in blocks if b.head is not None for p in schedule.head_chains[b.head]
+        ]
+        suffixes = [
+            (r, p)
+            for r, b in blocks
+            if b.suffix is not None
+            for p in schedule.suffix_chains[b.suffix]
+        ]
+        order.extend(schedule.batched_rotations[p] for _, p in heads)
+        order.extend(schedule.shared_rotations[p] for _, p in suffixes)
+        wires = tuple(b.wire for _, b in blocks)
+        return StagePlan(
+            heads=tensor([p for _, p in heads]) if heads else None,
+            suffixes=tensor([p for _, p in suffixes]) if suffixes else None,
+            wires=wires,
+            head_rows=tensor([r for r, _ in heads]) if rows and heads else None,
+            suffix_rows=tensor([r for r, _ in suffixes]) if rows and suffixes else None,
+        )
 
-    def suffixes_of(chains):
-        positions = [p for chain in chains for p in schedule.suffix_chains[chain]]
-        order.extend(schedule.shared_rotations[p] for p in positions)
-        return tensor(positions) if positions else None
+    def as_gate(block) -> GateStage:
+        return GateStage(block.wire, *schedule.parts[block])
 
     stages = []
     for stage in reversed(schedule.stages):
         if isinstance(stage, Monomial):
-            stages.append((None, None, None, None))
+            stages.append(None)
         elif isinstance(stage, DenseStage):
             blocks = schedule.dense_layers[stage.layer].blocks
-            chains = [schedule.parts[b][1] for b in blocks]
-            rows = [k for k, ch in enumerate(chains) for _ in schedule.suffix_chains[ch]]
-            stages.append((None, suffixes_of(chains), [b.wire for b in blocks], tensor(rows)))
+            stages.append(blocks_plan(list(enumerate(map(as_gate, blocks))), rows=True))
+        elif isinstance(stage, FusedStage):
+            members = reversed(schedule.fused_layers[stage.layer].members)  # top group first
+            stages.append(
+                tuple(
+                    blocks_plan([(r, m) for r, m in enumerate(group) if m is not None], rows=True)
+                    for group in members
+                )
+            )
         else:
-            heads = heads_of([stage.head] if stage.head is not None else [])
-            suffixes = suffixes_of([stage.suffix] if stage.suffix is not None else [])
-            stages.append((heads, suffixes, [stage.wire], None))
-    lead = schedule.lead_blocks
-    head_chains = [(k, schedule.parts[b][0]) for k, b in enumerate(lead)]
-    head_chains = [(k, ch) for k, ch in head_chains if ch is not None]
-    suffix_chains = [(k, schedule.parts[b][1]) for k, b in enumerate(lead)]
-    suffix_chains = [(k, ch) for k, ch in suffix_chains if ch is not None]
-    lead_heads = heads_of([ch for _, ch in head_chains])
-    head_rows = [k for k, ch in head_chains for _ in schedule.head_chains[ch]]
-    lead_suffixes = suffixes_of([ch for _, ch in suffix_chains])
-    suffix_rows = [k for k, ch in suffix_chains for _ in schedule.suffix_chains[ch]]
-    lead_wires = [b.wire for b in lead]
+            stages.append(blocks_plan([(0, stage)], rows=False))
+    lead = blocks_plan(list(enumerate(map(as_gate, schedule.lead_blocks))), rows=True)
     rotations = schedule.circuit.rotations
     take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
-    return {
-        "stages": stages,
-        "lead": (lead_heads, lead_suffixes, lead_wires, tensor(head_rows), tensor(suffix_rows)),
-        "take": tensor(take),
-        "slots": tensor([rotations[order[k]].slot for k in take]),
-    }
+    return SweepPlan(
+        stages=tuple(stages),
+        lead=lead,
+        take=tensor(take),
+        slots=tensor([rotations[order[k]].slot for k in take]),
+    )
 
 
 def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:

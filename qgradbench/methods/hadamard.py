@@ -19,16 +19,26 @@ circuit is estimated from the same bitstrings.
 
 The ``n + 1``-qubit circuits are simulated for real, one per differentiated angle and sample,
 all in one batch. Cost: one circuit per differentiated rotation per sample.
+
+On registers of at least :data:`~qgradbench.methods.parameter_shift.KICK_QUBITS` qubits the
+simulator shares work between them: the ancilla-0 branch is the plain circuit ``psi`` for every
+slot, and the controlled-``P_k`` branch is ``i psi(theta + pi e_k)`` (since ``R(pi) = -i P``), so
+after ``H S^dagger`` the ancilla-0 and ancilla-1 halves of the register's amplitudes are
+``(psi +- psi(theta + pi e_k)) / 2``: the same pi-kicked states as the parameter-shift rule's,
+branched off ``psi`` at the kicked rotation's stage, and ``n``-qubit states instead of ``n + 1``.
+The measured distribution is the circuit's own (equal up to rounding).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from qgradbench import engine
 from qgradbench.methods.base import MAX_AMPLITUDES_PER_CALL, Execution, HardwareMethod
+from qgradbench.methods.parameter_shift import KICK_QUBITS, kicked_probabilities
 
 
 def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Tensor:
@@ -40,6 +50,15 @@ def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Ten
     """
     circuit, n, dtype = execution.circuit, execution.n_qubits, execution.dtype
     batch, n_slots = theta.shape[0], len(slots)
+    if n >= KICK_QUBITS:
+        chosen = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=theta.device)
+        half = math.sqrt(
+            0.5
+        )  # |(psi +- psi_pi) / 2|^2 = (c psi +- s psi_pi)^2 / 2, c = s = 1/sqrt2
+        probs = 0.5 * kicked_probabilities(execution, theta, chosen, half, half)
+        return _measure_y(execution, probs.reshape(batch * n_slots, -1), theta.device).reshape(
+            batch, n_slots, -1
+        )
     column = {int(slot): s for s, slot in enumerate(slots)}
     mats = circuit.rotation_matrices(theta, dtype)[:, None, None]  # (B, 1, 1, R, 2, 2)
     paulis = engine.pauli_stack(tuple(r.pauli for r in circuit.rotations), dtype, theta.device)
@@ -59,10 +78,14 @@ def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Ten
     zero, one = state[:, :, 0], state[:, :, 1]
     state = torch.stack([zero - 1j * one, zero + 1j * one], dim=2) / math.sqrt(2)
     probs = engine.probabilities(state.reshape(batch * n_slots, *([2] * (n + 1))), n + 1)
-    table = execution.diagonals(theta.device)
+    return _measure_y(execution, probs, theta.device).reshape(batch, n_slots, -1)
+
+
+def _measure_y(execution: Execution, probs: torch.Tensor, device) -> torch.Tensor:
+    """``<Y_a O_j>`` from the ``n + 1``-qubit probabilities (ancilla most significant)."""
+    table = execution.diagonals(device)
     y_times_o = torch.cat([table, -table], dim=-1)  # ancilla outcome +1 / -1 times O
-    values = engine.estimate_expvals(probs, y_times_o, execution.shots, execution.generator)
-    return values.reshape(batch, n_slots, -1)
+    return engine.estimate_expvals(probs, y_times_o, execution.shots, execution.generator)
 
 
 class Hadamard(HardwareMethod):

@@ -1,0 +1,119 @@
+"""Gate application against memory bandwidth: time per gate in units of one pass over the state.
+
+One *pass* is the time to read and write the batch's state once, taken from a copy of a
+512 MiB buffer timed in the same process (so the unit follows the machine's current load).
+Gates are counted as PennyLane counts operations: ``n`` encoding RY, then per layer ``n`` Rot and
+``n`` CNOT (``n + 2 L n`` for strongly entangling layers).
+
+Every case is timed interleaved with the copy, repeated, and reported as medians::
+
+    python benchmarks/scale.py --qubits 16 18 20 --batch 16 --layers 4 --repeat 5
+
+Columns: forward without autograd, backprop forward + backward, adjoint forward + backward,
+passes per gate of the forward, and the ratios the issue targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from qgradbench import QuantumLayer
+
+COPY_BYTES = 512 * 2**20
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(n: int, batch: int, layers: int, repeat: int, dtype=torch.complex64) -> dict:
+    """Median times of forward / backprop / adjoint and the copy pass at ``n`` qubits."""
+    src = torch.ones(COPY_BYTES // 4)
+    dst = torch.empty_like(src)
+    state_bytes = batch * 2**n * (8 if dtype == torch.complex64 else 16)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, n, generator=gen) * 2 - 1
+    layer = {
+        m: QuantumLayer(n, layers, diff_method=m, seed=0, dtype=dtype)
+        for m in ("backprop", "adjoint")
+    }
+
+    def forward():
+        with torch.no_grad():
+            layer["backprop"](x)
+
+    def step(method):
+        def run():
+            xg = x.clone().requires_grad_()
+            layer[method](xg).sum().backward()
+
+        return run
+
+    cases = {
+        "copy": lambda: dst.copy_(src),
+        "forward": forward,
+        "backprop": step("backprop"),
+        "adjoint": step("adjoint"),
+    }
+    for fn in cases.values():  # warm-up (compilation of schedules, caches)
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeat):
+        for name, fn in cases.items():
+            times[name].append(_time(fn))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    pass_s = med["copy"] * state_bytes / COPY_BYTES
+    gates = n + 2 * layers * n
+    return {
+        "n_qubits": n,
+        "batch": batch,
+        "layers": layers,
+        "gates": gates,
+        "copy_gb_s": COPY_BYTES / med["copy"] / 1e9,
+        "pass_ms": pass_s * 1e3,
+        "forward_s": med["forward"],
+        "backprop_s": med["backprop"],
+        "adjoint_s": med["adjoint"],
+        "forward_passes_per_gate": med["forward"] / pass_s / gates,
+        "backprop_over_forward": med["backprop"] / med["forward"],
+        "adjoint_over_backprop": med["adjoint"] / med["backprop"],
+    }
+
+
+def main() -> None:  # noqa: D103
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qubits", type=int, nargs="+", default=[16, 18, 20])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for n in args.qubits:
+        row = measure(n, args.batch, args.layers, args.repeat)
+        rows.append(row)
+        print(
+            f"n={n:2d} B={row['batch']} copy {row['copy_gb_s']:.1f} GB/s"
+            f" pass {row['pass_ms']:.2f} ms"
+            f" | fwd {row['forward_s']:.3f} s = {row['forward_passes_per_gate']:.2f} pass/gate"
+            f" | backprop {row['backprop_s']:.3f} s = {row['backprop_over_forward']:.2f}x fwd"
+            f" | adjoint {row['adjoint_s']:.3f} s = {row['adjoint_over_backprop']:.2f}x backprop",
+            flush=True,
+        )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"threads": torch.get_num_threads(), "rows": rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

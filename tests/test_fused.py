@@ -1,0 +1,218 @@
+"""Fused wire groups (``engine.fused``) against gate-by-gate execution on larger registers.
+
+The schedule applies a run of single-qubit blocks a group of wires at a time on registers above
+``dense_qubits``. These tests compare states, autograd gradients through them and adjoint
+Jacobians with the same circuits applied one 2x2 gate at a time (``block_wires=1``), in both
+precisions, for the three ansatzes and for random circuits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgradbench import engine
+from qgradbench.circuits import Observable, get_ansatz
+from qgradbench.circuits.schedule import FusedStage, GateStage, Schedule
+from qgradbench.engine import fused
+from qgradbench.methods.adjoint import adjoint_sweep
+from qgradbench.methods.base import Execution
+from tests.test_schedule import random_circuit
+
+TOL = {torch.complex64: 2e-5, torch.complex128: 1e-11}
+ANSATZES = ("strongly-entangling", "basic-entangler", "random-pauli")
+
+
+def ansatz_circuit(ansatz: str, n: int, n_layers: int):
+    """The layer circuit of ``ansatz`` (encoding RYs, then the layers)."""
+    return get_ansatz(ansatz).build(n, n_layers, seed=5)
+
+
+def angles(circuit, batch: int, k: int, dtype: torch.dtype, seed: int = 0):
+    """Random per-circuit slots ``(B, k)`` and shared slots, requiring grad."""
+    gen = torch.Generator().manual_seed(seed)
+    real = dtype.to_real()
+    theta = 2 * math.pi * torch.rand(batch, circuit.n_params, generator=gen, dtype=real)
+    return theta[:, :k].clone().requires_grad_(), theta[0, k:].clone().requires_grad_()
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("ansatz", ANSATZES)
+@pytest.mark.parametrize("n,block_wires", [(7, 3), (9, 5), (8, 2)])
+def test_fused_matches_gates_with_gradients(dtype, ansatz, n, block_wires):
+    """Test fused states and their autograd gradients against gate by gate, shared and batched."""
+    circuit = ansatz_circuit(ansatz, n, 2)
+    for k in (n, circuit.n_params):  # a layer's split, and every slot per circuit
+        fused_schedule = Schedule(circuit, k, dense_qubits=0, block_wires=block_wires)
+        assert any(isinstance(s, FusedStage) for s in fused_schedule.stages)
+        reference = Schedule(circuit, k, dense_qubits=0, block_wires=1)
+        assert not any(isinstance(s, FusedStage) for s in reference.stages)
+        results = []
+        for schedule in (fused_schedule, reference):
+            batched, shared = angles(circuit, 3, k, dtype)
+            state = schedule.run(batched, shared, dtype)
+            weights = torch.linspace(-1, 1, 2**n, dtype=dtype.to_real())
+            loss = (engine.probabilities(state, n) * weights).sum()
+            grads = torch.autograd.grad(loss, (batched, shared), allow_unused=True)
+            grads = [torch.zeros(0) if g is None else g for g in grads]
+            results.append((state.detach(), *grads))
+        for got, want in zip(*results, strict=True):
+            torch.testing.assert_close(got, want, rtol=0, atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("ansatz", ANSATZES)
+def test_fused_adjoint_matches_gates(dtype, ansatz):
+    """Test the adjoint Jacobian over fused groups against the gate-by-gate sweep."""
+    n = 8
+    circuit = ansatz_circuit(ansatz, n, 3)
+    execution = Execution(circuit, Observable("z-each", n), dtype)
+    diag = execution.diagonals("cpu")
+    for k in (n, circuit.n_params):
+        jacobians = []
+        for block_wires in (3, 1):
+            schedule = Schedule(circuit, k, dense_qubits=0, block_wires=block_wires)
+            batched, shared = angles(circuit, 2, k, dtype, seed=1)
+            batched, shared = batched.detach(), shared.detach()
+            state = schedule.run(batched, shared, dtype)
+            lam = (state.reshape(2, 1, -1) * diag).reshape(2, n, *state.shape[1:])
+            jacobians.append(adjoint_sweep(execution, batched, shared, state, lam, schedule))
+        torch.testing.assert_close(*jacobians, rtol=0, atol=10 * TOL[dtype])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_circuits_on_larger_registers(seed):
+    """Test fused random circuits (every gate kind) at 7 qubits against gate by gate."""
+    circuit = random_circuit(7, 80, seed)
+    for k in (0, circuit.n_params // 2, circuit.n_params):
+        batched, shared = angles(circuit, 2, k, torch.complex128, seed)
+        states = [
+            Schedule(circuit, k, 0, bw).run(batched, shared, torch.complex128) for bw in (4, 1)
+        ]
+        torch.testing.assert_close(*states, rtol=0, atol=1e-12)
+
+
+def test_layer_schedule_is_fused_above_dense():
+    """Test that a 12-qubit layer runs its weights' layers as fused groups, not gate by gate."""
+    circuit = ansatz_circuit("strongly-entangling", 12, 4)
+    schedule = circuit.schedule(12)
+    assert sum(isinstance(s, FusedStage) for s in schedule.stages) == 3  # layers 2-4
+    assert not any(isinstance(s, GateStage) for s in schedule.stages)
+    assert fused.wire_groups(12) == ((8, 12), (4, 8), (0, 4))
+
+
+@pytest.mark.parametrize("n,k", [(20, 5), (16, 5), (18, 5), (7, 3), (3, 5)])
+def test_wire_groups_cover_the_register(n, k):
+    """Test that wire groups are near-equal, at most k wide, and cover the wires bottom-up."""
+    groups = fused.wire_groups(n, k)
+    sizes = [hi - lo for lo, hi in groups]
+    assert max(sizes) <= k and max(sizes) - min(sizes) <= 1
+    assert groups[0][1] == n and groups[-1][0] == 0
+    assert all(a[0] == b[1] for a, b in zip(groups, groups[1:], strict=False))
+
+
+def test_block_products_rotate_and_restore():
+    """Test that a block on the bottom wires moves them to the top and its inverse undoes it."""
+    n, gen = 6, torch.Generator().manual_seed(0)
+    psi = torch.randn(2, *[2] * n, dtype=torch.complex128, generator=gen)
+    u = torch.linalg.qr(torch.randn(8, 8, dtype=torch.complex128, generator=gen))[0]
+    moved = fused.apply_block_bottom(psi, u, n)
+    want = torch.einsum("ij,bmj->bim", u, psi.reshape(2, 8, 8)).reshape(psi.shape)
+    torch.testing.assert_close(moved, want)
+    torch.testing.assert_close(fused.apply_block_top_inverse(moved, u, n), psi)
+
+
+class TestBranchedRuns:
+    """``Schedule.run_branched`` and the pi-kicked parameter-shift rule built on it."""
+
+    @pytest.mark.parametrize("seed", range(3))
+    @pytest.mark.parametrize("block_wires", [1, 3])
+    def test_branched_states_equal_plain_runs(self, seed, block_wires):
+        """Test that variants differing in one or more slots get the states of plain runs."""
+        circuit = random_circuit(7, 70, seed)
+        schedule = Schedule(circuit, circuit.n_params, 0, block_wires)
+        theta, _ = angles(circuit, 2, circuit.n_params, torch.complex128, seed)
+        theta = theta.detach()
+        gen = torch.Generator().manual_seed(seed)
+        count = 6
+        change = torch.zeros(count, circuit.n_params, dtype=torch.float64)
+        stage_of_slot = schedule.rotation_stage[circuit.slot_rotation]
+        for j in range(count - 1):  # the last variant changes nothing
+            slot = int(torch.randint(circuit.n_params, (1,), generator=gen))
+            same_stage = np.flatnonzero(stage_of_slot == stage_of_slot[slot])
+            change[j, same_stage[: 1 + j % 2]] = 0.9  # one slot, or two of one stage
+        variants = theta.unsqueeze(1) + change
+        psi, states = schedule.run_branched(theta, variants, torch.complex128)
+        torch.testing.assert_close(psi, schedule.run(theta, theta.new_zeros(0), torch.complex128))
+        want = schedule.run(
+            variants.reshape(-1, circuit.n_params), theta.new_zeros(0), torch.complex128
+        )
+        torch.testing.assert_close(states.reshape(want.shape), want, rtol=0, atol=1e-12)
+        with pytest.raises(ValueError, match="within one stage"):
+            far = np.flatnonzero(stage_of_slot != stage_of_slot[0])[0]
+            change[0, [0, far]] = 0.5
+            schedule.run_branched(theta, theta.unsqueeze(1) + change, torch.complex128)
+
+    @pytest.mark.parametrize("ansatz", ANSATZES)
+    def test_kicked_parameter_shift_is_exact(self, ansatz):
+        """Test parameter-shift (any shift) and Hadamard on 8 qubits (pi-kicked) against adjoint."""
+        from qgradbench import QuantumLayer
+        from qgradbench.methods.parameter_shift import KICK_QUBITS
+
+        assert KICK_QUBITS <= 8
+        x = torch.rand(3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        grads = []
+        for method, options in [
+            ("adjoint", {}),
+            ("parameter-shift", {}),
+            ("parameter-shift", {"shift": 0.4}),
+            ("hadamard", {}),
+        ]:
+            layer = QuantumLayer(
+                8, 2, ansatz=ansatz, diff_method=method, seed=1, dtype=torch.complex128, **options
+            )
+            xg = x.clone().requires_grad_()
+            (layer(xg) * torch.arange(8.0, dtype=torch.float64)).sum().backward()
+            grads.append((xg.grad, layer.weights.grad))
+        for other in grads[1:]:
+            for got, want in zip(other, grads[0], strict=True):
+                torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+    def test_kicked_parameter_shift_shot_statistics(self):
+        """Test 7-qubit (pi-kicked) parameter-shift entries: mean g, variance (1-A^2-g^2)/(2N)."""
+        from tests.test_shots import (
+            N,
+            assert_mean,
+            assert_variance,
+            exact,
+            pi_kick_offsets,
+            sampled_jacobians,
+            setup,
+        )
+
+        layer, theta = setup("parameter-shift", n=7, n_layers=1)
+        _, g = exact(layer, theta)
+        var = (1 - pi_kick_offsets(layer, theta) ** 2 - g**2) / (2 * N)
+        jac = sampled_jacobians(layer, theta, reps=1000)
+        assert_mean(jac, g, var)
+        assert_variance(jac, var)
+
+    def test_kicked_hadamard_shot_statistics(self):
+        """Test 7-qubit (pi-kicked) Hadamard-test entries: mean g and variance (1 - g^2) / N."""
+        from tests.test_shots import (
+            N,
+            assert_mean,
+            assert_variance,
+            exact,
+            sampled_jacobians,
+            setup,
+        )
+
+        layer, theta = setup("hadamard", n=7, n_layers=1)
+        _, g = exact(layer, theta)
+        jac = sampled_jacobians(layer, theta, reps=1000)
+        assert_mean(jac, g, (1 - g**2) / N)
+        assert_variance(jac, (1 - g**2) / N)
