@@ -192,7 +192,7 @@ def pennylane_layer(
     n_layers: int = N_LAYERS,
     gradient_kwargs: dict | None = None,
 ) -> nn.Module:
-    """Return PennyLane's ``TorchLayer`` for the seed circuit.
+    """Return PennyLane's ``TorchLayer`` for the seed circuit (via ``qgradbench.peers``).
 
     Args:
         pl_method: PennyLane ``diff_method``.
@@ -204,38 +204,21 @@ def pennylane_layer(
         n_layers: number of ``StronglyEntanglingLayers``.
         gradient_kwargs: extra options of the gradient transform (e.g. ``h``).
     """
-    import pennylane as qml
+    from qgradbench.peers import pennylane_layer as build
 
     if device is None:
         device = "lightning.qubit" if pl_method == "adjoint" else "default.qubit"
-    gradient_kwargs = dict(gradient_kwargs or {})
-    wires = n_qubits
-    if pl_method == "hadamard":  # the Hadamard test needs an ancilla wire
-        wires += 1
-        gradient_kwargs.setdefault("aux_wire", n_qubits)
-    dev_kwargs = {"seed": seed} if device == "default.qubit" else {}
-    dev = qml.device(device, wires=wires, **dev_kwargs)
-
-    def circuit(inputs, weights):
-        for i in range(n_qubits):
-            qml.RY(math.pi * inputs[..., i], wires=i)
-        qml.StronglyEntanglingLayers(weights, wires=range(n_qubits))
-        return [qml.expval(qml.PauliZ(i)) for i in range(n_qubits)]
-
-    qnode = qml.QNode(
-        circuit,
-        dev,
-        interface="torch",
+    weights = _quantum_init(seed, n_qubits, n_layers)
+    return build(
+        n_qubits,
+        n_layers,
+        weights,
+        device=device,
         diff_method=pl_method,
         shots=shots,
+        seed=seed,
         gradient_kwargs=gradient_kwargs,
     )
-    if pl_method in _TRANSFORM_METHODS:
-        qnode = qml.transforms.broadcast_expand(qnode)
-    layer = qml.qnn.TorchLayer(qnode, {"weights": (n_layers, n_qubits, 3)})
-    with torch.no_grad():
-        layer.weights.copy_(_quantum_init(seed, n_qubits, n_layers))
-    return layer
 
 
 def build_seed_model(
