@@ -64,6 +64,19 @@ class TestRegistry:
             register(Twin)
         assert names().count("adjoint") == 1
 
+    def test_registered_method_is_found_by_name(self, monkeypatch):
+        """Test that a newly registered method is listed and constructed by its name."""
+        import qgradbench.methods as methods
+
+        monkeypatch.setattr(methods, "_REGISTRY", dict(methods._REGISTRY))
+
+        class Twin(type(get_method("adjoint"))):
+            name = "twin-adjoint"
+
+        assert methods.register(Twin) is Twin
+        assert names()[-1] == "twin-adjoint" and available()[-1] is Twin
+        assert isinstance(get_method("twin-adjoint"), Twin)
+
     def test_repr_shows_options(self):
         """Test that a method's repr names its class and every option with its value."""
         fd = get_method("finite-diff", h=0.1, strategy="central", approx_order=2)
