@@ -376,6 +376,38 @@ class TestBatching:
         assert layer.weights.grad is not None
 
 
+class TestSlots:
+    """Which angle slots a backward pass differentiates, and how their gradient is split."""
+
+    @pytest.mark.parametrize(
+        "needs,want",
+        [
+            ((True, True), list(range(10))),
+            ((True, False), [0, 1, 2]),
+            ((False, True), list(range(3, 10))),
+            ((False, False), []),
+        ],
+    )
+    def test_needed_slots(self, needs, want):
+        """Test that the slots are the inputs' then the weights', as autograd asks for them."""
+        from qgradbench.methods.base import needed_slots
+
+        slots = needed_slots(3, 10, needs)
+        assert slots.dtype == np.int64
+        np.testing.assert_array_equal(slots, want)
+
+    def test_split_grad(self):
+        """Test that the inputs' gradient is per sample and the weights' summed over the batch."""
+        from qgradbench.methods.base import split_grad
+
+        grad = torch.arange(12.0).reshape(3, 4)
+        g_in, g_w = split_grad(grad, 1, (True, True))
+        torch.testing.assert_close(g_in, grad[:, :1])
+        torch.testing.assert_close(g_w, torch.tensor([15.0, 18.0, 21.0]))
+        assert split_grad(grad, 1, (False, True))[0] is None
+        assert split_grad(grad, 1, (True, False))[1] is None
+
+
 class TestChunking:
     """Large batches run in chunks of at most MAX_AMPLITUDES_PER_CALL amplitudes, same results."""
 
