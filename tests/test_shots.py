@@ -204,14 +204,17 @@ class TestSampling:
         off = ~torch.eye(3, dtype=torch.bool)
         assert torch.all(cov[:, off].abs() > 5 * se[:, off])  # correlations far from zero
 
-    @pytest.mark.parametrize("method", shot_methods())
-    def test_same_seed_same_numbers(self, method):
+    @pytest.mark.parametrize(
+        "method,options",
+        [(m, {}) for m in shot_methods()] + [("shot-adjoint", {"match": "parameter-shift"})],
+    )
+    def test_same_seed_same_numbers(self, method, options):
         """Test that two layers with the same seed give identical outputs and gradients."""
         global_seeds = itertools.count(1000)
 
         def run(seed):
             torch.manual_seed(next(global_seeds))  # a different global state on every run
-            layer = QuantumLayer(3, 2, diff_method=method, shots=100, seed=seed)
+            layer = QuantumLayer(3, 2, diff_method=method, shots=100, seed=seed, **options)
             x = torch.linspace(-1, 1, 12).reshape(4, 3).requires_grad_()
             out = layer(x)
             torch.manual_seed(next(global_seeds))
