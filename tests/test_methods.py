@@ -82,6 +82,7 @@ class TestRegistry:
         fd = get_method("finite-diff", h=0.1, strategy="central", approx_order=2)
         assert repr(fd) == "FiniteDiff(h=0.1, strategy='central', approx_order=2)"
         assert repr(get_method("hadamard")) == "Hadamard()"
+        assert repr(get_method("parameter-shift", shift=1)) == "ParameterShift(shift=1.0)"
 
     def test_unknown_method_lists_known(self):
         """Test that an unknown method name raises a ValueError listing the known ones."""

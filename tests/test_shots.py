@@ -509,6 +509,7 @@ class TestCost:
             layer = QuantumLayer(2, 1, diff_method=method)
             layer(torch.rand(4, 2, requires_grad=True)).sum().backward()
             assert layer.cost.forward_circuits == 4 and layer.cost.backward_circuits == 0
+            assert layer.cost.forward_shots == 0 and layer.cost.backward_shots == 0
             assert layer.cost.backward_passes == 1 and layer.cost.backward_samples == 4
             layer.reset_cost()
             assert all(v == 0 for v in layer.cost.as_dict().values())
