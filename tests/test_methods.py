@@ -413,7 +413,7 @@ class TestChunking:
     """Large batches run in chunks of at most MAX_AMPLITUDES_PER_CALL amplitudes, same results."""
 
     def test_estimate_in_chunks(self, monkeypatch):
-        """Test that 10 rows of 3 qubits with room for 32 amplitudes run as 4 + 4 + 2 rows."""
+        """Test that 10 (8) rows of 3 qubits, room for 32 amplitudes, run as 4 + 4 + 2 (4 + 4)."""
         import qgradbench.methods.base as base
 
         layer = QuantumLayer(3, 1, dtype=torch.complex128, seed=0)
@@ -431,6 +431,9 @@ class TestChunking:
         monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**5)
         torch.testing.assert_close(ex.estimate(theta), whole, atol=1e-15, rtol=0)
         assert calls == [4, 4, 2]
+        calls.clear()
+        torch.testing.assert_close(ex.estimate(theta[:8]), whole[:8], atol=1e-15, rtol=0)
+        assert calls == [4, 4]
         calls.clear()
         monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**2)  # less than one state
         torch.testing.assert_close(ex.estimate(theta[:3]), whole[:3], atol=1e-15, rtol=0)
