@@ -93,6 +93,14 @@ class TestRegistry:
         """Test that an option a method does not take raises a ValueError naming it."""
         with pytest.raises(ValueError, match="'h'.*'parameter-shift'.*accepted: shift"):
             get_method("parameter-shift", h=0.1)
+        with pytest.raises(
+            ValueError, match="'c'.*'finite-diff'; accepted: h, strategy, approx_order$"
+        ):
+            get_method("finite-diff", c=0.1)
+        with pytest.raises(
+            ValueError, match="'h', 'shift' for diff_method 'hadamard'; accepted: none$"
+        ):
+            get_method("hadamard", shift=1.0, h=0.1)
 
     def test_every_method_has_summary(self):
         """Test that every registered method describes itself for the listing."""

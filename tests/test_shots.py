@@ -568,7 +568,9 @@ class TestBadInput:
     @pytest.mark.parametrize("method", ["backprop", "adjoint"])
     def test_exact_method_with_shots(self, method):
         """Test that exact methods with shots name the methods that support shots."""
-        with pytest.raises(ValueError, match=f"'{method}' is exact .*shots=100.*parameter-shift"):
+        supported = "parameter-shift, finite-diff, spsa, hadamard, shot-adjoint"
+        match = f"'{method}' is exact .*shots=100; methods that support shots: {supported}$"
+        with pytest.raises(ValueError, match=match):
             QuantumLayer(2, 1, diff_method=method, shots=100)
 
     @pytest.mark.parametrize(
