@@ -64,11 +64,25 @@ class TestRegistry:
             register(Twin)
         assert names().count("adjoint") == 1
 
+    def test_registered_method_is_found_by_name(self, monkeypatch):
+        """Test that a newly registered method is listed and constructed by its name."""
+        import qgradbench.methods as methods
+
+        monkeypatch.setattr(methods, "_REGISTRY", dict(methods._REGISTRY))
+
+        class Twin(type(get_method("adjoint"))):
+            name = "twin-adjoint"
+
+        assert methods.register(Twin) is Twin
+        assert names()[-1] == "twin-adjoint" and available()[-1] is Twin
+        assert isinstance(get_method("twin-adjoint"), Twin)
+
     def test_repr_shows_options(self):
         """Test that a method's repr names its class and every option with its value."""
         fd = get_method("finite-diff", h=0.1, strategy="central", approx_order=2)
         assert repr(fd) == "FiniteDiff(h=0.1, strategy='central', approx_order=2)"
         assert repr(get_method("hadamard")) == "Hadamard()"
+        assert repr(get_method("parameter-shift", shift=1)) == "ParameterShift(shift=1.0)"
 
     def test_unknown_method_lists_known(self):
         """Test that an unknown method name raises a ValueError listing the known ones."""
@@ -79,6 +93,14 @@ class TestRegistry:
         """Test that an option a method does not take raises a ValueError naming it."""
         with pytest.raises(ValueError, match="'h'.*'parameter-shift'.*accepted: shift"):
             get_method("parameter-shift", h=0.1)
+        with pytest.raises(
+            ValueError, match="'c'.*'finite-diff'; accepted: h, strategy, approx_order$"
+        ):
+            get_method("finite-diff", c=0.1)
+        with pytest.raises(
+            ValueError, match="'h', 'shift' for diff_method 'hadamard'; accepted: none$"
+        ):
+            get_method("hadamard", shift=1.0, h=0.1)
 
     def test_every_method_has_summary(self):
         """Test that every registered method describes itself for the listing."""
@@ -363,11 +385,43 @@ class TestBatching:
         assert layer.weights.grad is not None
 
 
+class TestSlots:
+    """Which angle slots a backward pass differentiates, and how their gradient is split."""
+
+    @pytest.mark.parametrize(
+        "needs,want",
+        [
+            ((True, True), list(range(10))),
+            ((True, False), [0, 1, 2]),
+            ((False, True), list(range(3, 10))),
+            ((False, False), []),
+        ],
+    )
+    def test_needed_slots(self, needs, want):
+        """Test that the slots are the inputs' then the weights', as autograd asks for them."""
+        from qgradbench.methods.base import needed_slots
+
+        slots = needed_slots(3, 10, needs)
+        assert slots.dtype == np.int64
+        np.testing.assert_array_equal(slots, want)
+
+    def test_split_grad(self):
+        """Test that the inputs' gradient is per sample and the weights' summed over the batch."""
+        from qgradbench.methods.base import split_grad
+
+        grad = torch.arange(12.0).reshape(3, 4)
+        g_in, g_w = split_grad(grad, 1, (True, True))
+        torch.testing.assert_close(g_in, grad[:, :1])
+        torch.testing.assert_close(g_w, torch.tensor([15.0, 18.0, 21.0]))
+        assert split_grad(grad, 1, (False, True))[0] is None
+        assert split_grad(grad, 1, (True, False))[1] is None
+
+
 class TestChunking:
     """Large batches run in chunks of at most MAX_AMPLITUDES_PER_CALL amplitudes, same results."""
 
     def test_estimate_in_chunks(self, monkeypatch):
-        """Test that 10 rows of 3 qubits with room for 32 amplitudes run as 4 + 4 + 2 rows."""
+        """Test that 10 (8) rows of 3 qubits, room for 32 amplitudes, run as 4 + 4 + 2 (4 + 4)."""
         import qgradbench.methods.base as base
 
         layer = QuantumLayer(3, 1, dtype=torch.complex128, seed=0)
@@ -385,6 +439,9 @@ class TestChunking:
         monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**5)
         torch.testing.assert_close(ex.estimate(theta), whole, atol=1e-15, rtol=0)
         assert calls == [4, 4, 2]
+        calls.clear()
+        torch.testing.assert_close(ex.estimate(theta[:8]), whole[:8], atol=1e-15, rtol=0)
+        assert calls == [4, 4]
         calls.clear()
         monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**2)  # less than one state
         torch.testing.assert_close(ex.estimate(theta[:3]), whole[:3], atol=1e-15, rtol=0)

@@ -204,19 +204,28 @@ class TestSampling:
         off = ~torch.eye(3, dtype=torch.bool)
         assert torch.all(cov[:, off].abs() > 5 * se[:, off])  # correlations far from zero
 
-    def test_same_seed_same_numbers(self):
+    @pytest.mark.parametrize(
+        "method,options",
+        [(m, {}) for m in shot_methods()] + [("shot-adjoint", {"match": "parameter-shift"})],
+    )
+    def test_same_seed_same_numbers(self, method, options):
         """Test that two layers with the same seed give identical outputs and gradients."""
+        global_seeds = itertools.count(1000)
 
         def run(seed):
-            layer = QuantumLayer(3, 2, diff_method="spsa", shots=100, seed=seed)
+            torch.manual_seed(next(global_seeds))  # a different global state on every run
+            layer = QuantumLayer(3, 2, diff_method=method, shots=100, seed=seed, **options)
             x = torch.linspace(-1, 1, 12).reshape(4, 3).requires_grad_()
             out = layer(x)
+            torch.manual_seed(next(global_seeds))
             out.sum().backward()
             return out.detach(), x.grad, layer.weights.grad
 
         for a, b in zip(run(4), run(4), strict=True):
             assert torch.equal(a, b)
-        assert not torch.equal(run(4)[0], run(5)[0])
+        first, other = run(4), run(5)
+        assert not torch.equal(first[0], other[0])
+        assert not torch.equal(first[2], other[2])
 
 
 @pytest.mark.parametrize(
@@ -500,6 +509,7 @@ class TestCost:
             layer = QuantumLayer(2, 1, diff_method=method)
             layer(torch.rand(4, 2, requires_grad=True)).sum().backward()
             assert layer.cost.forward_circuits == 4 and layer.cost.backward_circuits == 0
+            assert layer.cost.forward_shots == 0 and layer.cost.backward_shots == 0
             assert layer.cost.backward_passes == 1 and layer.cost.backward_samples == 4
             layer.reset_cost()
             assert all(v == 0 for v in layer.cost.as_dict().values())
@@ -558,7 +568,9 @@ class TestBadInput:
     @pytest.mark.parametrize("method", ["backprop", "adjoint"])
     def test_exact_method_with_shots(self, method):
         """Test that exact methods with shots name the methods that support shots."""
-        with pytest.raises(ValueError, match=f"'{method}' is exact .*shots=100.*parameter-shift"):
+        supported = "parameter-shift, finite-diff, spsa, hadamard, shot-adjoint"
+        match = f"'{method}' is exact .*shots=100; methods that support shots: {supported}$"
+        with pytest.raises(ValueError, match=match):
             QuantumLayer(2, 1, diff_method=method, shots=100)
 
     @pytest.mark.parametrize(
@@ -589,5 +601,6 @@ class TestBadInput:
 
     def test_shot_adjoint_needs_pauli_observable(self):
         """Test that shot-adjoint on a projector observable says which observables it takes."""
-        with pytest.raises(ValueError, match="Pauli-word observable .*'global-projector'"):
+        match = r"Pauli-word observable \(z-each, zz, global-z\), got 'global-projector'"
+        with pytest.raises(ValueError, match=match):
             QuantumLayer(2, 1, diff_method="shot-adjoint", shots=10, observable="global-projector")
