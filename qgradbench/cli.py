@@ -323,6 +323,7 @@ def _run_suite(args: argparse.Namespace) -> int:
     else:
         meta = base_metadata("suite", suite.config, suite.digest)
         meta.update({"suite": suite.name, "source": suite.source})
+    meta["command"] = "qgradbench " + shlex.join(args.argv)
     return _execute(list(suite.tasks), path, meta, executor, args.quiet, f"suite {suite.name}")
 
 
@@ -415,7 +416,7 @@ def _single_run(experiment: str, tasks: list, args: argparse.Namespace) -> int:
     if not meta:
         config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
         meta = {**base_metadata("experiment", config, digest), "experiment": experiment}
-    meta["command"] = "qgradbench " + " ".join(sys.argv[1:])
+    meta["command"] = "qgradbench " + shlex.join(args.argv)
     executor = LocalExecutor(workers=args.workers, threads=args.threads)
     return _execute(tasks, path, meta, executor, args.quiet, f"{experiment}")
 

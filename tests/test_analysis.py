@@ -65,10 +65,12 @@ class TestLoad:
         assert len(tables["variance"]) == 2 * len(single["variance"])
         assert set(tables["variance"]["run_id"]) == {"a", "b"}
 
-    def test_committed_reference_loads(self):
-        """Test that the committed training reference run loads."""
-        tables = load("results/train/reference")
-        assert len(tables["train"]) > 0
+    def test_committed_references_load(self):
+        """Test that the committed reference runs load, the default suite's with every table."""
+        assert len(load("results/train/reference")["train"]) > 0
+        tables = load("results/default/reference")
+        assert set(tables) == {"train", "variance", "estimator", "runtime"}
+        assert str(tables["train"]["shots"].dtype) == "Int64"
 
     def test_nothing_to_load(self, tmp_path):
         """Test that an empty directory raises a ResultsError naming it."""

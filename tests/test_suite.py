@@ -128,6 +128,7 @@ class TestSmoke:
                     "threads_per_worker", "workers", "executor", "rows"):  # fmt: skip
             assert key in meta, key
         assert meta["versions"]["torch"] and meta["failures"] == []
+        assert meta["command"].startswith("qgradbench run suite smoke --out ")
 
     def test_same_out_resumes_unfinished_and_leaves_complete_runs(self, smoke, tmp_path):
         """Test that --out resumes the latest unfinished run and never reopens a complete one."""

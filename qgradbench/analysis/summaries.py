@@ -171,7 +171,7 @@ def variance_slopes(variance: pd.DataFrame) -> pd.DataFrame:
     if "layers_per_qubit" in frame and frame["layers_per_qubit"].isna().any():
         depth = frame["layers_per_qubit"].astype("Float64")
         frame["depth"] = [
-            f"{int(d)} per qubit" if pd.notna(d) else f"{int(n)} layers"
+            f"{int(d)} per qubit" if pd.notna(d) else f"{int(n)} layer{'' if n == 1 else 's'}"
             for d, n in zip(depth, frame["n_layers"], strict=True)
         ]
     else:
