@@ -386,33 +386,23 @@ def _grid_tasks(experiment: str, fixed: dict, grid: dict[str, list]) -> list:
 def _single_run(experiment: str, tasks: list, args: argparse.Namespace) -> int:
     """Run one experiment's tasks into ``--out`` (resumed when it holds the same unfinished run)."""
     import hashlib
-    import json
     from pathlib import Path
 
-    from qgradbench.suite.runner import METADATA, LocalExecutor, base_metadata
-    from qgradbench.suite.store import check_out_dir, run_id
+    from qgradbench.suite.runner import LocalExecutor, base_metadata, read_metadata
+    from qgradbench.suite.store import prepare_run_dir, run_id
 
     digest = hashlib.sha1(json.dumps([t.key for t in tasks]).encode()).hexdigest()[:12]
     path = Path(args.out or f"results/{experiment}/{run_id({'digest': digest})}")
+    old = read_metadata(path) or {}
     meta = {}
-    if (path / METADATA).exists():
-        old = json.loads((path / METADATA).read_text())
-        same = old.get("digest") == digest
-        if args.overwrite:
-            for item in [*path.glob("*.parquet"), path / METADATA, path / "log.txt"]:
-                item.unlink(missing_ok=True)
-        elif same and old.get("status") == "complete":
+    if old.get("digest") == digest and not args.overwrite:
+        if old.get("status") == "complete":
             print(f"{path}: this run is already complete; --overwrite runs it again")
             return 0
-        elif same:
-            print(f"resuming {path} ({old.get('tasks_finished', 0)} of {len(tasks)} done)")
-            meta = old
-        else:
-            raise ValueError(
-                f"{path} holds another run ({old.get('kind')} {old.get('experiment', '')}); "
-                "choose another --out or pass --overwrite to replace it"
-            )
-    check_out_dir(path)
+        print(f"resuming {path} ({old.get('tasks_finished', 0)} of {len(tasks)} done)")
+        meta = old
+    else:
+        prepare_run_dir(path, args.overwrite)  # refuses another run; --overwrite clears it
     if not meta:
         config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
         meta = {**base_metadata("experiment", config, digest), "experiment": experiment}

@@ -240,7 +240,21 @@ class RunState:
         self.pending.setdefault(task.experiment, []).extend(rows)
 
     def flush(self) -> None:
-        """Rewrite the tables that have new rows, each atomically (temporary file, rename)."""
+        """Rewrite the tables that have new rows, each atomically (temporary file, rename).
+
+        SIGINT and SIGTERM are held back while it runs (and delivered right after), so an
+        interrupt never leaves the tables and the pending rows out of step.
+        """
+        if not self.pending:
+            return
+        signals = {signal.SIGINT, signal.SIGTERM}
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            self._write_pending()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _write_pending(self) -> None:
         for experiment, new in self.pending.items():
             old = self.frames.get(experiment)
             new = tables.frame(new)
@@ -328,20 +342,22 @@ def execute(
         meta["status"] = "interrupted"
         _log(path, f"interrupted ({type(err).__name__} {err})")
     finally:
-        state.flush()  # finished tasks are never lost to an interrupt
         signal.signal(signal.SIGTERM, previous)
-        meta.update(
-            {
-                "finished": now(),
-                "tasks_finished": finished,
-                "tasks_failed": failed,
-                "failures": state.failures,
-                "rows": state.rows(),
-                "tables": sorted(state.table_path(e).name for e in state.frames),
-            }
-        )
-        meta["runs"][-1]["finished"] = meta["finished"]
-        write_json(path / METADATA, meta)
+        try:
+            state.flush()  # finished tasks are never lost to an interrupt
+        finally:
+            meta.update(
+                {
+                    "finished": now(),
+                    "tasks_finished": finished,
+                    "tasks_failed": failed,
+                    "failures": state.failures,
+                    "rows": state.rows(),
+                    "tables": sorted(state.table_path(e).name for e in state.frames),
+                }
+            )
+            meta["runs"][-1]["finished"] = meta["finished"]
+            write_json(path / METADATA, meta)
     return meta
 
 
@@ -358,7 +374,8 @@ def base_metadata(kind: str, config: dict, digest: str) -> dict:
     }
 
 
-def _read_metadata(path: Path) -> dict | None:
+def read_metadata(path: Path) -> dict | None:
+    """The run directory's ``metadata.json``, or ``None`` when missing or unreadable."""
     import json
 
     try:
@@ -384,7 +401,7 @@ def suite_run_dir(suite, out: str | os.PathLike, resume: str | None = None) -> t
 
     if resume is not None:
         path = Path(resume)
-        meta = _read_metadata(path)
+        meta = read_metadata(path)
         if meta is None:
             raise ValueError(f"--resume {resume}: no suite run there (no readable {METADATA})")
         if meta.get("digest") != suite.digest:
@@ -397,7 +414,7 @@ def suite_run_dir(suite, out: str | os.PathLike, resume: str | None = None) -> t
     base = check_out_dir(Path(out) / suite.name)
     candidates = []
     for child in base.iterdir():
-        meta = _read_metadata(child) if child.is_dir() else None
+        meta = read_metadata(child) if child.is_dir() else None
         if meta and meta.get("digest") == suite.digest and meta.get("status") != "complete":
             candidates.append((meta.get("started", ""), child, meta))
     if candidates:

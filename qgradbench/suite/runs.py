@@ -85,11 +85,13 @@ def run_train(
     }
     write_json(out / METADATA, meta)
     rows: list[dict] = []
+    saved = 0
     try:
         for run in epochs:
             for row in run:
                 rows.append(row)
                 write_table(rows, out / TABLE, NULLABLE_INTEGERS)
+                saved = len(rows)
                 if on_row is not None:
                     on_row(row)
         meta["status"] = "complete"
@@ -100,6 +102,8 @@ def run_train(
         meta["status"] = "failed"
         raise
     finally:
+        if saved < len(rows):  # interrupted between a finished epoch and its write
+            write_table(rows, out / TABLE, NULLABLE_INTEGERS)
         meta["finished"] = now()
         meta["rows"] = len(rows)
         write_json(out / METADATA, meta)

@@ -60,12 +60,13 @@ class RunExistsError(ValueError):
 
 
 def run_outputs(path: str | os.PathLike) -> list[Path]:
-    """Return what a run wrote into ``path``: its tables, ``metadata.json`` and ``figures/``."""
+    """Return what a run wrote into ``path``: tables, ``metadata.json``, log, figures, report."""
     path = Path(path)
     if not path.is_dir():
         return []
     found = sorted(path.glob("*.parquet"))
-    found += [p for p in (path / METADATA, path / FIGURES) if p.exists()]
+    extra = (METADATA, "log.txt", FIGURES, "report.md", "report.html")
+    found += [path / name for name in extra if (path / name).exists()]
     return found
 
 
@@ -74,8 +75,8 @@ def prepare_run_dir(path: str | os.PathLike, overwrite: bool = False) -> Path:
 
     A directory that holds another run (a ``metadata.json`` or a ``*.parquet`` table) is
     refused, so that a new run never mixes its rows, metadata or figures with an old one's.
-    With ``overwrite`` the old run's outputs (tables, ``metadata.json``, ``figures/``) are
-    removed first; nothing else in the directory is touched.
+    With ``overwrite`` the old run's outputs (:func:`run_outputs`) are removed first; nothing
+    else in the directory is touched.
 
     Raises:
         RunExistsError: if ``path`` holds a run and ``overwrite`` is false.
