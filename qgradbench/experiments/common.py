@@ -117,7 +117,7 @@ def conditional_mean(
     gradient stands in: its mean over random directions differs from it by ``O(c^2)``, so the
     spread of SPSA around it counts as estimator noise.
     """
-    if method.name in ("finite-diff",):
+    if method.name == "finite-diff":
         exact = Execution(execution.circuit, execution.observable, execution.dtype)
         return method_jacobian(method, exact, theta, slots)
     return exact_jacobian(execution, theta, slots)

@@ -203,7 +203,3 @@ def write_table(rows: list[dict], path: Path, nullable_integers: Iterable[str] =
     to_frame(rows, nullable_integers).to_parquet(tmp, index=False)
     os.replace(tmp, path)
 
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a result table."""
-    return pd.read_parquet(path)
