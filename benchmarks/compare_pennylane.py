@@ -57,6 +57,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from qgradbench.memory import retain_unless_disabled
+
 N_QUBITS = 4
 N_LAYERS = 2
 BATCH = 32
@@ -154,9 +156,14 @@ def comparison_cases(shots: int | None = DEFAULT_SHOTS) -> list[Case]:
 
 
 def configure_threads(threads: int) -> None:
-    """Pin torch (and OpenMP, for PennyLane-Lightning, if not loaded yet) to ``threads``."""
+    """Pin torch (and OpenMP, for PennyLane-Lightning, if not loaded yet) to ``threads``.
+
+    Also retains freed memory for reuse, as the command line does (``qgradbench/memory.py``),
+    for both sides of the comparison alike.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     torch.set_num_threads(threads)
+    retain_unless_disabled()
 
 
 def make_batch(seed: int = 0, batch: int = BATCH, n_features: int = N_QUBITS):

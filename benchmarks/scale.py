@@ -9,6 +9,9 @@ Every case is timed interleaved with the copy, repeated, and reported as medians
 
     python benchmarks/scale.py --qubits 16 18 20 --batch 16 --layers 4 --repeat 5
 
+Freed memory is retained for reuse as in the command line (``qgradbench/memory.py``);
+``QGRADBENCH_RETAIN_FREED_MEMORY=0`` keeps glibc's defaults, to measure what that costs.
+
 Columns: forward without autograd, backprop forward + backward, adjoint forward + backward,
 passes per gate of the forward, and the ratios the issue targets.
 """
@@ -23,6 +26,7 @@ import time
 import torch
 
 from qgradbench import QuantumLayer
+from qgradbench.memory import retain_unless_disabled
 
 COPY_BYTES = 512 * 2**20
 
@@ -98,6 +102,8 @@ def main() -> None:  # noqa: D103
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    retained = retain_unless_disabled()  # as the CLI does; QGRADBENCH_RETAIN_FREED_MEMORY=0: off
+    print(f"threads {torch.get_num_threads()}, freed memory retained: {retained}", flush=True)
     rows = []
     for n in args.qubits:
         row = measure(n, args.batch, args.layers, args.repeat)
@@ -112,7 +118,11 @@ def main() -> None:  # noqa: D103
         )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"threads": torch.get_num_threads(), "rows": rows}, fh, indent=2)
+            json.dump(
+                {"threads": torch.get_num_threads(), "retained": retained, "rows": rows},
+                fh,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ def one(n: int, layers_per_qubit: int, samples: int, threads: int) -> dict:
     """Time one variance row in this process; return time, stages and peak RSS."""
     torch.set_num_threads(threads)
     from qgradbench.experiments.variance import VarianceSpec, sample_gradients
+    from qgradbench.memory import retain_unless_disabled
+
+    retain_unless_disabled()  # as the command line does
 
     spec = VarianceSpec(n_qubits=n, layers_per_qubit=layers_per_qubit, samples=samples)
     sample_gradients(VarianceSpec(n_qubits=n, n_layers=1, samples=2))  # warm-up

@@ -6,7 +6,9 @@ only DataFrames and files) can be used without importing torch.
 
 __version__ = "0.1.0"
 
-__all__ = ["QuantumLayer", "__version__"]
+from qgradbench.memory import retain_freed_memory  # noqa: E402 (torch-free)
+
+__all__ = ["QuantumLayer", "__version__", "retain_freed_memory"]
 
 
 def __getattr__(name: str):

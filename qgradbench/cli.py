@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from qgradbench import __version__
+from qgradbench.memory import retain_unless_disabled
 from qgradbench.progress import progress_bar
 
 
@@ -724,6 +725,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         args.argv = argv
+        retain_unless_disabled()  # freed states stay in the heap for reuse (qgradbench/memory.py)
         with _sigterm_interrupts():
             return args.func(args)
     except (UsageError, ValueError) as err:

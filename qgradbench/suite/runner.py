@@ -61,7 +61,9 @@ def run_task(experiment: str, settings: dict, threads: int | None = None) -> lis
     import torch
 
     from qgradbench.experiments import get_experiment
+    from qgradbench.memory import retain_unless_disabled
 
+    retain_unless_disabled()  # in every worker, local or Ray (qgradbench/memory.py)
     if threads is not None:
         torch.set_num_threads(threads)
     exp = get_experiment(experiment)

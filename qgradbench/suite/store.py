@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from qgradbench import memory
+
 PACKAGES = ("qgradbench", "torch", "numpy", "pandas", "pyarrow", "pennylane", "scikit-learn")
 
 
@@ -163,6 +165,7 @@ def environment(command: str | None = None) -> dict:
             "cpu_model": cpu_model(),
             "cpu_count": os.cpu_count(),
             "torch_threads": torch_threads(),
+            "malloc_retains_freed_memory": memory.retained(),
             "hostname": platform.node(),
         },
         "git_commit": git_commit(),
@@ -202,4 +205,3 @@ def write_table(rows: list[dict], path: Path, nullable_integers: Iterable[str] =
     tmp = path.with_suffix(path.suffix + ".tmp")
     to_frame(rows, nullable_integers).to_parquet(tmp, index=False)
     os.replace(tmp, path)
-
