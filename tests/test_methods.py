@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from qgradbench import QuantumLayer
+from qgradbench.circuits import CircuitBuilder, Observable
 from qgradbench.methods import (
     adjoint_jacobian,
     available,
@@ -513,6 +514,33 @@ class TestAdjoint:
         slots = np.array([0, 2, 5, 7])
         jac = get_method("shot-adjoint").jacobian(ex, theta, slots, ex.expval(theta))
         assert torch.equal(jac, adjoint_jacobian(ex, theta)[..., slots])
+
+    @pytest.mark.parametrize("n", [3, 8])  # a dense schedule, and fused wire groups
+    def test_jacobian_with_constants_and_fractional_eigenvalues(self, n):
+        """Test adjoint_jacobian against autograd where constants and eigenvalues matter.
+
+        Constant rotations that do not commute with their neighbours (RX before RY(0.3) before
+        RZ on every wire) make the sweep's carried generators depend on the constants' angles,
+        and ``local-z`` (the mean of the ``<Z_j>``, eigenvalues in ``{-1, -1 + 2/n, ..., 1}``,
+        0 among them) is not its own inverse: ``O |psi>`` must multiply by the eigenvalues.
+        """
+        b = CircuitBuilder(n, "constants")
+        for layer in range(2):
+            for wire in range(n):
+                b.rotation("X", wire, slot=2 * n * layer + wire)
+                b.rotation("Y", wire, angle=0.3 + 0.1 * wire)
+                b.rotation("Z", wire, slot=2 * n * layer + n + wire)
+            for wire in range(n - 1):
+                b.fixed("CNOT", (wire, wire + 1))
+        circuit = b.build(4 * n)
+        ex = Execution(circuit, Observable("local-z", n), torch.complex128)
+        theta = torch.rand(
+            3, 4 * n, dtype=torch.float64, generator=torch.Generator().manual_seed(5)
+        )
+        jac = adjoint_jacobian(ex, theta)
+        for row in range(3):
+            want = torch.autograd.functional.jacobian(lambda t: ex.expval(t[None])[0], theta[row])
+            torch.testing.assert_close(jac[row], want)
 
     def test_jacobian_equals_backprop(self):
         """Test that adjoint_jacobian equals autograd's Jacobian of the same circuit."""

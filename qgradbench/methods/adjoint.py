@@ -143,7 +143,7 @@ def adjoint_sweep(
         elif isinstance(stage, FusedStage):
             blocks = schedule.fused_blocks(stage, gates)
             for block, group_step in zip(reversed(blocks), step, strict=True):
-                differentiate(group_step, _group_reduced(both, n, block.shape[-1]))
+                differentiate(group_step, _group_reduced(both, block.shape[-1]))
                 block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
                 both = fused.apply_block_top_inverse(both, block, n)
         else:
@@ -199,7 +199,7 @@ def _reduced(
     return torch.stack(out, dim=2)
 
 
-def _group_reduced(both: torch.Tensor, n: int, size: int) -> torch.Tensor:
+def _group_reduced(both: torch.Tensor, size: int) -> torch.Tensor:
     """``C_w`` for each wire of the ``log2(size)`` wires at the top: ``(B, K, k, 2, 2)``.
 
     One product gives the group's ``Tr_{not group} |phi><lambda_k|`` (``size x size``, reading
@@ -226,13 +226,13 @@ def _all_wires_reduced(
     first moved from the bottom to the top by one transposing copy of both states.
     """
     batch, rows = both.shape[:2]
+    sizes = [2 ** (hi - lo) for lo, hi in groups]  # bottom group first, as fused.wire_groups
     out = [None] * len(groups)
-    out[-1] = _group_reduced(both, n, 2 ** (groups[-1][1] - groups[-1][0]))
-    for g, (lo, hi) in enumerate(groups[:-1]):  # bottom group first, as fused.wire_groups
-        size = 2 ** (hi - lo)
+    out[-1] = _group_reduced(both, sizes[-1])
+    for g, size in enumerate(sizes[:-1]):
         both = both.reshape(batch * rows, -1, size).transpose(1, 2).contiguous()
         both = both.reshape(batch, rows, *[2] * n)
-        out[g] = _group_reduced(both, n, size)
+        out[g] = _group_reduced(both, size)
     return torch.cat(out[::-1], dim=2)
 
 
