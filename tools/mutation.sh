@@ -12,6 +12,8 @@
 # MUTATION_JOBS sets the parallel workers (default: the number of CPUs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the CPU count before OMP_NUM_THREADS=1: GNU nproc honours that variable and would say 1
+jobs="${MUTATION_JOBS:-$(getconf _NPROCESSORS_ONLN)}"
 export OMP_NUM_THREADS=1
-python -m mutmut run --max-children "${MUTATION_JOBS:-$(nproc)}" "$@"
+python -m mutmut run --max-children "$jobs" "$@"
 python tools/mutation_score.py

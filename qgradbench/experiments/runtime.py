@@ -7,9 +7,10 @@ reaches inputs and weights) and an Adam step, each timed on its own; the row rep
 medians and the minimum of the step total. The thread count torch used is recorded, because
 it decides these times: the suite pins it per worker.
 
-Peak memory is measured on one extra, untimed step under PyTorch's profiler: the largest total
-of live tensor allocations (CPU, or ``torch.cuda.max_memory_allocated`` on CUDA), above what
-was allocated before the step.
+Peak memory is measured on one extra, untimed step: on the CPU from PyTorch's profiler's memory
+timeline (every tensor allocation and release of the step, in order; the largest total of live
+tensor bytes), on CUDA from ``torch.cuda.max_memory_allocated``; both above what was allocated
+before the step.
 
 With ``compare="pennylane"`` the same layer (same circuit, same initial weights, same inputs)
 is also built with PennyLane in every configuration that computes what the method computes
@@ -24,11 +25,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import statistics
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from qgradbench.experiments.common import (
@@ -146,18 +151,22 @@ def _peak_memory(layer, x, opt, device) -> int:
         base = torch.cuda.memory_allocated()
         _step(layer, x, opt, device)
         return int(torch.cuda.max_memory_allocated() - base)
-    activities = [torch.profiler.ProfilerActivity.CPU]
-    profiler = torch.profiler.profile(activities=activities, profile_memory=True)
+    profiler = torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU],
+        profile_memory=True,
+        record_shapes=True,  # the memory timeline needs both to follow every tensor
+        with_stack=True,
+    )
     with _quiet_stderr(), profiler as prof:
         _step(layer, x, opt, device)
-    events = sorted(
-        (e for e in prof.events() if e.cpu_memory_usage), key=lambda e: e.time_range.start
-    )
-    live = peak = 0
-    for event in events:
-        live += event.cpu_memory_usage
-        peak = max(peak, live)
-    return int(peak)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # deprecated for CUDA's snapshots
+        path = os.path.join(tmp, "timeline.json")
+        prof.export_memory_timeline(path, device="cpu")
+        with open(path) as fh:
+            _, sizes = json.load(fh)
+    live = np.asarray(sizes, dtype=np.int64).sum(axis=1)  # bytes live after each event
+    return int(live.max()) if live.size else 0
 
 
 def _time(layer, x, params, spec: RuntimeSpec) -> dict:
