@@ -172,6 +172,11 @@ def _trace(gens: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _wire_index(n: int, device: str) -> torch.Tensor:
+    """:func:`_build_wire_index`, cached."""
+    return _build_wire_index(n, device)
+
+
+def _build_wire_index(n: int, device: str) -> torch.Tensor:
     """``index[w, x, r]``: the basis state with bit ``x`` on wire ``w`` and the others ``r``."""
     s = np.arange(2**n)
     rows = [np.stack([s[bit(s, w, n) == x] for x in (0, 1)]) for w in range(n)]
@@ -340,12 +345,17 @@ class _AdjointVJP(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        inputs, weights, state = ctx.saved_tensors
-        execution = ctx.execution
-        # O_eff = sum_j v_j O_j is diagonal: its eigenvalues are grad_out @ table.
-        o_eff = grad_out.to(inputs.dtype) @ execution.diagonals(state.device)  # (B, 2**n)
-        lam = (state.reshape(o_eff.shape) * o_eff).reshape(state.shape).unsqueeze(1)
-        grad_theta = adjoint_sweep(execution, inputs, weights, state, lam)[:, 0]
-        execution.record("backward", inputs.shape[0], 0)
-        # The sweep yields every slot at no extra cost; keep those autograd asked for.
-        return (*split_grad(grad_theta, ctx.n_inputs, tuple(ctx.needs_input_grad[:2])), None)
+        return _adjoint_vjp(ctx, grad_out)
+
+
+def _adjoint_vjp(ctx, grad_out):
+    """The backward pass of :class:`_AdjointVJP` (undecorated, so mutation testing sees it)."""
+    inputs, weights, state = ctx.saved_tensors
+    execution = ctx.execution
+    # O_eff = sum_j v_j O_j is diagonal: its eigenvalues are grad_out @ table.
+    o_eff = grad_out.to(inputs.dtype) @ execution.diagonals(state.device)  # (B, 2**n)
+    lam = (state.reshape(o_eff.shape) * o_eff).reshape(state.shape).unsqueeze(1)
+    grad_theta = adjoint_sweep(execution, inputs, weights, state, lam)[:, 0]
+    execution.record("backward", inputs.shape[0], 0)
+    # The sweep yields every slot at no extra cost; keep those autograd asked for.
+    return (*split_grad(grad_theta, ctx.n_inputs, tuple(ctx.needs_input_grad[:2])), None)

@@ -335,13 +335,18 @@ class _JacobianProduct(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out):
-        theta, out = ctx.saved_tensors
-        needs = tuple(ctx.needs_input_grad[:2])
-        slots = needed_slots(ctx.n_inputs, theta.shape[-1], needs)
-        jac = ctx.method.jacobian(ctx.execution, theta, slots, out)
-        ctx.execution.record("backward", theta.shape[0], ctx.method.circuits_per_sample(len(slots)))
-        grad_theta = theta.new_zeros(theta.shape)
-        grad_theta[:, torch.as_tensor(slots, device=theta.device)] = torch.einsum(
-            "bo,bos->bs", grad_out.to(jac.dtype), jac
-        )
-        return (*split_grad(grad_theta, ctx.n_inputs, needs), None, None)
+        return _jacobian_product_backward(ctx, grad_out)
+
+
+def _jacobian_product_backward(ctx, grad_out):
+    """The backward pass of :class:`_JacobianProduct` (undecorated: mutation testing sees it)."""
+    theta, out = ctx.saved_tensors
+    needs = tuple(ctx.needs_input_grad[:2])
+    slots = needed_slots(ctx.n_inputs, theta.shape[-1], needs)
+    jac = ctx.method.jacobian(ctx.execution, theta, slots, out)
+    ctx.execution.record("backward", theta.shape[0], ctx.method.circuits_per_sample(len(slots)))
+    grad_theta = theta.new_zeros(theta.shape)
+    grad_theta[:, torch.as_tensor(slots, device=theta.device)] = torch.einsum(
+        "bo,bos->bs", grad_out.to(jac.dtype), jac
+    )
+    return (*split_grad(grad_theta, ctx.n_inputs, needs), None, None)

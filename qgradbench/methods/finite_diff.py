@@ -39,6 +39,11 @@ STRATEGIES = ("forward", "backward", "central")
 
 @functools.lru_cache(maxsize=64)
 def finite_diff_coeffs(approx_order: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`solve_stencil`, cached (the body stays undecorated, so mutation testing sees it)."""
+    return solve_stencil(approx_order, strategy)
+
+
+def solve_stencil(approx_order: int, strategy: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(shifts, coeffs)`` of a first-derivative stencil (solves the Vandermonde system).
 
     Args:
@@ -96,6 +101,11 @@ class Stencil:
 
 @functools.lru_cache(maxsize=128)
 def difference_stencil(h: float, approx_order: int, strategy: str) -> Stencil:
+    """:func:`scaled_stencil`, cached."""
+    return scaled_stencil(h, approx_order, strategy)
+
+
+def scaled_stencil(h: float, approx_order: int, strategy: str) -> Stencil:
     """Return the :class:`Stencil` of :func:`finite_diff_coeffs` scaled to step ``h``."""
     shifts, coeffs = finite_diff_coeffs(approx_order, strategy)
     nonzero = shifts != 0
@@ -104,6 +114,13 @@ def difference_stencil(h: float, approx_order: int, strategy: str) -> Stencil:
 
 @functools.lru_cache(maxsize=128)
 def difference_recipe(
+    n_params: int, slots: tuple[int, ...], h: float, approx_order: int, strategy: str
+) -> Recipe:
+    """:func:`build_difference_recipe`, cached."""
+    return build_difference_recipe(n_params, slots, h, approx_order, strategy)
+
+
+def build_difference_recipe(
     n_params: int, slots: tuple[int, ...], h: float, approx_order: int, strategy: str
 ) -> Recipe:
     """Return the finite-difference recipe for ``slots``: the stencil along each ``e_k``."""

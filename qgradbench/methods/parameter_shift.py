@@ -47,6 +47,11 @@ KICK_QUBITS = 7
 
 @functools.lru_cache(maxsize=128)
 def shift_recipe(n_params: int, slots: tuple[int, ...], shift: float) -> Recipe:
+    """:func:`build_shift_recipe`, cached (mutmut skips decorated functions' bodies)."""
+    return build_shift_recipe(n_params, slots, shift)
+
+
+def build_shift_recipe(n_params: int, slots: tuple[int, ...], shift: float) -> Recipe:
     """Return the two-term recipe for ``slots``: rows ``+s e_k, -s e_k`` for each slot ``k``."""
     n = len(slots)
     offsets = np.zeros((2 * n, n_params))
