@@ -17,15 +17,18 @@ a stub). Freed memory is retained for both sides alike, as in the command line.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from qgradbench import QuantumLayer
-from qgradbench.memory import retain_unless_disabled
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scale import sweep  # noqa: E402 (a script beside this one)
 
 
 def torchquantum_layer(n: int, layers: int):
@@ -130,23 +133,22 @@ def main() -> None:  # noqa: D103
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    retained = retain_unless_disabled()
-    rows = []
-    for n in args.qubits:
-        row = measure(n, args.layers, args.batch, args.repeat)
-        rows.append(row)
-        print(
-            f"n={n:2d} L={args.layers} B={args.batch}: qgradbench {row['qgradbench_s'] * 1e3:.1f} ms"
-            f", TorchQuantum {row['torchquantum_s'] * 1e3:.1f} ms, ratio {row['ratio']:.1f}x"
-            f" (outputs agree to {row['max_output_diff']:.1e})",
-            flush=True,
+
+    def describe(row):
+        return (
+            f"n={row['n_qubits']:2d} L={row['layers']} B={row['batch']}:"
+            f" qgradbench {row['qgradbench_s'] * 1e3:.1f} ms,"
+            f" TorchQuantum {row['torchquantum_s'] * 1e3:.1f} ms, ratio {row['ratio']:.1f}x"
+            f" (outputs agree to {row['max_output_diff']:.1e})"
         )
-    if args.json:
-        with open(args.json, "w") as fh:
-            meta = {"threads": torch.get_num_threads(), "retained": retained}
-            json.dump({**meta, "rows": rows}, fh, indent=2)
+
+    sweep(
+        args.qubits,
+        lambda n: measure(n, args.layers, args.batch, args.repeat),
+        describe,
+        args.threads,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

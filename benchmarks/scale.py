@@ -100,29 +100,45 @@ def main() -> None:  # noqa: D103
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    retained = retain_unless_disabled()  # as the CLI does; QGRADBENCH_RETAIN_FREED_MEMORY=0: off
-    print(f"threads {torch.get_num_threads()}, freed memory retained: {retained}", flush=True)
-    rows = []
-    for n in args.qubits:
-        row = measure(n, args.batch, args.layers, args.repeat)
-        rows.append(row)
-        print(
-            f"n={n:2d} B={row['batch']} copy {row['copy_gb_s']:.1f} GB/s"
+
+    def describe(row):
+        return (
+            f"n={row['n_qubits']:2d} B={row['batch']} copy {row['copy_gb_s']:.1f} GB/s"
             f" pass {row['pass_ms']:.2f} ms"
             f" | fwd {row['forward_s']:.3f} s = {row['forward_passes_per_gate']:.2f} pass/gate"
             f" | backprop {row['backprop_s']:.3f} s = {row['backprop_over_forward']:.2f}x fwd"
-            f" | adjoint {row['adjoint_s']:.3f} s = {row['adjoint_over_backprop']:.2f}x backprop",
-            flush=True,
+            f" | adjoint {row['adjoint_s']:.3f} s = {row['adjoint_over_backprop']:.2f}x backprop"
         )
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(
-                {"threads": torch.get_num_threads(), "retained": retained, "rows": rows},
-                fh,
-                indent=2,
-            )
+
+    sweep(
+        args.qubits,
+        lambda n: measure(n, args.batch, args.layers, args.repeat),
+        describe,
+        args.threads,
+        args.json,
+    )
+
+
+def sweep(qubits, measure_one, describe, threads=None, json_path=None) -> list[dict]:
+    """Measure each register size in turn, print each row, and write them all as JSON.
+
+    Sets the torch threads first (``None``: torch's default) and retains freed memory as the
+    command line does (``QGRADBENCH_RETAIN_FREED_MEMORY=0``: glibc's defaults); both are
+    printed and recorded with the rows.
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    retained = retain_unless_disabled()
+    print(f"threads {torch.get_num_threads()}, freed memory retained: {retained}", flush=True)
+    rows = []
+    for n in qubits:
+        rows.append(measure_one(n))
+        print(describe(rows[-1]), flush=True)
+    if json_path:
+        meta = {"threads": torch.get_num_threads(), "retained": retained}
+        with open(json_path, "w") as fh:
+            json.dump({**meta, "rows": rows}, fh, indent=2)
+    return rows
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from qgradbench.methods import (
     names,
 )
 from qgradbench.methods.base import Execution, HardwareMethod, ShiftRuleMethod, assemble
+from qgradbench.methods.parameter_shift import shift_recipe
 
 
 def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
@@ -341,6 +342,18 @@ class TestParameterShiftRule:
         """Test that (f(t+s) - f(t-s)) / (2 sin s) is exact for any shift s (closed form)."""
         est, exact = one_qubit_gradient("parameter-shift", shift=shift)
         assert est == pytest.approx(exact, abs=1e-12)
+
+    def test_recipe(self):
+        """Test the recipe's rows ``+-s e_k``, weights ``+-1/(2 sin s)`` and no unshifted term."""
+        shift = 0.7
+        rec = shift_recipe(5, (1, 3), shift)
+        want_offsets = np.zeros((4, 5))
+        want_offsets[[0, 1], 1] = [shift, -shift]
+        want_offsets[[2, 3], 3] = [shift, -shift]
+        w = 1 / (2 * math.sin(shift))
+        np.testing.assert_array_equal(rec.offsets, want_offsets)
+        np.testing.assert_allclose(rec.coeffs, [[w, -w, 0, 0], [0, 0, w, -w]], rtol=1e-15)
+        np.testing.assert_array_equal(rec.f0_coeffs, np.zeros(2))
 
     def test_bad_shift(self):
         """Test that a shift with sin(s) = 0 raises a ValueError naming it."""
