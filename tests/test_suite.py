@@ -37,6 +37,13 @@ experiments:
     vary: {n_qubits: [2, 3]}
 """
 
+# The quick suite with three times the training runs (about 8 s in all), for the interrupt
+# tests: after the two finished runs they wait for, enough work is left that the signal
+# lands mid-suite even when the machine is busy.
+LONGER = QUICK.replace("suite: quick", "suite: longer").replace(
+    "vary: {seed: [0, 1]}", "vary: {seed: [0, 1, 2, 3, 4, 5]}"
+)
+
 TIMING = ("time_", "peak_memory_bytes", "threads")
 
 
@@ -63,22 +70,43 @@ def assert_same_tables(a: dict, b: dict) -> None:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=False, rtol=1e-12)
 
 
+def _suite_file(tmp_path_factory, name: str, text: str) -> Path:
+    path = tmp_path_factory.mktemp("suites") / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def _reference(path: Path, tmp_path_factory, name: str) -> dict:
+    """A suite's tables from one uninterrupted run with one worker."""
+    out = tmp_path_factory.mktemp(f"{name}-ref")
+    code = main(["run", "suite", str(path), "--out", str(out), "--workers", "1",
+                 "--threads", "1", "--quiet"])  # fmt: skip
+    assert code == 0
+    return tables(only_run(out, name))
+
+
 @pytest.fixture(scope="module")
 def quick_file(tmp_path_factory) -> Path:
     """The quick suite as a file."""
-    path = tmp_path_factory.mktemp("suites") / "quick.yaml"
-    path.write_text(QUICK)
-    return path
+    return _suite_file(tmp_path_factory, "quick", QUICK)
 
 
 @pytest.fixture(scope="module")
 def quick_reference(quick_file, tmp_path_factory) -> dict:
     """The quick suite's tables from one uninterrupted run with one worker."""
-    out = tmp_path_factory.mktemp("quick-ref")
-    code = main(["run", "suite", str(quick_file), "--out", str(out), "--workers", "1",
-                 "--threads", "1", "--quiet"])  # fmt: skip
-    assert code == 0
-    return tables(only_run(out, "quick"))
+    return _reference(quick_file, tmp_path_factory, "quick")
+
+
+@pytest.fixture(scope="module")
+def longer_file(tmp_path_factory) -> Path:
+    """The longer suite as a file (the interrupt tests)."""
+    return _suite_file(tmp_path_factory, "longer", LONGER)
+
+
+@pytest.fixture(scope="module")
+def longer_reference(longer_file, tmp_path_factory) -> dict:
+    """The longer suite's tables from one uninterrupted run with one worker."""
+    return _reference(longer_file, tmp_path_factory, "longer")
 
 
 class TestSmoke:
@@ -177,10 +205,10 @@ class TestBuiltins:
 
 class TestInterrupt:
     @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-    def test_interrupt_then_rerun_equals_uninterrupted(self, sig, quick_file, quick_reference,
+    def test_interrupt_then_rerun_equals_uninterrupted(self, sig, longer_file, longer_reference,
                                                        tmp_path):  # fmt: skip
         """Test that an interrupted suite keeps finished runs and resumes to the same tables."""
-        command = [sys.executable, "-m", "qgradbench.cli", "run", "suite", str(quick_file),
+        command = [sys.executable, "-m", "qgradbench.cli", "run", "suite", str(longer_file),
                    "--out", str(tmp_path), "--workers", "1", "--threads", "1",
                    "--quiet"]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -188,13 +216,13 @@ class TestInterrupt:
                                 text=True)  # fmt: skip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            logs = list(tmp_path.glob("quick/*/log.txt"))
+            logs = list(tmp_path.glob("longer/*/log.txt"))
             if logs and logs[0].read_text().count("done task") >= 2:
                 break
             time.sleep(0.05)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
-        run = only_run(tmp_path, "quick")
+        run = only_run(tmp_path, "longer")
         meta = json.loads((run / "metadata.json").read_text())
         assert proc.returncode == 130, err
         assert meta["status"] == "interrupted" and 2 <= meta["tasks_finished"] < meta["tasks"]
@@ -205,7 +233,7 @@ class TestInterrupt:
         assert rerun.returncode == 0, rerun.stderr
         assert "resuming" in rerun.stdout
         assert json.loads((run / "metadata.json").read_text())["status"] == "complete"
-        assert_same_tables(tables(run), quick_reference)
+        assert_same_tables(tables(run), longer_reference)
 
 
 class TestExecutors:
