@@ -181,6 +181,61 @@ class TestBranchedRuns:
             for got, want in zip(other, grads[0], strict=True):
                 torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
 
+    @staticmethod
+    def _kicked_setup(batch: int = 2, shots: int | None = None, seed: int = 7):
+        """A 7-qubit layer's execution and angle vectors, for calling the kicked rule directly."""
+        from qgradbench import QuantumLayer
+        from qgradbench.methods.base import Execution, assemble
+
+        layer = QuantumLayer(7, 1, seed=2, dtype=torch.complex128)
+        generator = None if shots is None else torch.Generator().manual_seed(seed)
+        ex = Execution(
+            layer.circuit, layer.execution.observable, torch.complex128, shots, generator
+        )
+        x = torch.rand(batch, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        return ex, assemble(x, layer.weights.detach().reshape(-1))
+
+    @pytest.mark.parametrize("per_chunk", [1, 3])
+    def test_kicked_chunks_cover_every_slot(self, per_chunk, monkeypatch):
+        """Test the kicked rule in chunks of ``per_chunk`` slots (its memory bound) against adjoint.
+
+        The amplitude budget is set to ``per_chunk`` slots' kicked states of the batch: every
+        chunk but the last holds exactly that many slots, and the chunks' columns join in slot
+        order into the exact Jacobian.
+        """
+        import qgradbench.methods.parameter_shift as ps
+        from qgradbench.methods import adjoint_jacobian
+
+        batch = 2
+        ex, theta = self._kicked_setup(batch)
+        slots = np.arange(theta.shape[1])
+        monkeypatch.setattr(ps, "MAX_AMPLITUDES_PER_CALL", per_chunk * batch * 2**7)
+        sizes, real = [], ps.kicked_probabilities
+
+        def spy(execution, theta, chunk, c, s):
+            sizes.append(len(chunk))
+            return real(execution, theta, chunk, c, s)
+
+        monkeypatch.setattr(ps, "kicked_probabilities", spy)
+        jac = ps.kicked_shift_jacobian(ex, theta, slots, math.pi / 2)
+        full, rest = divmod(len(slots), per_chunk)
+        assert sizes == [per_chunk] * full + ([rest] if rest else [])
+        torch.testing.assert_close(jac, adjoint_jacobian(ex, theta), rtol=0, atol=1e-10)
+
+    def test_kicked_shots_come_from_the_execution_generator(self):
+        """Test that the kicked rule draws its shots from the execution's generator alone.
+
+        Two runs with equally seeded generators agree bit for bit whatever torch's global seed.
+        """
+        from qgradbench.methods.parameter_shift import kicked_shift_jacobian
+
+        runs = []
+        for global_seed in (0, 1):
+            torch.manual_seed(global_seed)
+            ex, theta = self._kicked_setup(shots=100)
+            runs.append(kicked_shift_jacobian(ex, theta, np.arange(theta.shape[1]), math.pi / 2))
+        assert torch.equal(*runs)
+
     def test_kicked_parameter_shift_shot_statistics(self):
         """Test 7-qubit (pi-kicked) parameter-shift entries: mean g, variance (1-A^2-g^2)/(2N)."""
         from tests.test_shots import (
