@@ -16,7 +16,6 @@ a stub). Freed memory is retained for both sides alike, as in the command line.
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -28,7 +27,7 @@ import torch
 from qgradbench import QuantumLayer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scale import sweep  # noqa: E402 (a script beside this one)
+from scale import sweep, sweep_arguments  # noqa: E402 (a script beside this one)
 
 
 def torchquantum_layer(n: int, layers: int):
@@ -125,14 +124,7 @@ def measure(n: int, layers: int, batch: int, repeat: int) -> dict:
 
 
 def main() -> None:  # noqa: D103
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--qubits", type=int, nargs="+", default=[4, 12, 16])
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    args = sweep_arguments(__doc__, qubits=[4, 12, 16], batch=32)
 
     def describe(row):
         return (

@@ -92,14 +92,7 @@ def measure(n: int, batch: int, layers: int, repeat: int, dtype=torch.complex64)
 
 
 def main() -> None:  # noqa: D103
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--qubits", type=int, nargs="+", default=[16, 18, 20])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+    args = sweep_arguments(__doc__, qubits=[16, 18, 20], batch=16)
 
     def describe(row):
         return (
@@ -117,6 +110,18 @@ def main() -> None:  # noqa: D103
         args.threads,
         args.json,
     )
+
+
+def sweep_arguments(doc: str, qubits: list[int], batch: int) -> argparse.Namespace:
+    """Parse a sweep script's options: qubits, batch, layers, repeat, threads, JSON output."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--qubits", type=int, nargs="+", default=qubits)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    return parser.parse_args()
 
 
 def sweep(qubits, measure_one, describe, threads=None, json_path=None) -> list[dict]:
