@@ -35,6 +35,19 @@ def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
     return layer.weights.grad[0, 0, 1].item(), exact
 
 
+def count_engine_calls(layer: QuantumLayer, monkeypatch) -> list[int]:
+    """Record the batch size of every ``Circuit.run`` call from now on; return the list."""
+    calls = []
+    original = type(layer.circuit).run
+
+    def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
+        calls.append(theta.shape[0])
+        return original(circuit, theta, dtype, shared)
+
+    monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+    return calls
+
+
 class TestRegistry:
     """The method registry."""
 
@@ -370,14 +383,7 @@ class TestBatching:
         layer = QuantumLayer(4, 2, diff_method=method, seed=0)
         x = torch.rand(8, 4, requires_grad=True)
         out = layer(x)
-        calls = []
-        original = type(layer.circuit).run
-
-        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
-            calls.append(theta.shape[0])
-            return original(circuit, theta, dtype, shared)
-
-        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        calls = count_engine_calls(layer, monkeypatch)
         out.sum().backward()
         n_params = 4 + 2 * 4 * 3
         per_param = 2 if method == "parameter-shift" else 1
@@ -386,14 +392,7 @@ class TestBatching:
     def test_only_requested_gradients(self, monkeypatch):
         """Test that inputs without requires_grad are not differentiated (fewer circuits)."""
         layer = QuantumLayer(3, 1, diff_method="parameter-shift", seed=0)
-        calls = []
-        original = type(layer.circuit).run
-
-        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
-            calls.append(theta.shape[0])
-            return original(circuit, theta, dtype, shared)
-
-        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        calls = count_engine_calls(layer, monkeypatch)
         layer(torch.rand(5, 3)).sum().backward()  # x does not require grad
         assert calls == [5, 5 * 2 * 9]  # forward, then 2 circuits for each of the 9 weights
         assert layer.weights.grad is not None
@@ -442,14 +441,7 @@ class TestChunking:
         ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
         theta = torch.rand(10, layer.circuit.n_params, dtype=torch.float64)
         whole = ex.estimate(theta)
-        calls = []
-        original = type(layer.circuit).run
-
-        def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
-            calls.append(theta.shape[0])
-            return original(circuit, theta, dtype, shared)
-
-        monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+        calls = count_engine_calls(layer, monkeypatch)
         monkeypatch.setattr(base, "MAX_AMPLITUDES_PER_CALL", 2**5)
         torch.testing.assert_close(ex.estimate(theta), whole, atol=1e-15, rtol=0)
         assert calls == [4, 4, 2]
