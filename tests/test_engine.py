@@ -72,8 +72,14 @@ class TestGates:
         got = engine.apply_monomial(psi, gate).reshape(4, 4).T  # columns: images of |s>
         np.testing.assert_allclose(got.numpy(), matrix)
 
-    def test_monomial_composition_and_inverse(self):
-        """Test that composed monomials equal the sequence, and the inverse undoes it."""
+    @pytest.mark.parametrize("gather_qubits", [64, 0])
+    def test_monomial_composition_and_inverse(self, gather_qubits, monkeypatch):
+        """Test that composed monomials equal the sequence, and the inverse undoes it.
+
+        With both kernels: ``index_select`` (small registers) and ``gather`` (from
+        ``GATHER_QUBITS`` qubits on; forced here by a threshold of 0).
+        """
+        monkeypatch.setattr(engine.statevector, "GATHER_QUBITS", gather_qubits)
         n, gen = 3, torch.Generator().manual_seed(0)
         gates = [
             Monomial.gate("CNOT", (0, 2), n),
@@ -88,6 +94,27 @@ class TestGates:
         fused = functools.reduce(Monomial.then, gates)
         torch.testing.assert_close(engine.apply_monomial(psi, fused), seq)
         torch.testing.assert_close(engine.apply_monomial(seq, fused.inverse), psi)
+
+    @pytest.mark.parametrize("gather_qubits", [64, 0])
+    def test_monomial_gradient_is_the_inverse(self, gather_qubits, monkeypatch):
+        """Test that the gradient through a monomial ``U`` is ``U^dagger`` applied to it.
+
+        For ``L = Re <v|U psi>`` torch's gradient is ``dL/dRe psi + i dL/dIm psi = U^dagger v``,
+        built here from the explicit matrix of ``U`` (phases included: CZ, S-like monomials).
+        """
+        monkeypatch.setattr(engine.statevector, "GATHER_QUBITS", gather_qubits)
+        n, gen = 4, torch.Generator().manual_seed(6)
+        gate = functools.reduce(
+            Monomial.then,
+            [Monomial.gate("CNOT", (0, 3), n), Monomial.gate("CZ", (1, 2), n)]
+            + [Monomial.gate("CNOT", (w, (w + 1) % n), n) for w in range(n)],
+        )
+        psi = random_state(3, n, gen).requires_grad_()
+        v = random_state(3, n, gen).reshape(3, -1)
+        out = engine.apply_monomial(psi, gate).reshape(3, -1)
+        (grad,) = torch.autograd.grad((v.conj() * out).sum().real, psi)
+        want = v.numpy() @ monomial_matrix(gate).conj()  # rows: (U^dagger v)^T
+        np.testing.assert_allclose(grad.reshape(3, -1).numpy(), want, atol=1e-12)
 
     def test_unknown_fixed_gate(self):
         """Test that an unknown fixed gate raises a ValueError naming it."""
@@ -137,9 +164,18 @@ class TestStatevector:
         """Test that the outer-product path (large registers) builds the same state."""
         gen = torch.Generator().manual_seed(4)
         cols = torch.randn(2, 5, 2, dtype=torch.complex128, generator=gen)
-        gathered = engine.product_state(cols)
-        monkeypatch.setattr(engine.dense, "GATHER_PRODUCT_QUBITS", 2)
-        torch.testing.assert_close(engine.product_state(cols), gathered)
+        cols.requires_grad_()
+        weights = torch.randn(2, 2**5, dtype=torch.complex128, generator=gen)
+
+        def state_and_grad():
+            state = engine.product_state(cols)
+            loss = (weights * state.reshape(2, -1)).sum().real
+            return state.detach(), torch.autograd.grad(loss, cols)[0]
+
+        gathered = state_and_grad()
+        monkeypatch.setattr(engine.dense, "GATHER_PRODUCT_QUBITS", 2)  # halves 2 + (1 + 2)
+        for got, want in zip(state_and_grad(), gathered, strict=True):
+            torch.testing.assert_close(got, want)
 
     def test_product_state_with_zero_entries(self):
         """Test the product state (and its gradient) when columns hold exact zeros, as |0> does."""
@@ -162,6 +198,17 @@ class TestStatevector:
         h = engine.pauli_matrix("X", torch.complex128)  # <X> = <psi| X |psi>
         x = (psi.conj() * engine.apply_matrix(psi, h, 0, 1)).sum((-1,)).real
         torch.testing.assert_close(x, torch.sin(t))
+
+    def test_expval_gradient(self):
+        """Test expval_diagonal's written-out backward pass against finite differences.
+
+        ``gradcheck`` perturbs the real and imaginary part of every amplitude (complex128,
+        central differences): a missing factor 2 or a conjugated state fails it.
+        """
+        n, gen = 3, torch.Generator().manual_seed(7)
+        psi = random_state(2, n, gen).requires_grad_()
+        diagonals = torch.randn(4, 2**n, dtype=torch.float64, generator=gen)
+        assert torch.autograd.gradcheck(lambda p: engine.expval_diagonal(p, diagonals, n), psi)
 
     def test_probabilities_normalised(self):
         """Test that probabilities are |psi_s|^2 and sum to one."""

@@ -34,7 +34,8 @@ def _product_index(n_qubits: int, device: str) -> torch.Tensor:
 
 
 #: Up to this many qubits :func:`product_state` gathers all factors at once (``n`` times the
-#: state's memory); above, it builds the state by successive outer products (no extra memory).
+#: state's memory); above, it builds the top and bottom halves of the wires that way and joins
+#: them by one outer product.
 GATHER_PRODUCT_QUBITS = 10
 
 
@@ -42,7 +43,11 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
     """Return the product state ``(x)_w columns[..., w, :]`` over the wires.
 
     Amplitude ``s`` is ``prod_w columns[w, bit_w(s)]``: on small registers one gather and one
-    product, otherwise one outer product per wire.
+    product. On larger ones the state is ``top (x) bottom`` for the product states of the top
+    and bottom halves of the wires, written by one batched outer product (a matrix product
+    with an inner dimension of one): one pass over the state, and a backward pass of two
+    matrix-vector products, where a chain of per-wire outer products costs about two passes
+    forward and autograd's backward of each broadcast product several more.
 
     Args:
         columns: complex tensor ``(*batch, n, 2)``; row ``w`` is the single-qubit state of wire w.
@@ -54,9 +59,10 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
     if n <= GATHER_PRODUCT_QUBITS:
         state = columns.flatten(-2)[..., _product_index(n, str(columns.device))].prod(-2)
     else:
-        state = columns[..., 0, :]
-        for w in range(1, n):
-            state = (state.unsqueeze(-1) * columns[..., w, :].unsqueeze(-2)).flatten(-2)
+        half = n // 2
+        top = product_state(columns[..., :half, :]).reshape(*batch, 2**half, 1)
+        bottom = product_state(columns[..., half:, :]).reshape(*batch, 1, 2 ** (n - half))
+        state = top @ bottom
     return state.reshape(*batch, *([2] * n))
 
 
