@@ -271,3 +271,24 @@ class TestBranchedRuns:
         jac = sampled_jacobians(layer, theta, reps=1000)
         assert_mean(jac, g, (1 - g**2) / N)
         assert_variance(jac, (1 - g**2) / N)
+
+
+@pytest.mark.parametrize("conjugated", ["first", "second"])
+def test_batched_matmul_with_conjugated_operands(conjugated, monkeypatch):
+    """Test that the pair-by-pair products (long inner dimensions) equal ``bmm``.
+
+    Forced here by ``LOOP_INNER = 1``, on a conjugated transposed operand (how the fused
+    layer's backward pass and the adjoint sweep call it) and on a plain conjugated one.
+    """
+    monkeypatch.setattr(fused, "LOOP_INNER", 1)
+    gen = torch.Generator().manual_seed(8)
+    a = torch.randn(3, 6, 4, dtype=torch.complex128, generator=gen)
+    b = torch.randn(3, 5, 6, dtype=torch.complex128, generator=gen)
+    if conjugated == "first":
+        a, b = a.mH, b.mH  # (3, 4, 6) @ (3, 6, 5), the first conjugated and transposed
+        want = torch.bmm(a.resolve_conj(), b.resolve_conj())
+    else:
+        a, b = a.transpose(1, 2), b.conj().transpose(1, 2)
+        want = torch.bmm(a, b.resolve_conj())
+    got = fused.batched_matmul(a, b)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)

@@ -56,6 +56,36 @@ def kron(mats: torch.Tensor) -> torch.Tensor:
     return dense.kron_unitaries(mats.unsqueeze(-4), index)[..., 0, :, :]
 
 
+#: From this inner dimension on, :func:`batched_matmul` multiplies one matrix pair at a time.
+#: Measured on the 2-core VM (complex64, 2 threads), for ``(K x M) @ (M x K)`` products with a
+#: conjugated operand: at 20 qubits (``K = 32``, batch 16) 56 ms one at a time against 70 ms for
+#: ``bmm``, at 16 qubits 2.9 against 3.4 ms; at ``M = 256`` and batch 1024, 44 against 14 ms.
+LOOP_INNER = 2048
+
+
+def batched_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.bmm(a, b)``, without copying an operand that is a conjugated view.
+
+    ``bmm`` on the CPU materialises a conjugated operand (``x.mH``, ``x.conj()``) before the
+    product: one more pass over a state. ``mm`` hands a conjugated *transposed* operand to BLAS
+    as is (its ``'c'`` operation), so for long inner dimensions (``LOOP_INNER``), where the
+    per-call overhead is small, the pairs are multiplied one at a time into one output.
+
+    Args:
+        a: ``(b, I, M)``.
+        b: ``(b, M, J)``.
+
+    Returns:
+        ``(b, I, J)``.
+    """
+    if a.shape[-1] < LOOP_INNER or not (a.is_conj() or b.is_conj()) or a.device.type != "cpu":
+        return torch.bmm(a, b)
+    out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
+    for i in range(a.shape[0]):
+        torch.mm(a[i], b[i], out=out[i])
+    return out
+
+
 def _per_product(unitary: torch.Tensor, lead: torch.Size, count: int) -> torch.Tensor:
     """``unitary`` ``(K, K)`` or broadcastable to ``(*lead, K, K)`` as ``(count, K, K)``."""
     size = unitary.shape[-1]
@@ -120,7 +150,7 @@ class _BlockBottom(torch.autograd.Function):
             flat = state.reshape(-1, 2**n // size, size)  # (b, M, K)
             g = grad.reshape(-1, size, 2**n // size)  # (b, K, M)
             # grad_U = g conj(psi) = (psi^H g^T)^T: both operands as BLAS views, no copy
-            per = torch.bmm(flat.mH, g.transpose(1, 2)).transpose(1, 2)  # (b, K, K)
+            per = batched_matmul(flat.mH, g.transpose(1, 2)).transpose(1, 2)  # (b, K, K)
             lead = grad.shape[: grad.dim() - n]
             per = per.reshape(*lead, size, size)
             grad_unitary = per.sum_to_size(unitary.shape)

@@ -214,7 +214,7 @@ def _group_reduced(both: torch.Tensor, size: int) -> torch.Tensor:
     k = size.bit_length() - 1
     phi = both[:, 0].reshape(batch, size, -1)  # (B, K, M)
     lam = both[:, 1:].reshape(batch, (rows - 1) * size, -1)  # (B, L K, M)
-    group = torch.bmm(phi, lam.mH).unflatten(-1, (rows - 1, size)).transpose(1, 2)
+    group = fused.batched_matmul(phi, lam.mH).unflatten(-1, (rows - 1, size)).transpose(1, 2)
     out = []
     for j in range(k):
         c = group.reshape(batch, rows - 1, 2**j, 2, 2 ** (k - j - 1), 2**j, 2, 2 ** (k - j - 1))
