@@ -292,3 +292,23 @@ def test_batched_matmul_with_conjugated_operands(conjugated, monkeypatch):
         want = torch.bmm(a, b.resolve_conj())
     got = fused.batched_matmul(a, b)
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_lead_reduced_matrices_of_a_product_state(batched):
+    """Test the adjoint's leading-block matrices against the per-wire partial trace.
+
+    ``_lead_reduced`` uses that ``phi`` is the product of the columns; ``_reduced`` contracts
+    an arbitrary ``phi`` wire by wire. Columns per circuit and shared, odd register size (the
+    halves differ), a subset of wires in arbitrary order.
+    """
+    from qgradbench.methods.adjoint import _lead_reduced, _reduced
+
+    n, batch, rows, gen = 5, 3, 2, torch.Generator().manual_seed(9)
+    shape = (batch, n, 2) if batched else (n, 2)
+    columns = torch.randn(*shape, dtype=torch.complex128, generator=gen)
+    phi = engine.product_state(columns).expand(batch, *([2] * n))
+    lam = torch.randn(batch, rows, *([2] * n), dtype=torch.complex128, generator=gen)
+    wires = (3, 0, 4, 1)
+    want = _reduced(torch.cat([phi.unsqueeze(1), lam], dim=1), n, wires, gather_qubits=0)
+    np.testing.assert_allclose(_lead_reduced(lam, columns, wires).numpy(), want.numpy(), atol=1e-12)

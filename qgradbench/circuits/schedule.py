@@ -619,6 +619,17 @@ class Schedule:
 
     def _product_state(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
         """The state after the leading blocks: the product of their first columns."""
+        state = dense.product_state(self._lead_columns(gates, t, batch))
+        return state if self.lead_batched else state.expand(batch, *state.shape)
+
+    def lead_columns(self, gates: Gates, batch: int) -> torch.Tensor:
+        """Each wire's state after the leading blocks: ``(B, n, 2)``, or ``(n, 2)`` if shared.
+
+        The state after them is the product of these columns (``|0>`` on a wire without one).
+        """
+        return self._lead_columns(gates, self._tensors(gates.pool.dtype, gates.pool.device), batch)
+
+    def _lead_columns(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
         if self.lead_batched:
             columns = gates.heads[..., 0]  # first columns (B, H, 2)
             if self.lead_missing_head:
@@ -631,8 +642,7 @@ class Schedule:
             # (n, 2, 2) @ (..., n, 2) as a broadcast product: cheaper than matmul at this size
             suffix = gates.pool.index_select(0, t["lead_suffixes"])
             columns = (suffix * columns.unsqueeze(-2)).sum(-1)
-        state = dense.product_state(columns)
-        return state if self.lead_batched else state.expand(batch, *state.shape)
+        return columns
 
 
 def _append(chains: list, chain: tuple[int, ...]) -> int:

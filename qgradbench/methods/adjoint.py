@@ -152,9 +152,9 @@ def adjoint_sweep(
             inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
             both = engine.apply_matrix(both, inverse, stage.wire, n)
     if plan.lead.wires:
-        if schedule.fused_layers and len(plan.lead.wires) > 1:
-            c = _all_wires_reduced(both, n, schedule.fused_layers[0].groups)
-            c = c.index_select(2, torch.as_tensor(plan.lead.wires, device=c.device))
+        if n > schedule.dense_qubits and len(plan.lead.wires) > 1:
+            columns = schedule.lead_columns(gates, batched.shape[0])
+            c = _lead_reduced(both[:, 1:], columns, plan.lead.wires)
         else:
             c = _reduced(both, n, plan.lead.wires, schedule.dense_qubits)
         differentiate(plan.lead, c)
@@ -222,23 +222,56 @@ def _group_reduced(both: torch.Tensor, size: int) -> torch.Tensor:
     return torch.stack(out, dim=2)
 
 
-def _all_wires_reduced(
-    both: torch.Tensor, n: int, groups: tuple[tuple[int, int], ...]
-) -> torch.Tensor:
-    """``C_w`` for every wire, ``(B, K, n, 2, 2)`` in wire order, a group of wires at a time.
+def _lead_reduced(lam: torch.Tensor, columns: torch.Tensor, wires: tuple[int, ...]) -> torch.Tensor:
+    """``C_w`` of the leading blocks, whose ``phi`` is the product state ``(x)_v c_v``.
 
-    The top group's matrices come from :func:`_group_reduced` directly; each other group is
-    first moved from the bottom to the top by one transposing copy of both states.
+    ``C_w[x, y] = sum_r phi[x, r] conj(lambda[y, r]) = c_w[x] conj(mu_w[y])`` with
+    ``mu_w = <(x)_{v != w} c_v | lambda>`` contracted over every wire but ``w``
+    (:func:`_product_contractions`): two reads of ``lambda``, where the reduced matrices of an
+    arbitrary ``phi`` would need one transposing copy of both states per wire group.
+
+    Args:
+        lam: ``(B, K, 2, ..., 2)``, the ``lambda_k`` swept back to the start.
+        columns: the wires' states after the leading blocks, ``(B, n, 2)`` or ``(n, 2)``.
+        wires: the wires with a leading block to differentiate.
+
+    Returns:
+        ``(B, K, len(wires), 2, 2)``.
     """
-    batch, rows = both.shape[:2]
-    sizes = [2 ** (hi - lo) for lo, hi in groups]  # bottom group first, as fused.wire_groups
-    out = [None] * len(groups)
-    out[-1] = _group_reduced(both, sizes[-1])
-    for g, size in enumerate(sizes[:-1]):
-        both = both.reshape(batch * rows, -1, size).transpose(1, 2).contiguous()
-        both = both.reshape(batch, rows, *[2] * n)
-        out[g] = _group_reduced(both, size)
-    return torch.cat(out[::-1], dim=2)
+    batch, rows = lam.shape[:2]
+    mu = _product_contractions(lam.reshape(batch, rows, -1), columns)  # (B, K, n, 2)
+    index = torch.as_tensor(wires, device=lam.device)
+    picked = columns.index_select(-2, index).unsqueeze(-3)  # (B, 1, W, 2) or (1, W, 2)
+    return picked.unsqueeze(-1) * mu.index_select(2, index).conj().unsqueeze(-2)
+
+
+def _product_contractions(lam: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """``mu_w[y] = sum_r conj(prod_{v != w} c_v[r_v]) lambda[y on w, r]`` for every wire.
+
+    Halves the wires recursively: ``lambda`` as ``(top, bottom)`` contracted with the bottom
+    half's product state gives the top half's problem, and the other way round (two
+    matrix-vector products, each one read of ``lambda``).
+
+    Args:
+        lam: ``(B, K, 2**n)``.
+        columns: ``(B, n, 2)`` or ``(n, 2)``.
+
+    Returns:
+        ``(B, K, n, 2)``.
+    """
+    n = columns.shape[-2]
+    if n == 1:
+        return lam.unsqueeze(-2)
+    half = n // 2
+    top, bottom = columns[..., :half, :], columns[..., half:, :]
+    grid = lam.unflatten(-1, (2**half, 2 ** (n - half)))  # (B, K, T, D)
+    top_state = engine.product_state(top).reshape(*columns.shape[:-2], 1, 1, 2**half)
+    bottom_state = engine.product_state(bottom).reshape(*columns.shape[:-2], 1, 2 ** (n - half), 1)
+    on_top = (grid @ bottom_state.conj()).squeeze(-1)  # (B, K, T)
+    on_bottom = (top_state.conj() @ grid).squeeze(-2)  # (B, K, D)
+    return torch.cat(
+        [_product_contractions(on_top, top), _product_contractions(on_bottom, bottom)], dim=-2
+    )
 
 
 def _plan(schedule: Schedule, device) -> SweepPlan:
