@@ -116,6 +116,26 @@ class TestGates:
         want = v.numpy() @ monomial_matrix(gate).conj()  # rows: (U^dagger v)^T
         np.testing.assert_allclose(grad.reshape(3, -1).numpy(), want, atol=1e-12)
 
+    @pytest.mark.parametrize("gather_qubits", [64, 0])
+    def test_monomial_of_a_conjugated_view(self, gather_qubits, monkeypatch):
+        """Test that a lazily conjugated state gives ``U conj(psi)``, still as a conjugated view.
+
+        The fused groups' backward passes hand such views on. Complex phases here (not those of
+        CZ or Z, which are real), so a phase applied unconjugated to the stored data fails.
+        """
+        monkeypatch.setattr(engine.statevector, "GATHER_QUBITS", gather_qubits)
+        n, gen = 3, torch.Generator().manual_seed(10)
+        phase = np.exp(1j * np.linspace(0.3, 2.9, 2**n))
+        gate = Monomial(n, np.random.default_rng(1).permutation(2**n), phase)
+        psi = random_state(2, n, gen)
+        got = engine.apply_monomial(psi.conj(), gate)
+        assert got.is_conj()
+        want = engine.apply_monomial(psi.conj().resolve_conj(), gate)
+        np.testing.assert_allclose(got.resolve_conj().numpy(), want.numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            want.reshape(2, -1).numpy(), psi.reshape(2, -1).numpy().conj() @ monomial_matrix(gate).T
+        )
+
     def test_unknown_fixed_gate(self):
         """Test that an unknown fixed gate raises a ValueError naming it."""
         with pytest.raises(ValueError, match="'TOFFOLI'"):

@@ -125,10 +125,16 @@ def _block_bottom(state: torch.Tensor, unitary: torch.Tensor, n_qubits: int) -> 
 class _BlockBottom(torch.autograd.Function):
     """:func:`apply_block_bottom` with a backward pass of two large products, no copies.
 
-    With ``out = U X`` for ``X = psi^T`` ``(K, M)``: ``grad_psi = (U^dagger grad)^T``, which is
-    :func:`apply_block_top_inverse` of the incoming gradient (written contiguous, wires back in
-    place), and ``grad_U = grad X^dagger``, summed over the circuits that share ``U``. Autograd's
-    own ``bmm`` backward would transpose and copy the state's gradient once more per group.
+    With ``out = U X`` for ``X = psi^T`` ``(K, M)`` and incoming gradient ``g``:
+    ``grad_psi = (U^dagger g)^T`` and ``grad_U = g X^dagger``, summed over the circuits that
+    share ``U``. One of the two factors of ``grad_U`` is conjugated, and a product with a
+    conjugated state costs a copy of it (``bmm``) or a slower BLAS path. So the backward pass
+    works with ``h = conj(g)`` instead: ``conj(grad_U) = h X^T`` is a plain product of the
+    stored layouts, and ``conj(grad_psi) = (U^T h)^T`` is :func:`apply_block_top_inverse` with
+    ``conj(U)``. It returns ``grad_psi`` as a lazily conjugated view of that result, so the
+    next group's (and fixed gate's, :func:`qgradbench.engine.apply_monomial`) backward pass
+    finds ``h`` without a pass over the state: one conjugating copy per backward sweep, where
+    the gradient enters the first group.
     """
 
     @staticmethod
@@ -141,20 +147,25 @@ class _BlockBottom(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
         state, unitary = ctx.saved_tensors
-        n = ctx.n_qubits
-        grad_state = grad_unitary = None
-        if ctx.needs_input_grad[0]:
-            grad_state = apply_block_top_inverse(grad, unitary, n)
-        if ctx.needs_input_grad[1]:
-            size = unitary.shape[-1]
-            flat = state.reshape(-1, 2**n // size, size)  # (b, M, K)
-            g = grad.reshape(-1, size, 2**n // size)  # (b, K, M)
-            # grad_U = g conj(psi) = (psi^H g^T)^T: both operands as BLAS views, no copy
-            per = batched_matmul(flat.mH, g.transpose(1, 2)).transpose(1, 2)  # (b, K, K)
-            lead = grad.shape[: grad.dim() - n]
-            per = per.reshape(*lead, size, size)
-            grad_unitary = per.sum_to_size(unitary.shape)
-        return grad_state, grad_unitary, None
+        return (
+            *_block_bottom_backward(state, unitary, ctx.n_qubits, grad, ctx.needs_input_grad),
+            None,
+        )
+
+
+def _block_bottom_backward(state, unitary, n, grad, needs):
+    """Gradients of :class:`_BlockBottom` (undecorated, so that mutation testing reaches it)."""
+    h = grad.conj().resolve_conj()  # no copy when grad is a conjugated view (the usual case)
+    grad_state = grad_unitary = None
+    if needs[0]:
+        grad_state = apply_block_top_inverse(h, unitary.conj(), n).conj()
+    if needs[1]:
+        size = unitary.shape[-1]
+        flat = state.reshape(-1, 2**n // size, size)  # (b, M, K)
+        per = torch.bmm(h.reshape(-1, size, 2**n // size), flat).conj()  # (b, K, K)
+        lead = grad.shape[: grad.dim() - n]
+        grad_unitary = per.reshape(*lead, size, size).sum_to_size(unitary.shape)
+    return grad_state, grad_unitary
 
 
 def apply_block_top_inverse(

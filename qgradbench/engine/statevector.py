@@ -100,6 +100,9 @@ GATHER_QUBITS = 8
 
 
 def _monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
+    lazy = state.is_conj()  # a conjugated view (fused groups' gradients) stays one: no copy
+    if lazy:
+        state = state.conj()
     n = gate.n_qubits
     shape = state.shape
     flat = state.reshape(-1, 2**n)  # one batch axis: a 3-D gather is far slower on CPU
@@ -109,8 +112,9 @@ def _monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
     else:
         out = flat.index_select(-1, source)
     if phase is not None:
-        out.mul_(phase)  # out is new: no second state
-    return out.reshape(shape)
+        out.mul_(phase.conj() if lazy else phase)  # out is new: no second state
+    out = out.reshape(shape)
+    return out.conj() if lazy else out
 
 
 class _MonomialFunction(torch.autograd.Function):
