@@ -85,10 +85,10 @@ def kron_table(
     rows, cols = np.arange(dim), np.arange(dim)
     row_phase, col_phase = np.ones(dim, complex), np.ones(dim, complex)
     if post is not None:
-        rows, row_phase = post.source, post.phase
+        rows, row_phase = post.source, post.phases()
     if pre is not None:
         cols = pre.inverse.source
-        col_phase = pre.phase[cols]
+        col_phase = pre.phases()[cols]
     index = np.stack(
         [
             4 * w + 2 * bit(rows, w, n_qubits)[:, None] + bit(cols, w, n_qubits)[None, :]
