@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from qgradbench import engine
-from qgradbench.circuits import Observable
+from qgradbench.circuits import Observable, observables
 from qgradbench.engine import Monomial
 
 
@@ -351,6 +351,26 @@ class TestObservableTables:
         else:
             want = OBSERVABLE_TABLES[name](bits(1)).astype(float)
             np.testing.assert_array_equal(Observable(name, 1).table(), want)
+
+    @pytest.mark.parametrize("n", [1, 2, 5])
+    def test_factored_expectations_and_weights(self, name, n, monkeypatch):
+        """Test the table-free path of large registers against the table, on small ones.
+
+        ``TABLE_ENTRIES = 0`` forces the factors (marginals, sums over wires, product vectors)
+        that ``expectations`` and ``weights`` use above the table size; extra batch axes too.
+        """
+        if name == "zz" and n == 1:
+            return
+        gen = torch.Generator().manual_seed(11)
+        obs = Observable(name, n)
+        table = obs.diagonals(torch.float64, "cpu")
+        probs = torch.rand(2, 3, 2**n, generator=gen, dtype=torch.float64)
+        coeffs = torch.randn(2, 3, obs.n_outputs, generator=gen, dtype=torch.float64)
+        assert obs.tabulated
+        monkeypatch.setattr(observables, "TABLE_ENTRIES", 0)
+        assert not obs.tabulated
+        torch.testing.assert_close(obs.expectations(probs), probs @ table.T)
+        torch.testing.assert_close(obs.weights(coeffs), coeffs @ table)
 
 
 def test_unknown_observable():

@@ -230,3 +230,29 @@ class TestTraining:
         assert losses[-1] < 0.5 * losses[0], losses
         accuracy = (net(x).argmax(1) == y).float().mean().item()
         assert accuracy >= 0.9
+
+
+@pytest.mark.parametrize("method", ["backprop", "adjoint"])
+@pytest.mark.parametrize("observable", ["z-each", "zz", "local-projector"])
+def test_table_free_observables_give_the_same_gradients(method, observable, monkeypatch):
+    """Test outputs and gradients with the observables' factors against their tables.
+
+    Large registers never build the eigenvalue table (``TABLE_ENTRIES``); forced here on 7
+    qubits (fused groups), complex128, for the expectation, its written-out backward pass
+    and the adjoint's ``O_eff``.
+    """
+    from qgradbench.circuits import observables
+
+    x = torch.rand(3, 7, generator=torch.Generator().manual_seed(12), dtype=torch.float64)
+    results = []
+    for entries in (observables.TABLE_ENTRIES, 0):
+        monkeypatch.setattr(observables, "TABLE_ENTRIES", entries)
+        layer = QuantumLayer(
+            7, 2, diff_method=method, observable=observable, seed=0, dtype=torch.complex128
+        )
+        xg = x.clone().requires_grad_()
+        out = layer(xg)
+        (out * torch.linspace(-1, 1, out.shape[-1], dtype=out.dtype)).sum().backward()
+        results.append((out.detach(), xg.grad, layer.weights.grad))
+    for got, want in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)

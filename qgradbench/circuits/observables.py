@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qgradbench.engine.dense import product_state
 from qgradbench.engine.gates import bit
 
 
@@ -31,9 +32,13 @@ def _z_each(n: int) -> np.ndarray:
     return _z_signs(n)
 
 
-def _zz(n: int) -> np.ndarray:
+def _check_zz(n: int) -> None:
     if n < 2:
         raise ValueError(f"observable 'zz' (Z0 Z1) needs at least 2 qubits, got n_qubits={n}")
+
+
+def _zz(n: int) -> np.ndarray:
+    _check_zz(n)
     z = _z_signs(n)
     return (z[0] * z[1])[None]
 
@@ -67,6 +72,32 @@ _DIAGONALS: dict[str, tuple[Callable[[int], np.ndarray], str]] = {
 
 OBSERVABLES: tuple[str, ...] = tuple(_DIAGONALS)
 
+#: Largest table (``n_outputs * 2**n`` entries) that :meth:`Observable.expectations` and
+#: :meth:`Observable.weights` multiply by directly. Above it they use the observable's
+#: factors (:data:`_FACTORS`) and never build the table: ``z-each`` on 26 qubits is a table of
+#: 26 x 2**26 entries, 7 GiB in float32, fourteen times the state it measures.
+TABLE_ENTRIES = 2**22
+
+_Z, _ZERO, _ONE = (1.0, -1.0), (1.0, 0.0), (1.0, 1.0)
+
+
+def _zz_factors(n: int) -> tuple:
+    _check_zz(n)
+    return "product", [_Z, _Z] + [_ONE] * (n - 2)
+
+
+#: Every observable as per-wire factors: ``("each", v)``: output ``j`` is ``v`` on wire ``j``
+#: (1 on the others); ``("mean", v)``: one output, the mean of those over ``j``;
+#: ``("product", [v_0, ..., v_{n-1}])``: one output, the product of ``v_w`` on wire ``w``.
+_FACTORS: dict[str, Callable[[int], tuple]] = {
+    "z-each": lambda n: ("each", _Z),
+    "zz": _zz_factors,
+    "global-z": lambda n: ("product", [_Z] * n),
+    "global-projector": lambda n: ("product", [_ZERO] * n),
+    "local-projector": lambda n: ("mean", _ZERO),
+    "local-z": lambda n: ("mean", _Z),
+}
+
 
 @dataclass(frozen=True)
 class Observable:
@@ -85,7 +116,7 @@ class Observable:
             raise ValueError(
                 f"unknown observable {self.name!r}; expected one of {', '.join(OBSERVABLES)}"
             )
-        self.table()  # validates the qubit count for this observable
+        _FACTORS[self.name](self.n_qubits)  # validates the qubit count for this observable
 
     @property
     def description(self) -> str:
@@ -99,11 +130,75 @@ class Observable:
     @property
     def n_outputs(self) -> int:
         """Number of expectation values it yields."""
-        return self.table().shape[0]
+        return self.n_qubits if _FACTORS[self.name](self.n_qubits)[0] == "each" else 1
 
     def diagonals(self, dtype: torch.dtype, device) -> torch.Tensor:
         """Return the eigenvalue table as a real tensor of ``dtype`` on ``device`` (cached)."""
         return _table_tensor(self.name, self.n_qubits, dtype, str(torch.device(device)))
+
+    @property
+    def tabulated(self) -> bool:
+        """Whether :meth:`expectations` and :meth:`weights` use the table (``TABLE_ENTRIES``)."""
+        return self.n_outputs * 2**self.n_qubits <= TABLE_ENTRIES
+
+    def expectations(self, probs: torch.Tensor) -> torch.Tensor:
+        """``probs @ table.T``: ``(..., 2**n)`` real probabilities to ``(..., n_outputs)``.
+
+        From the factors on large registers: every wire's marginal (two reads of ``probs``,
+        :func:`_marginals`) for ``each``/``mean`` observables, one contraction with a product
+        vector for ``product`` ones.
+        """
+        if self.tabulated:
+            return probs @ self.diagonals(probs.dtype, probs.device).T
+        kind, factors = _FACTORS[self.name](self.n_qubits)
+        if kind == "product":
+            return (probs @ _product(factors, probs)).unsqueeze(-1)
+        per_wire = _marginals(probs, self.n_qubits) @ probs.new_tensor(factors)  # (..., n)
+        return per_wire if kind == "each" else per_wire.mean(-1, keepdim=True)
+
+    def weights(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """``coeffs @ table``: ``(..., n_outputs)`` to the diagonal ``(..., 2**n)`` they weight.
+
+        The eigenvalues of ``sum_j coeffs_j O_j``, what a gradient of the expectation values
+        multiplies the state by. From the factors on large registers: a sum over wires
+        (:func:`_outer_sum`) or a scaled product vector, one write of ``2**n`` values.
+        """
+        if self.tabulated:
+            return coeffs @ self.diagonals(coeffs.dtype, coeffs.device)
+        kind, factors = _FACTORS[self.name](self.n_qubits)
+        if kind == "product":
+            return coeffs * _product(factors, coeffs)
+        if kind == "mean":
+            coeffs = (coeffs / self.n_qubits).expand(*coeffs.shape[:-1], self.n_qubits)
+        return _outer_sum(coeffs.unsqueeze(-1) * coeffs.new_tensor(factors))
+
+
+def _product(factors: list, like: torch.Tensor) -> torch.Tensor:
+    """``prod_w factors[w][s_w]`` for every basis state ``s``: ``(2**n,)``, as ``like``."""
+    return product_state(like.new_tensor(factors)).reshape(-1)
+
+
+def _marginals(probs: torch.Tensor, n: int) -> torch.Tensor:
+    """Every wire's marginal ``sum_{s: s_w = x} probs[s]``: ``(..., 2**n)`` to ``(..., n, 2)``.
+
+    Halves the wires recursively: summing out the bottom half gives the top half's problem and
+    the other way round, two reads of ``probs`` at the top level.
+    """
+    if n == 1:
+        return probs.unsqueeze(-2)
+    half = n // 2
+    grid = probs.unflatten(-1, (2**half, 2 ** (n - half)))
+    return torch.cat([_marginals(grid.sum(-1), half), _marginals(grid.sum(-2), n - half)], -2)
+
+
+def _outer_sum(per_wire: torch.Tensor) -> torch.Tensor:
+    """``sum_w per_wire[..., w, s_w]`` for every basis state: ``(..., n, 2)`` to ``(..., 2**n)``."""
+    n = per_wire.shape[-2]
+    if n == 1:
+        return per_wire[..., 0, :]
+    half = n // 2
+    top, bottom = _outer_sum(per_wire[..., :half, :]), _outer_sum(per_wire[..., half:, :])
+    return (top.unsqueeze(-1) + bottom.unsqueeze(-2)).flatten(-2)
 
 
 @functools.lru_cache(maxsize=64)

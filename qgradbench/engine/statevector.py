@@ -141,12 +141,31 @@ def probabilities(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
     return squares[..., 0] + squares[..., 1]
 
 
-def expval_diagonal(state: torch.Tensor, diagonals: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """Expectation values of observables that are diagonal in the computational basis.
+def expval(state: torch.Tensor, observable, n_qubits: int) -> torch.Tensor:
+    """Expectation values of a diagonal observable, ``sum_s |psi_s|^2 O_j[s]``.
 
-    Differentiable, with the backward pass written out (:class:`_ExpvalDiagonal`): one product
-    and one elementwise pass over the state, where autograd's chain through
-    :func:`probabilities` took several.
+    Differentiable, with the backward pass written out (:class:`_Expval`): one product and one
+    elementwise pass over the state, where autograd's chain through :func:`probabilities`
+    took several.
+
+    Args:
+        state: ``(*batch, 2, ..., 2)``.
+        observable: what is measured: an object with ``expectations(probs)``, probabilities
+            ``(..., 2**n)`` to values ``(..., n_obs)``, and ``weights(coeffs)``, ``(..., n_obs)``
+            to the diagonal ``sum_j coeffs_j O_j`` ``(..., 2**n)``
+            (:class:`qgradbench.circuits.Observable`, or a table via :func:`expval_diagonal`).
+        n_qubits: number of qubits.
+
+    Returns:
+        ``(*batch, n_obs)``.
+    """
+    if torch.is_grad_enabled() and state.requires_grad:
+        return _Expval.apply(state, observable, n_qubits)
+    return observable.expectations(probabilities(state, n_qubits))
+
+
+def expval_diagonal(state: torch.Tensor, diagonals: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Expectation values of observables given as a table of their eigenvalues (:func:`expval`).
 
     Args:
         state: ``(*batch, 2, ..., 2)``.
@@ -157,34 +176,47 @@ def expval_diagonal(state: torch.Tensor, diagonals: torch.Tensor, n_qubits: int)
     Returns:
         ``(*batch, n_obs)`` with ``<psi| O_j |psi> = sum_s |psi_s|^2 O_j[s]``.
     """
-    if torch.is_grad_enabled() and state.requires_grad and not diagonals.requires_grad:
-        return _ExpvalDiagonal.apply(state, diagonals, n_qubits)
-    return probabilities(state, n_qubits) @ diagonals.T
+    if diagonals.requires_grad:  # autograd's own chain, which differentiates the table too
+        return probabilities(state, n_qubits) @ diagonals.T
+    return expval(state, _Table(diagonals), n_qubits)
 
 
-class _ExpvalDiagonal(torch.autograd.Function):
+class _Table:
+    """A table of eigenvalues ``(n_obs, 2**n)`` as the observable :func:`expval` expects."""
+
+    def __init__(self, diagonals: torch.Tensor):
+        self.diagonals = diagonals
+
+    def expectations(self, probs: torch.Tensor) -> torch.Tensor:
+        return probs @ self.diagonals.T
+
+    def weights(self, coeffs: torch.Tensor) -> torch.Tensor:
+        return coeffs @ self.diagonals
+
+
+class _Expval(torch.autograd.Function):
     r"""``<O_j> = sum_s |psi_s|^2 O_j[s]`` and its gradient with respect to ``psi``.
 
-    With ``w_s = sum_j g_j O_j[s]`` for the incoming gradient ``g``, the gradient is
-    ``2 w_s psi_s`` (PyTorch's convention for a complex input of a real function,
-    :math:`\partial/\partial \mathrm{Re} + i\,\partial/\partial \mathrm{Im}`).
+    With ``w_s = sum_j g_j O_j[s]`` for the incoming gradient ``g`` (the observable's
+    ``weights``), the gradient is ``2 w_s psi_s`` (PyTorch's convention for a complex input of
+    a real function, :math:`\partial/\partial \mathrm{Re} + i\,\partial/\partial \mathrm{Im}`).
     """
 
     @staticmethod
-    def forward(ctx, state, diagonals, n_qubits):
-        ctx.save_for_backward(state, diagonals)
-        ctx.n_qubits = n_qubits
-        return probabilities(state, n_qubits) @ diagonals.T
+    def forward(ctx, state, observable, n_qubits):
+        ctx.save_for_backward(state)
+        ctx.observable, ctx.n_qubits = observable, n_qubits
+        return observable.expectations(probabilities(state, n_qubits))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        state, diagonals = ctx.saved_tensors
-        return _expval_diagonal_backward(state, diagonals, ctx.n_qubits, grad), None, None
+        (state,) = ctx.saved_tensors
+        return _expval_backward(state, ctx.observable, ctx.n_qubits, grad), None, None
 
 
-def _expval_diagonal_backward(state, diagonals, n_qubits, grad):
-    """``2 w_s psi_s`` of :class:`_ExpvalDiagonal` (undecorated, so mutation testing sees it)."""
+def _expval_backward(state, observable, n_qubits, grad):
+    """``2 w_s psi_s`` of :class:`_Expval` (undecorated, so mutation testing sees it)."""
     lead = state.shape[: state.dim() - n_qubits]
-    weights = (2 * grad) @ diagonals  # (*batch, 2**n), real
+    weights = observable.weights(2 * grad)  # (*batch, 2**n), real
     return (state.reshape(*lead, 2**n_qubits) * weights).reshape(state.shape)

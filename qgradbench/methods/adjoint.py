@@ -370,7 +370,7 @@ class _AdjointVJP(torch.autograd.Function):
     def forward(ctx, inputs, weights, execution: Execution):
         inputs, weights = inputs.detach(), weights.detach()
         state = execution.state(inputs, weights)
-        out = engine.expval_diagonal(state, execution.diagonals(state.device), execution.n_qubits)
+        out = engine.expval(state, execution.observable, execution.n_qubits)
         ctx.save_for_backward(inputs, weights, state)
         ctx.execution, ctx.n_inputs = execution, inputs.shape[-1]
         return out
@@ -385,8 +385,8 @@ def _adjoint_vjp(ctx, grad_out):
     """The backward pass of :class:`_AdjointVJP` (undecorated, so mutation testing sees it)."""
     inputs, weights, state = ctx.saved_tensors
     execution = ctx.execution
-    # O_eff = sum_j v_j O_j is diagonal: its eigenvalues are grad_out @ table.
-    o_eff = grad_out.to(inputs.dtype) @ execution.diagonals(state.device)  # (B, 2**n)
+    # O_eff = sum_j v_j O_j is diagonal: its eigenvalues are the observable's weights of grad_out.
+    o_eff = execution.observable.weights(grad_out.to(inputs.dtype))  # (B, 2**n)
     lam = (state.reshape(o_eff.shape) * o_eff).reshape(state.shape).unsqueeze(1)
     grad_theta = adjoint_sweep(execution, inputs, weights, state, lam)[:, 0]
     execution.record("backward", inputs.shape[0], 0)

@@ -91,7 +91,7 @@ class Execution:
         ``theta`` and ``shared`` as in :meth:`state`.
         """
         state = self.state(theta, shared)
-        return engine.expval_diagonal(state, self.diagonals(theta.device), self.n_qubits)
+        return engine.expval(state, self.observable, self.n_qubits)
 
     def estimate(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
         """Expectation values as the hardware would return them: exact, or from ``shots`` samples.
