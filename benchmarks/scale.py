@@ -12,6 +12,7 @@ step then faulted in up to 0.4 GB of fresh pages per run, 1.9 s against 1.6 s on
 ::
 
     python benchmarks/scale.py --qubits 16 18 20 --batch 16 --layers 4 --repeat 5
+    python benchmarks/scale.py --device cuda --qubits 26 --batch 1 --cases forward adjoint
 
 Freed memory is retained for reuse as in the command line (``qgradbench/memory.py``);
 ``QGRADBENCH_RETAIN_FREED_MEMORY=0`` keeps glibc's defaults, to measure what that costs.
@@ -38,22 +39,43 @@ COPY_BYTES = 512 * 2**20
 WARMUP = 3
 
 
-def _time(fn) -> float:
+CASES = ("forward", "backprop", "adjoint")
+
+
+def _time(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     start = time.perf_counter()
     fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - start
 
 
-def measure(n: int, batch: int, layers: int, repeat: int, dtype=torch.complex64) -> dict:
-    """Median times of forward / backprop / adjoint and the copy pass at ``n`` qubits."""
-    src = torch.ones(COPY_BYTES // 4)
+def measure(
+    n: int,
+    batch: int,
+    layers: int,
+    repeat: int,
+    dtype=torch.complex64,
+    device: str = "cpu",
+    cases: tuple[str, ...] = CASES,
+) -> dict:
+    """Median times of forward / backprop / adjoint and the copy pass at ``n`` qubits.
+
+    On a GPU the copy is a device-to-device copy and every timing waits for the device.
+    Ratios of cases left out of ``cases`` are ``None``.
+    """
+    device = torch.device(device)
+    src = torch.ones(COPY_BYTES // 4, device=device)
     dst = torch.empty_like(src)
     state_bytes = batch * 2**n * (8 if dtype == torch.complex64 else 16)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, n, generator=gen) * 2 - 1
+    x = (torch.rand(batch, n, generator=gen) * 2 - 1).to(device)
+    methods = {"forward": "backprop", "backprop": "backprop", "adjoint": "adjoint"}
     layer = {
-        m: QuantumLayer(n, layers, diff_method=m, seed=0, dtype=dtype)
-        for m in ("backprop", "adjoint")
+        m: QuantumLayer(n, layers, diff_method=m, seed=0, dtype=dtype, device=device)
+        for m in {methods[c] for c in cases}
     }
 
     def forward():
@@ -70,57 +92,78 @@ def measure(n: int, batch: int, layers: int, repeat: int, dtype=torch.complex64)
     def copy():
         dst.copy_(src)
 
-    cases = {"forward": forward, "backprop": step("backprop"), "adjoint": step("adjoint")}
-    times: dict[str, list[float]] = {k: [] for k in ("copy", *cases)}
-    for name, fn in cases.items():  # one case at a time, as a training run would repeat it
+    runs = {"forward": forward, "backprop": step("backprop"), "adjoint": step("adjoint")}
+    times: dict[str, list[float]] = {"copy": []}
+    for name in cases:  # one case at a time, as a training run would repeat it
         for _ in range(WARMUP):
-            fn()
+            runs[name]()
+        times[name] = []
         for _ in range(repeat):
-            times["copy"].append(_time(copy))
-            times[name].append(_time(fn))
+            times["copy"].append(_time(copy, device))
+            times[name].append(_time(runs[name], device))
     med = {k: statistics.median(v) for k, v in times.items()}
     pass_s = med["copy"] * state_bytes / COPY_BYTES
     gates = n + 2 * layers * n
+
+    def ratio(a, b):
+        return med[a] / med[b] if a in med and b in med else None
+
     return {
         "n_qubits": n,
         "batch": batch,
         "layers": layers,
         "gates": gates,
+        "device": str(device),
         "copy_gb_s": COPY_BYTES / med["copy"] / 1e9,
         "pass_ms": pass_s * 1e3,
-        "forward_s": med["forward"],
-        "backprop_s": med["backprop"],
-        "adjoint_s": med["adjoint"],
-        "forward_passes_per_gate": med["forward"] / pass_s / gates,
-        "backprop_over_forward": med["backprop"] / med["forward"],
-        "adjoint_over_backprop": med["adjoint"] / med["backprop"],
+        **{f"{c}_s": med.get(c) for c in CASES},
+        "forward_passes_per_gate": med["forward"] / pass_s / gates if "forward" in med else None,
+        "backprop_over_forward": ratio("backprop", "forward"),
+        "adjoint_over_backprop": ratio("adjoint", "backprop"),
     }
 
 
 def main() -> None:  # noqa: D103
-    args = sweep_arguments(__doc__, qubits=[16, 18, 20], batch=16)
+    def options(parser):
+        parser.add_argument("--device", default="cpu", help="cpu or cuda")
+        parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+
+    args = sweep_arguments(__doc__, qubits=[16, 18, 20], batch=16, extra=options)
+
+    def show(row, case, ratio, text):
+        if row[f"{case}_s"] is None:
+            return f" | {case} n/a"
+        part = f" | {case} {row[f'{case}_s']:.3f} s"
+        return part if row[ratio] is None else part + text.format(row[ratio])
 
     def describe(row):
         return (
-            f"n={row['n_qubits']:2d} B={row['batch']} copy {row['copy_gb_s']:.1f} GB/s"
-            f" pass {row['pass_ms']:.2f} ms"
-            f" | fwd {row['forward_s']:.3f} s = {row['forward_passes_per_gate']:.2f} pass/gate"
-            f" | backprop {row['backprop_s']:.3f} s = {row['backprop_over_forward']:.2f}x fwd"
-            f" | adjoint {row['adjoint_s']:.3f} s = {row['adjoint_over_backprop']:.2f}x backprop"
+            f"n={row['n_qubits']:2d} B={row['batch']} {row['device']}"
+            f" copy {row['copy_gb_s']:.1f} GB/s pass {row['pass_ms']:.2f} ms"
+            + show(row, "forward", "forward_passes_per_gate", " = {:.2f} pass/gate")
+            + show(row, "backprop", "backprop_over_forward", " = {:.2f}x fwd")
+            + show(row, "adjoint", "adjoint_over_backprop", " = {:.2f}x backprop")
         )
 
     sweep(
         args.qubits,
-        lambda n: measure(n, args.batch, args.layers, args.repeat),
+        lambda n: measure(
+            n, args.batch, args.layers, args.repeat, device=args.device, cases=tuple(args.cases)
+        ),
         describe,
         args.threads,
         args.json,
     )
 
 
-def sweep_arguments(doc: str, qubits: list[int], batch: int) -> argparse.Namespace:
-    """Parse a sweep script's options: qubits, batch, layers, repeat, threads, JSON output."""
+def sweep_arguments(doc: str, qubits: list[int], batch: int, extra=None) -> argparse.Namespace:
+    """Parse a sweep script's options: qubits, batch, layers, repeat, threads, JSON output.
+
+    ``extra(parser)``, if given, adds the script's own options.
+    """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if extra is not None:
+        extra(parser)
     parser.add_argument("--qubits", type=int, nargs="+", default=qubits)
     parser.add_argument("--batch", type=int, default=batch)
     parser.add_argument("--layers", type=int, default=4)
