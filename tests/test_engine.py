@@ -373,6 +373,11 @@ class TestObservableTables:
         torch.testing.assert_close(obs.weights(coeffs), coeffs @ table)
 
 
+def test_every_observable_has_factors():
+    """Test that the table-free path knows every registered observable."""
+    assert set(observables._FACTORS) == set(observables.OBSERVABLES) == set(OBSERVABLE_TABLES)
+
+
 def test_unknown_observable():
     """Test that an unknown observable name raises a ValueError listing the known ones."""
     with pytest.raises(ValueError, match="unknown observable 'zzz'; expected one of z-each, zz,"):
