@@ -69,7 +69,11 @@ def test_ansatz_and_observable_sketches_build():
     assert circuit.n_params == 3 + 6 and "ry-ladder" not in ansatz_module.ANSATZES
 
     (code,) = python_blocks(section(text, "Adding an observable"))
-    namespace = {**vars(observables_module), "_DIAGONALS": dict(observables_module._DIAGONALS)}
+    registries = {k: dict(getattr(observables_module, k)) for k in ("_DIAGONALS", "_FACTORS")}
+    namespace = {**vars(observables_module), **registries}
     exec(code, namespace)
     table = namespace["_DIAGONALS"]["parity-01"][0](3)
     np.testing.assert_array_equal(table, observables_module.Observable("zz", 3).table())
+    factors = namespace["_FACTORS"]["parity-01"](3)
+    assert factors == observables_module._FACTORS["zz"](3)
+    assert "parity-01" not in observables_module._FACTORS
