@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qgradbench.engine.dense import product_state
+from qgradbench.engine.dense import product_contractions, product_state
 from qgradbench.engine.gates import bit
 
 
@@ -145,15 +145,17 @@ class Observable:
         """``probs @ table.T``: ``(..., 2**n)`` real probabilities to ``(..., n_outputs)``.
 
         From the factors on large registers: every wire's marginal (two reads of ``probs``,
-        :func:`_marginals`) for ``each``/``mean`` observables, one contraction with a product
-        vector for ``product`` ones.
+        :func:`qgradbench.engine.product_contractions` with columns of ones) for
+        ``each``/``mean`` observables, one contraction with a product vector for ``product``
+        ones.
         """
         if self.tabulated:
             return probs @ self.diagonals(probs.dtype, probs.device).T
         kind, factors = _FACTORS[self.name](self.n_qubits)
         if kind == "product":
             return (probs @ _product(factors, probs)).unsqueeze(-1)
-        per_wire = _marginals(probs, self.n_qubits) @ probs.new_tensor(factors)  # (..., n)
+        marginals = product_contractions(probs.unsqueeze(-2), probs.new_ones(self.n_qubits, 2))
+        per_wire = marginals.squeeze(-3) @ probs.new_tensor(factors)  # (..., n)
         return per_wire if kind == "each" else per_wire.mean(-1, keepdim=True)
 
     def weights(self, coeffs: torch.Tensor) -> torch.Tensor:
@@ -176,19 +178,6 @@ class Observable:
 def _product(factors: list, like: torch.Tensor) -> torch.Tensor:
     """``prod_w factors[w][s_w]`` for every basis state ``s``: ``(2**n,)``, as ``like``."""
     return product_state(like.new_tensor(factors)).reshape(-1)
-
-
-def _marginals(probs: torch.Tensor, n: int) -> torch.Tensor:
-    """Every wire's marginal ``sum_{s: s_w = x} probs[s]``: ``(..., 2**n)`` to ``(..., n, 2)``.
-
-    Halves the wires recursively: summing out the bottom half gives the top half's problem and
-    the other way round, two reads of ``probs`` at the top level.
-    """
-    if n == 1:
-        return probs.unsqueeze(-2)
-    half = n // 2
-    grid = probs.unflatten(-1, (2**half, 2 ** (n - half)))
-    return torch.cat([_marginals(grid.sum(-1), half), _marginals(grid.sum(-2), n - half)], -2)
 
 
 def _outer_sum(per_wire: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,12 @@
 """Batched state-vector simulator in PyTorch: states, gates, measurement. No training, no I/O."""
 
-from qgradbench.engine.dense import kron_table, kron_unitaries, product_state, stack_tables
+from qgradbench.engine.dense import (
+    kron_table,
+    kron_unitaries,
+    product_contractions,
+    product_state,
+    stack_tables,
+)
 from qgradbench.engine.gates import (
     PAULIS,
     Monomial,
@@ -35,6 +41,7 @@ __all__ = [
     "pauli_matrix",
     "pauli_stack",
     "probabilities",
+    "product_contractions",
     "product_state",
     "rotation_matrices",
     "sample_counts",

@@ -66,6 +66,38 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
     return state.reshape(*batch, *([2] * n))
 
 
+def product_contractions(values: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """``mu_w[y] = sum_r conj(prod_{v != w} c_v[r_v]) values[y on w, r]`` for every wire ``w``.
+
+    ``values`` contracted against the product state of every wire but one: with ``values`` a
+    state ``lambda``, its overlaps with ``(x)_{v != w} c_v`` (the adjoint's leading blocks);
+    with columns of ones and ``values`` probabilities, every wire's marginal. Halves the wires
+    recursively: ``values`` as ``(top, bottom)`` contracted with the bottom half's product state
+    gives the top half's problem, and the other way round (two matrix-vector products, each one
+    read of ``values``).
+
+    Args:
+        values: ``(*lead, K, 2**n)``.
+        columns: ``(*lead, n, 2)``, or ``(n, 2)`` for all.
+
+    Returns:
+        ``(*lead, K, n, 2)``.
+    """
+    n = columns.shape[-2]
+    if n == 1:
+        return values.unsqueeze(-2)
+    half = n // 2
+    top, bottom = columns[..., :half, :], columns[..., half:, :]
+    grid = values.unflatten(-1, (2**half, 2 ** (n - half)))  # (..., K, T, D)
+    top_state = product_state(top).reshape(*columns.shape[:-2], 1, 1, 2**half)
+    bottom_state = product_state(bottom).reshape(*columns.shape[:-2], 1, 2 ** (n - half), 1)
+    on_top = (grid @ bottom_state.conj()).squeeze(-1)  # (..., K, T)
+    on_bottom = (top_state.conj() @ grid).squeeze(-2)  # (..., K, D)
+    return torch.cat(
+        [product_contractions(on_top, top), product_contractions(on_bottom, bottom)], dim=-2
+    )
+
+
 def kron_table(
     n_qubits: int, pre: Monomial | None = None, post: Monomial | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:

@@ -227,7 +227,8 @@ def _lead_reduced(lam: torch.Tensor, columns: torch.Tensor, wires: tuple[int, ..
 
     ``C_w[x, y] = sum_r phi[x, r] conj(lambda[y, r]) = c_w[x] conj(mu_w[y])`` with
     ``mu_w = <(x)_{v != w} c_v | lambda>`` contracted over every wire but ``w``
-    (:func:`_product_contractions`): two reads of ``lambda``, where the reduced matrices of an
+    (:func:`qgradbench.engine.product_contractions`): two reads of ``lambda``, where the reduced
+    matrices of an
     arbitrary ``phi`` would need one transposing copy of both states per wire group.
 
     Args:
@@ -239,39 +240,10 @@ def _lead_reduced(lam: torch.Tensor, columns: torch.Tensor, wires: tuple[int, ..
         ``(B, K, len(wires), 2, 2)``.
     """
     batch, rows = lam.shape[:2]
-    mu = _product_contractions(lam.reshape(batch, rows, -1), columns)  # (B, K, n, 2)
+    mu = engine.product_contractions(lam.reshape(batch, rows, -1), columns)  # (B, K, n, 2)
     index = torch.as_tensor(wires, device=lam.device)
     picked = columns.index_select(-2, index).unsqueeze(-3)  # (B, 1, W, 2) or (1, W, 2)
     return picked.unsqueeze(-1) * mu.index_select(2, index).conj().unsqueeze(-2)
-
-
-def _product_contractions(lam: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-    """``mu_w[y] = sum_r conj(prod_{v != w} c_v[r_v]) lambda[y on w, r]`` for every wire.
-
-    Halves the wires recursively: ``lambda`` as ``(top, bottom)`` contracted with the bottom
-    half's product state gives the top half's problem, and the other way round (two
-    matrix-vector products, each one read of ``lambda``).
-
-    Args:
-        lam: ``(B, K, 2**n)``.
-        columns: ``(B, n, 2)`` or ``(n, 2)``.
-
-    Returns:
-        ``(B, K, n, 2)``.
-    """
-    n = columns.shape[-2]
-    if n == 1:
-        return lam.unsqueeze(-2)
-    half = n // 2
-    top, bottom = columns[..., :half, :], columns[..., half:, :]
-    grid = lam.unflatten(-1, (2**half, 2 ** (n - half)))  # (B, K, T, D)
-    top_state = engine.product_state(top).reshape(*columns.shape[:-2], 1, 1, 2**half)
-    bottom_state = engine.product_state(bottom).reshape(*columns.shape[:-2], 1, 2 ** (n - half), 1)
-    on_top = (grid @ bottom_state.conj()).squeeze(-1)  # (B, K, T)
-    on_bottom = (top_state.conj() @ grid).squeeze(-2)  # (B, K, D)
-    return torch.cat(
-        [_product_contractions(on_top, top), _product_contractions(on_bottom, bottom)], dim=-2
-    )
 
 
 def _plan(schedule: Schedule, device) -> SweepPlan:
