@@ -139,7 +139,7 @@ class TestBranchedRuns:
         gen = torch.Generator().manual_seed(seed)
         count = 6
         change = torch.zeros(count, circuit.n_params, dtype=torch.float64)
-        stage_of_slot = schedule.rotation_stage[circuit.slot_rotation]
+        stage_of_slot = schedule.rotation_stage[[r[0] for r in circuit.slot_rotations]]
         for j in range(count - 1):  # the last variant changes nothing
             slot = int(torch.randint(circuit.n_params, (1,), generator=gen))
             same_stage = np.flatnonzero(stage_of_slot == stage_of_slot[slot])

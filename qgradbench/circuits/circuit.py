@@ -2,13 +2,18 @@
 
 A :class:`Circuit` is a fixed sequence of
 
-* Pauli rotations ``R_P(t) = exp(-i t P / 2)`` on one wire, whose angle ``t`` is either one
-  entry (a *slot*) of a per-circuit angle vector ``theta`` or a constant, and
+* Pauli rotations ``R_P(t) = exp(-i t P / 2)`` on one wire, whose angle ``t`` is either
+  ``scale * theta[slot]`` for one entry (a *slot*) of a per-circuit angle vector ``theta`` or a
+  constant, and
 * fixed monomial gates (CNOT, CZ, ... runs, each compiled to one gather).
 
-Every trainable slot drives exactly one rotation. That is what the gradient rules need: the
-two-term parameter-shift rule, the adjoint sweep and the Hadamard test all differentiate one
-Pauli rotation at a time, and a gate such as ``Rot(phi, theta, omega)`` is simply three of them.
+A slot is one parameter of one gate of the circuit model (:mod:`qgradbench.circuits.model`),
+the quantity PennyLane's gradient transforms differentiate. A gate such as ``RX`` or ``Rot`` is
+one rotation per slot; a gate whose generator is not a single-wire Pauli (``CRX``, ``IsingXY``,
+``ControlledPhaseShift``, ...) is lowered to several rotations driven by the same slot with
+their own scale, between fixed gates. The adjoint sweep and the Hadamard test differentiate one
+rotation at a time and sum over a slot's rotations (the chain rule); the shift rules shift the
+slot, with the rule its gate's frequencies call for (:attr:`Circuit.slot_frequencies`).
 
 For execution, consecutive rotations on one wire with no fixed gate in between are fused into
 one 2x2 *block*; how blocks and fixed gates become batched engine calls (shared gates built once,
@@ -39,12 +44,14 @@ class Rotation:
         wire: the wire it acts on.
         slot: index of its angle in ``theta``, or ``None`` for the constant ``angle``.
         angle: the constant angle when ``slot`` is ``None``.
+        scale: the rotation's angle is ``scale * theta[slot]``.
     """
 
     pauli: str
     wire: int
     slot: int | None
     angle: float = 0.0
+    scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,11 @@ class Circuit:
         rotations: all rotations, in circuit order.
         ops: the circuit as blocks and fixed gates, in order.
         name: a short description for display.
+        frequencies: per slot, the frequencies of the expectation values along it (the
+            positive differences of its gate's generator eigenvalues, as PennyLane's
+            ``parameter_frequencies``); empty means ``(1.0,)`` for every slot.
+        gate_names: per slot, the gate it belongs to (for error messages); empty means
+            ``"rotation"``.
     """
 
     n_qubits: int
@@ -75,6 +87,8 @@ class Circuit:
     rotations: tuple[Rotation, ...]
     ops: tuple[Op, ...]
     name: str = "circuit"
+    frequencies: tuple[tuple[float, ...], ...] = ()
+    gate_names: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------- structure
@@ -84,12 +98,63 @@ class Circuit:
         return tuple(i for i, r in enumerate(self.rotations) if r.slot is not None)
 
     @functools.cached_property
-    def slot_rotation(self) -> np.ndarray:
-        """``slot_rotation[k]`` is the index of the rotation that slot ``k`` drives."""
-        out = np.full(self.n_params, -1)
+    def slot_rotations(self) -> tuple[tuple[int, ...], ...]:
+        """``slot_rotations[k]``: the indices of the rotations that slot ``k`` drives."""
+        out: list[list[int]] = [[] for _ in range(self.n_params)]
         for i in self.trainable:
-            out[self.rotations[i].slot] = i
-        return out
+            out[self.rotations[i].slot].append(i)
+        return tuple(map(tuple, out))
+
+    @functools.cached_property
+    def slot_frequencies(self) -> tuple[tuple[float, ...], ...]:
+        """Per slot, the frequencies of the expectation values along it.
+
+        Given at build time for gates of the circuit model; otherwise a slot that drives one
+        rotation ``R(scale * t)`` has the single frequency ``|scale|``.
+
+        Raises:
+            ValueError: for a slot that drives several rotations and has no given frequencies.
+        """
+        if self.frequencies:
+            return self.frequencies
+        out = []
+        for k, rots in enumerate(self.slot_rotations):
+            if len(rots) != 1:
+                raise ValueError(
+                    f"slot {k} drives {len(rots)} rotations; its frequencies must be given"
+                )
+            out.append((abs(self.rotations[rots[0]].scale),))
+        return tuple(out)
+
+    @functools.cached_property
+    def slot_gate_names(self) -> tuple[str, ...]:
+        """Per slot, the name of the gate it parametrises."""
+        return self.gate_names or ("rotation",) * self.n_params
+
+    @functools.cached_property
+    def simple_slots(self) -> np.ndarray:
+        """Whether each slot drives exactly one rotation with scale 1 (a plain Pauli rotation).
+
+        For those, ``R(t + s) = cos(s/2) R(t) + sin(s/2) R(t + pi)`` holds along the slot, which
+        the pi-kicked shortcuts of parameter-shift and the Hadamard test rely on.
+        """
+        return np.array(
+            [
+                len(r) == 1 and self.rotations[r[0]].scale == 1.0
+                for r in self.slot_rotations
+            ],
+            dtype=bool,
+        )
+
+    @functools.cached_property
+    def all_simple(self) -> bool:
+        """Whether every slot is simple (:attr:`simple_slots`): the circuits of the seed model."""
+        return bool(self.simple_slots.all())
+
+    @functools.cached_property
+    def rotation_scales(self) -> np.ndarray:
+        """``(R,)``: each rotation's scale (1 for constants)."""
+        return np.array([r.scale for r in self.rotations], dtype=float)
 
     @functools.cached_property
     def sequence(self) -> tuple[tuple[str, object], ...]:
@@ -121,6 +186,9 @@ class Circuit:
                     n_const
                 ),
                 "source": torch.tensor(source, dtype=torch.long, device=device),
+                "scales": None
+                if np.all(self.rotation_scales == 1.0)
+                else torch.tensor(self.rotation_scales, dtype=dtype.to_real(), device=device),
                 "paulis": engine.pauli_stack(tuple(r.pauli for r in self.rotations), dtype, device),
             }
         return self._cache[key]
@@ -132,7 +200,8 @@ class Circuit:
         consts = t["consts"]
         if consts.numel():
             theta = torch.cat([theta, consts.expand(*theta.shape[:-1], -1)], dim=-1)
-        return theta.index_select(-1, t["source"])
+        angles = theta.index_select(-1, t["source"])
+        return angles if t["scales"] is None else angles * t["scales"]
 
     def rotation_matrices(self, theta: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """Return every rotation's matrix, ``(..., R, 2, 2)``, for angle vectors ``theta``."""
@@ -209,17 +278,29 @@ class CircuitBuilder:
             self._ops.append(self._pending)
             self._pending = None
 
-    def rotation(self, pauli: str, wire: int, slot: int | None = None, angle: float = 0.0):
-        """Append ``R_pauli(theta[slot])`` (or ``R_pauli(angle)`` when ``slot`` is None)."""
+    def rotation(
+        self,
+        pauli: str,
+        wire: int,
+        slot: int | None = None,
+        angle: float = 0.0,
+        scale: float = 1.0,
+        shared: bool = False,
+    ):
+        """Append ``R_pauli(scale * theta[slot])`` (or ``R_pauli(angle)`` when ``slot`` is None).
+
+        A slot drives one rotation unless ``shared`` is set: a gate lowered to several rotations
+        of one parameter (``CRX``, ``IsingXY``, ...) passes ``shared=True`` for all but the first.
+        """
         if pauli not in engine.PAULIS:
             raise ValueError(f"rotation axis must be one of {engine.PAULIS}, got {pauli!r}")
         if slot is not None:
-            if slot in self._slots:
+            if slot in self._slots and not shared:
                 raise ValueError(f"slot {slot} already drives a rotation; each slot drives one")
             self._slots.add(slot)
         self._flush_fixed()
         wire = self._wire(wire)
-        self._rotations.append(Rotation(pauli, wire, slot, float(angle)))
+        self._rotations.append(Rotation(pauli, wire, slot, float(angle), float(scale)))
         if wire not in self._open:
             block = [wire, []]
             self._open[wire] = block
@@ -233,17 +314,36 @@ class CircuitBuilder:
         return self.rotation("Z", wire, phi).rotation("Y", wire, theta).rotation("Z", wire, omega)
 
     def fixed(self, name: str, wires: tuple[int, ...]):
-        """Append a fixed monomial gate (CNOT, CZ, SWAP, X, Z); runs of them are merged."""
+        """Append a fixed monomial gate (:meth:`Monomial.gate`); runs of them are merged."""
         gate = Monomial.gate(name, tuple(self._wire(w) for w in wires), self.n_qubits)
         self._open.clear()
         self._pending = gate if self._pending is None else self._pending.then(gate)
         return self
 
-    def build(self, n_params: int) -> Circuit:
-        """Return the compiled circuit over ``n_params`` slots."""
+    def build(
+        self,
+        n_params: int,
+        frequencies: tuple[tuple[float, ...], ...] = (),
+        gate_names: tuple[str, ...] = (),
+    ) -> Circuit:
+        """Return the compiled circuit over ``n_params`` slots.
+
+        ``frequencies`` and ``gate_names`` as in :class:`Circuit` (one entry per slot, or none).
+        """
         missing = set(range(n_params)) - self._slots
         if missing or max(self._slots, default=-1) >= n_params:
             raise ValueError(f"slots must be exactly 0..{n_params - 1}; missing {sorted(missing)}")
+        for name, per_slot in (("frequencies", frequencies), ("gate_names", gate_names)):
+            if per_slot and len(per_slot) != n_params:
+                raise ValueError(f"{name} must have one entry per slot ({n_params})")
         self._flush_fixed()
         ops = tuple(Block(op[0], tuple(op[1])) if isinstance(op, list) else op for op in self._ops)
-        return Circuit(self.n_qubits, n_params, tuple(self._rotations), ops, self.name)
+        return Circuit(
+            self.n_qubits,
+            n_params,
+            tuple(self._rotations),
+            ops,
+            self.name,
+            tuple(tuple(map(float, f)) for f in frequencies),
+            tuple(gate_names),
+        )

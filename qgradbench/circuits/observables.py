@@ -111,6 +111,9 @@ class Observable:
     name: str
     n_qubits: int
 
+    #: Diagonal in the computational basis: measured in it, with one eigenvalue table.
+    diagonal = True
+
     def __post_init__(self):
         if self.name not in _DIAGONALS:
             raise ValueError(

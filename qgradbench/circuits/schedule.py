@@ -343,7 +343,15 @@ class Schedule:
             suffix_src = [source(i, k, n_shared) for i in self.shared_rotations]
             real = dtype.to_real()
             paulis = [r.pauli for r in circuit.rotations]
+            scales = circuit.rotation_scales
+
+            def scale_of(rotations):
+                picked = scales[list(rotations)]
+                return None if np.all(picked == 1.0) else torch.tensor(picked, dtype=real, device=device)
+
             t = {
+                "head_scale": scale_of(self.batched_rotations),
+                "suffix_scale": scale_of(self.shared_rotations),
                 "consts": torch.tensor(consts, dtype=real, device=device).reshape(len(consts)),
                 "head_src": torch.as_tensor(head_src, dtype=torch.long, device=device),
                 "head_wide": bool(head_src) and max(head_src) >= k,
@@ -483,8 +491,11 @@ class Schedule:
         empty = theta.new_zeros(0)
         t = self._tensors(dtype, theta.device)
         differ = (variants != theta.unsqueeze(1)).any(0).cpu().numpy()  # (S, P)
-        rotation_of = self.circuit.slot_rotation
-        stages_hit = [set(self.rotation_stage[rotation_of[np.flatnonzero(row)]]) for row in differ]
+        rotations_of = self.circuit.slot_rotations
+        stages_hit = [
+            {self.rotation_stage[r] for k in np.flatnonzero(row) for r in rotations_of[k]}
+            for row in differ
+        ]
         if any(len(hit) > 1 for hit in stages_hit):
             raise ValueError("each variant must differ from its circuit within one stage")
         start = [int(hit.pop()) if hit else None for hit in stages_hit]
@@ -610,11 +621,15 @@ class Schedule:
                 parts.append(t["consts"].expand(batched.shape[0], -1))
             theta = torch.cat(parts, dim=-1)
         angles = theta if t["head_direct"] else theta.index_select(-1, t["head_src"])
+        if t["head_scale"] is not None:
+            angles = angles * t["head_scale"]
         return engine.rotation_matrices(angles, t["head_paulis"])
 
     def _suffix_rotations(self, shared, t) -> torch.Tensor:
         theta = torch.cat([shared, t["consts"]]) if t["suffix_consts"] else shared
         angles = theta.index_select(-1, t["suffix_src"])
+        if t["suffix_scale"] is not None:
+            angles = angles * t["suffix_scale"]
         return engine.rotation_matrices(angles, t["suffix_paulis"])
 
     def _product_state(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:

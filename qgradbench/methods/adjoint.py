@@ -69,12 +69,15 @@ class SweepPlan:
         lead: the leading blocks (the product state), differentiated last.
         take: which of the emitted derivatives (in emission order) belong to a slot.
         slots: the slot each of ``take`` belongs to.
+        scales: the scale of each of ``take``'s rotations (``d angle / d slot``), or ``None``
+            when every rotation is its slot's only one, with scale 1.
     """
 
     stages: tuple[StagePlan | tuple[StagePlan, ...] | None, ...]
     lead: StagePlan
     take: torch.Tensor
     slots: torch.Tensor
+    scales: torch.Tensor | None = None
 
 
 def adjoint_sweep(
@@ -161,7 +164,11 @@ def adjoint_sweep(
     grads = state.real.new_zeros(batched.shape[0], lam.shape[1], circuit.n_params)
     if parts:
         per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
-        grads[..., plan.slots] = per_rotation.index_select(-1, plan.take)
+        taken = per_rotation.index_select(-1, plan.take)
+        if plan.scales is None:
+            grads[..., plan.slots] = taken
+        else:  # chain rule over a slot's rotations: d/dslot = sum_r scale_r d/dangle_r
+            grads.index_add_(-1, plan.slots, taken * plan.scales.to(taken.dtype))
     return grads
 
 
@@ -300,13 +307,18 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
         else:
             stages.append(blocks_plan([(0, stage)], rows=False))
     lead = blocks_plan(list(enumerate(map(as_gate, schedule.lead_blocks))), rows=True)
-    rotations = schedule.circuit.rotations
+    circuit = schedule.circuit
+    rotations = circuit.rotations
     take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
+    scales = None
+    if not circuit.all_simple:
+        scales = torch.as_tensor([rotations[order[k]].scale for k in take], device=device)
     return SweepPlan(
         stages=tuple(stages),
         lead=lead,
         take=tensor(take),
         slots=tensor([rotations[order[k]].slot for k in take]),
+        scales=scales,
     )
 
 

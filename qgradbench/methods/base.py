@@ -206,6 +206,14 @@ class DiffMethod(abc.ABC):
     def circuits_per_sample(self, n_slots: int) -> int:
         """Circuits a backward pass executes (or emulates) per sample for ``n_slots`` angles."""
 
+    def backward_circuits(self, circuit: Circuit, slots) -> int:
+        """Circuits a backward pass over ``slots`` of ``circuit`` executes per sample.
+
+        :meth:`circuits_per_sample` of their number, unless the rule's cost depends on the
+        gates (parameter-shift's general rules, the Hadamard test of a lowered gate).
+        """
+        return self.circuits_per_sample(len(slots))
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"{type(self).__name__}({opts})"
@@ -344,7 +352,8 @@ def _jacobian_product_backward(ctx, grad_out):
     needs = tuple(ctx.needs_input_grad[:2])
     slots = needed_slots(ctx.n_inputs, theta.shape[-1], needs)
     jac = ctx.method.jacobian(ctx.execution, theta, slots, out)
-    ctx.execution.record("backward", theta.shape[0], ctx.method.circuits_per_sample(len(slots)))
+    circuits = ctx.method.backward_circuits(ctx.execution.circuit, slots)
+    ctx.execution.record("backward", theta.shape[0], circuits)
     grad_theta = theta.new_zeros(theta.shape)
     grad_theta[:, torch.as_tensor(slots, device=theta.device)] = torch.einsum(
         "bo,bos->bs", grad_out.to(jac.dtype), jac

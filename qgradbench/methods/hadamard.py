@@ -44,41 +44,71 @@ from qgradbench.methods.parameter_shift import KICK_QUBITS, kicked_probabilities
 def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Tensor:
     """Run the Hadamard-test circuits of ``slots`` and return ``<Y_a O_j>`` as ``(B, S, n_out)``.
 
+    A slot that drives several rotations (a gate lowered to several Pauli rotations, such as
+    ``CRX``) gets one Hadamard-test circuit per rotation, and its entry is their sum weighted
+    by the rotations' scales (the chain rule, "by decomposition").
+    """
+    circuit = execution.circuit
+    slots = np.asarray(slots, dtype=np.int64)
+    if (
+        execution.n_qubits >= KICK_QUBITS
+        and execution.observable.diagonal
+        and bool(circuit.simple_slots[slots].all())
+    ):
+        return _kicked_hadamard(execution, theta, slots)
+    columns = [(s, r) for s, slot in enumerate(slots) for r in circuit.slot_rotations[slot]]
+    values = _hadamard_circuits(execution, theta, [r for _, r in columns])  # (B, C, n_out)
+    if len(columns) == len(slots) and circuit.all_simple:
+        return values
+    scales = torch.as_tensor(
+        [circuit.rotations[r].scale for _, r in columns], dtype=values.dtype, device=values.device
+    )
+    index = torch.as_tensor([s for s, _ in columns], device=values.device)
+    out = values.new_zeros(values.shape[0], len(slots), values.shape[-1])
+    return out.index_add_(1, index, values * scales[:, None])
+
+
+def _kicked_hadamard(execution: Execution, theta: torch.Tensor, slots) -> torch.Tensor:
+    """The Hadamard test of simple slots from pi-kicked states (module docstring)."""
+    batch, n_slots = theta.shape[0], len(slots)
+    chosen = torch.as_tensor(slots, dtype=torch.long, device=theta.device)
+    half = math.sqrt(0.5)  # |(psi +- psi_pi) / 2|^2 = (c psi +- s psi_pi)^2 / 2, c = s = 1/sqrt2
+    probs = 0.5 * kicked_probabilities(execution, theta, chosen, half, half)
+    return _measure_y(execution, probs.reshape(batch * n_slots, -1), theta.device).reshape(
+        batch, n_slots, -1
+    )
+
+
+def _hadamard_circuits(execution: Execution, theta: torch.Tensor, rotations) -> torch.Tensor:
+    """``<Y_a O_j>`` of the Hadamard test of each of ``rotations``: ``(B, C, n_out)``.
+
     The ancilla is the most significant qubit and is held as a leading axis of the state
-    ``(B, S, 2, 2, ..., 2)``, so every gate of the circuit acts on both ancilla branches and the
+    ``(B, C, 2, 2, ..., 2)``, so every gate of the circuit acts on both ancilla branches and the
     controlled Pauli acts on the ancilla-1 branch alone.
     """
     circuit, n, dtype = execution.circuit, execution.n_qubits, execution.dtype
-    batch, n_slots = theta.shape[0], len(slots)
-    if n >= KICK_QUBITS:
-        chosen = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=theta.device)
-        half = math.sqrt(
-            0.5
-        )  # |(psi +- psi_pi) / 2|^2 = (c psi +- s psi_pi)^2 / 2, c = s = 1/sqrt2
-        probs = 0.5 * kicked_probabilities(execution, theta, chosen, half, half)
-        return _measure_y(execution, probs.reshape(batch * n_slots, -1), theta.device).reshape(
-            batch, n_slots, -1
-        )
-    column = {int(slot): s for s, slot in enumerate(slots)}
+    batch, count = theta.shape[0], len(rotations)
+    column: dict[int, list[int]] = {}
+    for c, r in enumerate(rotations):
+        column.setdefault(int(r), []).append(c)
     mats = circuit.rotation_matrices(theta, dtype)[:, None, None]  # (B, 1, 1, R, 2, 2)
     paulis = engine.pauli_stack(tuple(r.pauli for r in circuit.rotations), dtype, theta.device)
-    state = torch.zeros(batch, n_slots, 2, 2**n, dtype=dtype, device=theta.device)
+    state = torch.zeros(batch, count, 2, 2**n, dtype=dtype, device=theta.device)
     state[..., 0] = 1 / math.sqrt(2)  # ancilla |+>, system |0...0>
-    state = state.reshape(batch, n_slots, 2, *([2] * n))
+    state = state.reshape(batch, count, 2, *([2] * n))
     for kind, item in circuit.sequence:
         if kind == "fixed":
             state = engine.apply_monomial(state, item)
             continue
         rot = circuit.rotations[item]
         state = engine.apply_matrix(state, mats[..., item, :, :], rot.wire, n)
-        s = column.get(rot.slot)
-        if s is not None:  # controlled-P_k, control = ancilla, in circuit s only
-            state[:, s, 1] = engine.apply_matrix(state[:, s, 1], paulis[item], rot.wire, n)
+        for c in column.get(item, ()):  # controlled-P_k, control = ancilla, in circuit c only
+            state[:, c, 1] = engine.apply_matrix(state[:, c, 1], paulis[item], rot.wire, n)
     # Measure Y on the ancilla: rotate by H S^dagger, then measure Z.
     zero, one = state[:, :, 0], state[:, :, 1]
     state = torch.stack([zero - 1j * one, zero + 1j * one], dim=2) / math.sqrt(2)
-    probs = engine.probabilities(state.reshape(batch * n_slots, *([2] * (n + 1))), n + 1)
-    return _measure_y(execution, probs, theta.device).reshape(batch, n_slots, -1)
+    probs = engine.probabilities(state.reshape(batch * count, *([2] * (n + 1))), n + 1)
+    return _measure_y(execution, probs, theta.device).reshape(batch, count, -1)
 
 
 def _measure_y(execution: Execution, probs: torch.Tensor, device) -> torch.Tensor:
@@ -103,6 +133,10 @@ class Hadamard(HardwareMethod):
     def circuits_per_sample(self, n_slots: int) -> int:
         """One Hadamard-test circuit per differentiated rotation."""
         return n_slots
+
+    def backward_circuits(self, circuit, slots) -> int:
+        """One circuit per rotation the slots drive (several for a lowered gate such as CRX)."""
+        return sum(len(circuit.slot_rotations[int(s)]) for s in slots)
 
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
         # n + 1 qubits, two ancilla branches: chunk the slots to bound memory.
