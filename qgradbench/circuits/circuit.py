@@ -139,10 +139,7 @@ class Circuit:
         the pi-kicked shortcuts of parameter-shift and the Hadamard test rely on.
         """
         return np.array(
-            [
-                len(r) == 1 and self.rotations[r[0]].scale == 1.0
-                for r in self.slot_rotations
-            ],
+            [len(r) == 1 and self.rotations[r[0]].scale == 1.0 for r in self.slot_rotations],
             dtype=bool,
         )
 

@@ -347,7 +347,11 @@ class Schedule:
 
             def scale_of(rotations):
                 picked = scales[list(rotations)]
-                return None if np.all(picked == 1.0) else torch.tensor(picked, dtype=real, device=device)
+                return (
+                    None
+                    if np.all(picked == 1.0)
+                    else torch.tensor(picked, dtype=real, device=device)
+                )
 
             t = {
                 "head_scale": scale_of(self.batched_rotations),

@@ -108,7 +108,9 @@ def build_frequency_rule(
     y = (2 * np.arange(1, r + 1) - 1) * math.pi / (2 * r * base)
     system = 2 * np.sin(np.outer(omegas, y))  # (R frequencies, R shifts)
     if abs(np.linalg.det(system)) < 1e-9:
-        raise ValueError(f"no shift rule with Wierichs et al.'s shifts for frequencies {frequencies}")
+        raise ValueError(
+            f"no shift rule with Wierichs et al.'s shifts for frequencies {frequencies}"
+        )
     return y, np.linalg.solve(system, omegas)
 
 
