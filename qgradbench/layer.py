@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from qgradbench.circuits import Observable, get_ansatz
+from qgradbench.circuits import get_ansatz
+from qgradbench.circuits.model import CircuitSpec
+from qgradbench.circuits.pauli import as_observable
 from qgradbench.methods import get_method
 from qgradbench.methods.base import Execution
 from qgradbench.methods.cost import Cost
@@ -85,25 +87,80 @@ class QuantumLayer(nn.Module):
         seed: int | None = None,
         dtype: torch.dtype = torch.complex64,
         device: str | torch.device = "cpu",
-        observable: str = "z-each",
+        observable: object = "z-each",
         **method_options,
     ):
         super().__init__()
+        spec = get_ansatz(ansatz)
+        self.n_layers, self.ansatz = n_layers, ansatz
+        self._setup(
+            spec.spec(n_qubits, n_layers, seed),
+            diff_method,
+            shots,
+            seed,
+            dtype,
+            device,
+            observable,
+            method_options,
+        )
+
+    @classmethod
+    def from_circuit(
+        cls,
+        circuit: CircuitSpec,
+        *,
+        diff_method: str = "backprop",
+        shots: int | None = None,
+        seed: int | None = None,
+        dtype: torch.dtype = torch.complex64,
+        device: str | torch.device = "cpu",
+        observable: object = None,
+        **method_options,
+    ) -> QuantumLayer:
+        """A layer over any circuit of the circuit model (:class:`CircuitSpec`).
+
+        The input ``x`` has shape ``(..., circuit.n_inputs)`` and the gate angles are the
+        circuit's affine functions of ``x`` and the weights (``circuit.weight_shape``). The
+        output is one expectation value per observable (``observable`` overrides the circuit's
+        own). Other arguments as in :class:`QuantumLayer`.
+        """
+        if not isinstance(circuit, CircuitSpec):
+            raise ValueError(f"circuit must be a CircuitSpec, got {type(circuit).__name__}")
+        layer = cls.__new__(cls)
+        nn.Module.__init__(layer)
+        layer.n_layers, layer.ansatz = None, None
+        layer._setup(
+            circuit,
+            diff_method,
+            shots,
+            seed,
+            dtype,
+            device,
+            circuit.observables if observable is None else observable,
+            method_options,
+        )
+        return layer
+
+    def _setup(self, spec, diff_method, shots, seed, dtype, device, observable, options) -> None:
         if dtype not in _COMPLEX:
             raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype!r}")
-        spec = get_ansatz(ansatz)
-        self.circuit = spec.build(n_qubits, n_layers, seed)
-        self.method = get_method(diff_method, **method_options)
-        self.n_qubits, self.n_layers, self.ansatz, self.seed = n_qubits, n_layers, ansatz, seed
+        self.spec = spec
+        self.circuit, self.angle_map = spec.compiled
+        self.method = get_method(diff_method, **options)
+        self.n_qubits, self.n_inputs, self.seed = spec.n_qubits, spec.n_inputs, seed
         device = torch.device(device)
         init = torch.Generator().manual_seed(seed) if seed is not None else None
-        weights = torch.rand(spec.weight_shape(n_qubits, n_layers), generator=init)
+        weights = torch.rand(spec.weight_shape, generator=init)
         self.weights = nn.Parameter((2 * math.pi * weights).to(dtype.to_real()).to(device))
         generator = torch.Generator(device=device)
         stream = seed + 1 if seed is not None else int(torch.randint(2**62, ()).item())
         generator.manual_seed(stream)
         self.execution = Execution(
-            self.circuit, Observable(observable, n_qubits), dtype, check_shots(shots), generator
+            self.circuit,
+            as_observable(observable, spec.n_qubits),
+            dtype,
+            check_shots(shots),
+            generator,
         )
         self.method.validate(self.execution)
 
@@ -144,8 +201,9 @@ class QuantumLayer(nn.Module):
         x = self._check_input(x)
         batch_shape = x.shape[:-1]
         real = self.weights.dtype
-        inputs = (math.pi * x.to(real)).reshape(-1, self.n_qubits)
-        weights = self.weights.reshape(-1)
+        inputs, weights = self.angle_map(
+            x.to(real).reshape(-1, self.n_inputs), self.weights.reshape(-1)
+        )
         if inputs.shape[0] == 0:
             out = self._empty(inputs, weights)
         else:
@@ -186,22 +244,27 @@ class QuantumLayer(nn.Module):
     def _check_input(self, x: object) -> torch.Tensor:
         if not isinstance(x, torch.Tensor):
             raise ValueError(
-                f"input must be a torch.Tensor of shape (batch, {self.n_qubits}), "
+                f"input must be a torch.Tensor of shape (batch, {self.n_inputs}), "
                 f"got {type(x).__name__}"
             )
         if not x.is_floating_point():
             raise ValueError(
                 f"input must be a floating-point tensor (e.g. torch.float32), got dtype {x.dtype}"
             )
-        if x.dim() == 0 or x.shape[-1] != self.n_qubits:
+        if x.dim() == 0 or x.shape[-1] != self.n_inputs:
             raise ValueError(
-                f"input must have shape (batch, {self.n_qubits}) (one feature per qubit), "
+                f"input must have shape (batch, {self.n_inputs}) (the circuit's inputs), "
                 f"got shape {tuple(x.shape)}"
             )
         return x
 
     def extra_repr(self) -> str:  # noqa: D102
+        circuit = (
+            f"n_layers={self.n_layers}, ansatz={self.ansatz!r}"
+            if self.ansatz is not None
+            else f"circuit={self.spec.name!r}, n_inputs={self.n_inputs}"
+        )
         return (
-            f"n_qubits={self.n_qubits}, n_layers={self.n_layers}, ansatz={self.ansatz!r}, "
+            f"n_qubits={self.n_qubits}, {circuit}, "
             f"diff_method={self.method!r}, shots={self.shots}, dtype={self.dtype}"
         )

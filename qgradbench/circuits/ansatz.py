@@ -115,6 +115,49 @@ class Ansatz:
             return self.builder(n_qubits, n_layers, draw_axes(n_qubits, n_layers, seed))
         return self.builder(n_qubits, n_layers)
 
+    def spec(self, n_qubits: int, n_layers: int, seed: int | None = None):
+        """The encoded circuit in the circuit model: ``RY(pi x_i)`` on wire ``i``, then the ansatz.
+
+        Its compiled circuit is :meth:`build`'s, slot for slot (inputs first, then the weights in
+        row-major order).
+        """
+        from qgradbench.circuits.model import CircuitSpec, Gate, w, x
+
+        circuit = self.build(n_qubits, n_layers, seed)
+        n_weights = circuit.n_params - n_qubits
+        gates = []
+        for kind, item in circuit.sequence:
+            if kind == "fixed":
+                gates.extend(_fixed_gates(item))
+                continue
+            rot = circuit.rotations[item]
+            if rot.slot is None:
+                angle = rot.angle
+            elif rot.slot < n_qubits:
+                angle = math.pi * x[rot.slot]
+            else:
+                angle = w[rot.slot - n_qubits]
+            gates.append(Gate(f"R{rot.pauli}", [rot.wire], [angle]))
+        return CircuitSpec(
+            n_qubits,
+            gates,
+            n_inputs=n_qubits,
+            n_weights=n_weights,
+            weight_shape=self.weight_shape(n_qubits, n_layers),
+            name=circuit.name,
+        )
+
+
+def _fixed_gates(monomial) -> list:
+    """The named gates a fixed run of the built-in ansatzes was compiled from."""
+    from qgradbench.circuits.model import Gate
+
+    out = []
+    for label in monomial.names:
+        name, wires = label.rstrip(")").split("(")
+        out.append(Gate(name, [int(v) for v in wires.split(",")]))
+    return out
+
 
 ANSATZES: dict[str, Ansatz] = {
     a.name: a

@@ -32,7 +32,7 @@ import torch
 from qgradbench import engine
 from qgradbench.circuits import schedule as schedules
 from qgradbench.circuits.schedule import Schedule
-from qgradbench.engine import Monomial, fused
+from qgradbench.engine import Monomial, Unitary, fused
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Block:
     rotations: tuple[int, ...]
 
 
-Op = Block | Monomial
+Op = Block | Monomial | Unitary
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,6 +315,14 @@ class CircuitBuilder:
         gate = Monomial.gate(name, tuple(self._wire(w) for w in wires), self.n_qubits)
         self._open.clear()
         self._pending = gate if self._pending is None else self._pending.then(gate)
+        return self
+
+    def unitary(self, matrix: np.ndarray, wires: tuple[int, ...]):
+        """Append a fixed dense gate (``QubitUnitary`` on several wires)."""
+        wires = tuple(self._wire(w) for w in wires)
+        self._flush_fixed()
+        self._open.clear()
+        self._ops.append(Unitary(self.n_qubits, wires, np.asarray(matrix, dtype=complex)))
         return self
 
     def build(

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from qgradbench import engine
-from qgradbench.engine import Monomial, dense, fused
+from qgradbench.engine import Monomial, Unitary, dense, fused
 
 #: Largest register on which runs of shared blocks are applied as dense unitaries. Building a
 #: layer's unitary reads ``n 4**n`` gate entries and applying it costs ``B 4**n`` products,
@@ -228,7 +228,7 @@ class Schedule:
         batched = [r.slot is not None and r.slot < n_batched for r in rotations]
         heads, suffixes, parts = [], [], {}
         for op in circuit.ops:
-            if isinstance(op, Monomial):
+            if isinstance(op, Monomial | Unitary):
                 continue
             last = max((k for k, i in enumerate(op.rotations) if batched[i]), default=-1)
             head, suffix = op.rotations[: last + 1], op.rotations[last + 1 :]
@@ -274,6 +274,13 @@ class Schedule:
         k = 0
         while k < len(rest):
             op = rest[k]
+            if isinstance(op, Unitary):  # a dense fixed gate: a stage of its own
+                if pending is not None:
+                    stages.append(pending)
+                    pending = None
+                stages.append(op)
+                k += 1
+                continue
             if isinstance(op, Monomial):
                 last = stages[-1] if stages else None
                 if isinstance(last, DenseStage) and dense_tables[last.layer][1] is None:
@@ -283,7 +290,7 @@ class Schedule:
                 k += 1
                 continue
             run = []
-            while k < len(rest) and not isinstance(rest[k], Monomial):
+            while k < len(rest) and not isinstance(rest[k], Monomial | Unitary):
                 run.append(rest[k])
                 k += 1
             if allow_dense and all(parts[b][0] is None for b in run):
@@ -442,7 +449,7 @@ class Schedule:
                 blocks = self.fused_blocks(stage, gates)
                 state = fused.apply_groups(state, blocks, self.n_qubits)
             else:
-                state = engine.apply_monomial(state, stage)
+                state = engine.apply_fixed(state, stage)
         return state
 
     def _apply(self, stage, state, gates: Gates, unitaries, branches: bool = False):
@@ -466,7 +473,7 @@ class Schedule:
             return engine.apply_matrix(
                 state, per_branch(self.gate_matrix(stage, gates)), stage.wire, n
             )
-        return engine.apply_monomial(state, stage)
+        return engine.apply_fixed(state, stage)
 
     def run_branched(
         self, theta: torch.Tensor, variants: torch.Tensor, dtype: torch.dtype = torch.complex64
@@ -682,7 +689,7 @@ def _leading(ops) -> int:
     """Number of leading blocks that act on distinct wires before any fixed gate."""
     seen: set[int] = set()
     for i, op in enumerate(ops):
-        if isinstance(op, Monomial) or op.wire in seen:
+        if isinstance(op, Monomial | Unitary) or op.wire in seen:
             return i
         seen.add(op.wire)
     return len(ops)

@@ -8,8 +8,10 @@ from qgradbench.engine.dense import (
     stack_tables,
 )
 from qgradbench.engine.gates import (
+    MONOMIAL_GATES,
     PAULIS,
     Monomial,
+    Unitary,
     pauli_matrix,
     pauli_stack,
     rotation_matrices,
@@ -17,8 +19,10 @@ from qgradbench.engine.gates import (
 from qgradbench.engine.sampling import estimate_expvals, sample_counts
 from qgradbench.engine.statevector import (
     MAX_QUBITS,
+    apply_fixed,
     apply_matrix,
     apply_monomial,
+    apply_unitary,
     check_n_qubits,
     expval,
     expval_diagonal,
@@ -28,10 +32,14 @@ from qgradbench.engine.statevector import (
 
 __all__ = [
     "MAX_QUBITS",
+    "MONOMIAL_GATES",
     "PAULIS",
     "Monomial",
+    "Unitary",
+    "apply_fixed",
     "apply_matrix",
     "apply_monomial",
+    "apply_unitary",
     "check_n_qubits",
     "estimate_expvals",
     "expval",

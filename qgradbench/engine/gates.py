@@ -70,6 +70,31 @@ def bit(index: np.ndarray, wire: int, n_qubits: int) -> np.ndarray:
     return (index >> (n_qubits - 1 - wire)) & 1
 
 
+#: Named gates :meth:`Monomial.gate` compiles.
+MONOMIAL_GATES = ("CNOT", "CZ", "SWAP", "X", "Z", "CY", "ISWAP", "Toffoli", "CSWAP")
+
+
+@dataclass(frozen=True, eq=False)
+class Unitary:
+    """A fixed dense gate: a constant ``2**k x 2**k`` unitary on ``k`` wires (``QubitUnitary``).
+
+    Attributes:
+        n_qubits: number of qubits of the register.
+        wires: the wires it acts on (the first is the most significant bit of ``matrix``).
+        matrix: the unitary, complex ``(2**k, 2**k)``.
+    """
+
+    n_qubits: int
+    wires: tuple[int, ...]
+    matrix: np.ndarray
+    names: tuple[str, ...] = ("QubitUnitary",)
+
+    @functools.cached_property
+    def inverse(self) -> Unitary:
+        """The inverse gate."""
+        return Unitary(self.n_qubits, self.wires, self.matrix.conj().T, self.names)
+
+
 @dataclass(frozen=True, eq=False)
 class Monomial:
     """A fixed gate sequence that acts as ``U|s> = phase[s] |perm(s)>``.
@@ -120,8 +145,34 @@ class Monomial:
             (a,) = wires
             source = idx
             phase = np.where(bit(idx, a, n_qubits), -1.0, 1.0) + 0j
+        elif name == "CY":  # Y|0> = i|1>, Y|1> = -i|0> on the target when the control is 1
+            control, target = wires
+            on = bit(idx, control, n_qubits)
+            source = idx ^ (on << (n_qubits - 1 - target))
+            # output amplitude s comes from s with the target flipped: phase i if s has target 1
+            phase = np.where(on == 1, np.where(bit(idx, target, n_qubits) == 1, 1j, -1j), 1.0)
+        elif name == "ISWAP":
+            a, b = wires
+            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+            source = np.where(differ == 1, idx ^ flip, idx)
+            phase = np.where(differ == 1, 1j, 1.0)
+        elif name == "Toffoli":
+            c1, c2, target = wires
+            on = bit(idx, c1, n_qubits) & bit(idx, c2, n_qubits)
+            source = idx ^ (on << (n_qubits - 1 - target))
+        elif name == "CSWAP":
+            control, a, b = wires
+            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+            on = bit(idx, control, n_qubits) & differ
+            source = np.where(on == 1, idx ^ flip, idx)
         else:
-            raise ValueError(f"unknown fixed gate {name!r}; expected CNOT, CZ, SWAP, X or Z")
+            raise ValueError(
+                f"unknown fixed gate {name!r}; expected one of {', '.join(MONOMIAL_GATES)}"
+            )
+        if phase is not None:
+            phase = np.asarray(phase, dtype=complex)
         label = f"{name}({','.join(map(str, wires))})"
         return cls(n_qubits, source, phase, (label,))
 

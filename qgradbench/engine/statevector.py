@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
-from qgradbench.engine.gates import Monomial
+from qgradbench.engine.gates import Monomial, Unitary
 
 #: Largest register the engine accepts. One complex64 state of 26 qubits takes 512 MiB, so a
 #: batch of a few dozen already fills a workstation; gradient rules multiply the batch further.
@@ -70,6 +71,35 @@ def apply_matrix(
     batch = shape[: len(shape) - n_qubits]
     psi = state.reshape(*batch, 2**wire, 2, 2 ** (n_qubits - wire - 1))
     return torch.matmul(matrix.unsqueeze(-3), psi).reshape(shape)
+
+
+def apply_unitary(
+    state: torch.Tensor, matrix: torch.Tensor, wires: tuple[int, ...], n_qubits: int
+) -> torch.Tensor:
+    """Apply a ``k``-qubit gate ``matrix`` ``(2**k, 2**k)`` to ``wires`` (differentiable)."""
+    k = len(wires)
+    lead = state.dim() - n_qubits
+    axes = [lead + w for w in wires]
+    moved = torch.movedim(state, axes, list(range(lead, lead + k)))
+    shape = moved.shape
+    flat = moved.reshape(*shape[:lead], 2**k, -1)
+    out = torch.matmul(matrix, flat).reshape(shape)
+    return torch.movedim(out, list(range(lead, lead + k)), axes)
+
+
+@functools.lru_cache(maxsize=64)
+def _unitary_tensor(gate: Unitary, dtype: torch.dtype, device: str) -> torch.Tensor:
+    return torch.tensor(np.array(gate.matrix), dtype=dtype, device=device)
+
+
+def apply_fixed(state: torch.Tensor, gate: Monomial | Unitary) -> torch.Tensor:
+    """Apply a fixed gate: a :class:`Monomial` run or a dense :class:`Unitary`."""
+    if isinstance(gate, Monomial):
+        return apply_monomial(state, gate)
+    if state.is_conj():
+        state = state.resolve_conj()
+    matrix = _unitary_tensor(gate, state.dtype, str(state.device))
+    return apply_unitary(state, matrix, gate.wires, gate.n_qubits)
 
 
 @functools.lru_cache(maxsize=256)

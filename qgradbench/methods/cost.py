@@ -35,13 +35,20 @@ class Cost:
     backward_circuits: int = 0
     backward_shots: int = 0
 
-    def record(self, phase: str, samples: int, circuits: int, shots: int | None) -> None:
-        """Add one pass of ``phase`` ("forward" or "backward") over ``samples`` samples."""
+    def record(
+        self, phase: str, samples: int, circuits: int, shots: int | None, groups: int = 1
+    ) -> None:
+        """Add one pass of ``phase`` ("forward" or "backward") over ``samples`` samples.
+
+        ``circuits`` counts evaluations of expectation values; an observable measured in
+        ``groups`` qubit-wise commuting groups runs one circuit per group for each, and the
+        evaluation's ``shots`` are split among them.
+        """
         if phase not in ("forward", "backward"):
             raise ValueError(f"phase must be 'forward' or 'backward', got {phase!r}")
         setattr(self, f"{phase}_passes", getattr(self, f"{phase}_passes") + 1)
         setattr(self, f"{phase}_samples", getattr(self, f"{phase}_samples") + samples)
-        setattr(self, f"{phase}_circuits", getattr(self, f"{phase}_circuits") + circuits)
+        setattr(self, f"{phase}_circuits", getattr(self, f"{phase}_circuits") + circuits * groups)
         setattr(self, f"{phase}_shots", getattr(self, f"{phase}_shots") + circuits * (shots or 0))
 
     def reset(self) -> None:

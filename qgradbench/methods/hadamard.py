@@ -98,7 +98,7 @@ def _hadamard_circuits(execution: Execution, theta: torch.Tensor, rotations) -> 
     state = state.reshape(batch, count, 2, *([2] * n))
     for kind, item in circuit.sequence:
         if kind == "fixed":
-            state = engine.apply_monomial(state, item)
+            state = engine.apply_fixed(state, item)
             continue
         rot = circuit.rotations[item]
         state = engine.apply_matrix(state, mats[..., item, :, :], rot.wire, n)
@@ -107,7 +107,13 @@ def _hadamard_circuits(execution: Execution, theta: torch.Tensor, rotations) -> 
     # Measure Y on the ancilla: rotate by H S^dagger, then measure Z.
     zero, one = state[:, :, 0], state[:, :, 1]
     state = torch.stack([zero - 1j * one, zero + 1j * one], dim=2) / math.sqrt(2)
-    probs = engine.probabilities(state.reshape(batch * count, *([2] * (n + 1))), n + 1)
+    state = state.reshape(batch * count, *([2] * (n + 1)))
+    if not execution.observable.diagonal:  # each measurement group in its own basis
+        values = execution.observable.estimate(
+            state, execution.shots, execution.generator, execution.shot_split, ancilla=True
+        )
+        return values.reshape(batch, count, -1)
+    probs = engine.probabilities(state, n + 1)
     return _measure_y(execution, probs, theta.device).reshape(batch, count, -1)
 
 
