@@ -198,11 +198,19 @@ class QuantumLayer(nn.Module):
 
         ``(n_qubits,)`` gives ``(n_outputs,)``; ``(..., n_qubits)`` gives ``(..., n_outputs)``.
         """
+        return self.forward_with(x, self.weights)
+
+    def forward_with(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` with the given ``weights`` (any shape of ``n_weights`` entries).
+
+        A hook for modules that hold the circuit's weights themselves (e.g.
+        :class:`qgradbench.pennylane_import.TorchLayer`, one tensor per name); the weights'
+        dtype is the simulation's real dtype.
+        """
         x = self._check_input(x)
         batch_shape = x.shape[:-1]
-        real = self.weights.dtype
         inputs, weights = self.angle_map(
-            x.to(real).reshape(-1, self.n_inputs), self.weights.reshape(-1)
+            x.to(weights.dtype).reshape(-1, self.n_inputs), weights.reshape(-1)
         )
         if inputs.shape[0] == 0:
             out = self._empty(inputs, weights)
