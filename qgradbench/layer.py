@@ -67,8 +67,12 @@ class QuantumLayer(nn.Module):
         dtype: ``torch.complex64`` (default) or ``torch.complex128``; weights use the matching
             real dtype. The output has the input's dtype.
         device: where the weights and the simulation live.
-        observable: ``"z-each"`` (default) or an experiment observable (see
-            :data:`qgradbench.circuits.OBSERVABLES`).
+        observable: ``"z-each"`` (default), an experiment observable (see
+            :data:`qgradbench.circuits.OBSERVABLES`), a Pauli sum such as
+            ``"Z0 Z1 + 0.5 X2"``, or a list of them (one output each). Non-diagonal words are
+            measured in qubit-wise commuting groups (:mod:`qgradbench.circuits.pauli`).
+        shot_split: how ``shots`` are split among the observable's measurement groups:
+            ``"uniform"`` or ``"weighted"`` (by the groups' coefficient weight).
         **method_options: options of the differentiation method (e.g. ``h`` for finite-diff).
 
     Attributes:
@@ -88,6 +92,7 @@ class QuantumLayer(nn.Module):
         dtype: torch.dtype = torch.complex64,
         device: str | torch.device = "cpu",
         observable: object = "z-each",
+        shot_split: str = "uniform",
         **method_options,
     ):
         super().__init__()
@@ -101,6 +106,7 @@ class QuantumLayer(nn.Module):
             dtype,
             device,
             observable,
+            shot_split,
             method_options,
         )
 
@@ -115,6 +121,7 @@ class QuantumLayer(nn.Module):
         dtype: torch.dtype = torch.complex64,
         device: str | torch.device = "cpu",
         observable: object = None,
+        shot_split: str = "uniform",
         **method_options,
     ) -> QuantumLayer:
         """A layer over any circuit of the circuit model (:class:`CircuitSpec`).
@@ -137,11 +144,14 @@ class QuantumLayer(nn.Module):
             dtype,
             device,
             circuit.observables if observable is None else observable,
+            shot_split,
             method_options,
         )
         return layer
 
-    def _setup(self, spec, diff_method, shots, seed, dtype, device, observable, options) -> None:
+    def _setup(
+        self, spec, diff_method, shots, seed, dtype, device, observable, shot_split, options
+    ) -> None:
         if dtype not in _COMPLEX:
             raise ValueError(f"dtype must be torch.complex64 or torch.complex128, got {dtype!r}")
         self.spec = spec
@@ -161,6 +171,7 @@ class QuantumLayer(nn.Module):
             dtype,
             check_shots(shots),
             generator,
+            shot_split=shot_split,
         )
         self.method.validate(self.execution)
 
@@ -229,7 +240,7 @@ class QuantumLayer(nn.Module):
         It is attached to the graph, so that ``backward`` gives an empty input gradient and a
         zero weight gradient.
         """
-        zero = inputs[:, :1] * 0 + weights.sum() * 0  # (0, 1), differentiable
+        zero = inputs.sum(-1, keepdim=True) * 0 + weights.sum() * 0  # (0, 1), differentiable
         return zero.expand(0, self.n_outputs)
 
     def _nan_rows(

@@ -601,6 +601,6 @@ class TestBadInput:
 
     def test_shot_adjoint_needs_pauli_observable(self):
         """Test that shot-adjoint on a projector observable says which observables it takes."""
-        match = r"Pauli-word observable \(z-each, zz, global-z\), got 'global-projector'"
+        match = r"single Pauli words .*\(z-each, zz, global-z, .*\), got 'global-projector'"
         with pytest.raises(ValueError, match=match):
             QuantumLayer(2, 1, diff_method="shot-adjoint", shots=10, observable="global-projector")

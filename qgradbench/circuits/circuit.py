@@ -149,6 +149,27 @@ class Circuit:
         return bool(self.simple_slots.all())
 
     @functools.cached_property
+    def per_rotation(self) -> tuple[Circuit, np.ndarray, np.ndarray]:
+        """The same circuit with one slot per trainable rotation, scale 1.
+
+        Returns:
+            ``(circuit, slots, scales)``: angle vectors of the new circuit are
+            ``theta[..., slots] * scales``; slot ``r`` of it is the ``r``-th trainable rotation
+            (:attr:`trainable`). Per-rotation derivatives summed with ``scales`` over each
+            original slot's rotations give the slot's derivative (the chain rule).
+        """
+        rotations = list(self.rotations)
+        for position, i in enumerate(self.trainable):
+            r = rotations[i]
+            rotations[i] = Rotation(r.pauli, r.wire, position, r.angle, 1.0)
+        slots = np.array([self.rotations[i].slot for i in self.trainable], dtype=np.int64)
+        scales = np.array([self.rotations[i].scale for i in self.trainable], dtype=float)
+        circuit = Circuit(
+            self.n_qubits, len(self.trainable), tuple(rotations), self.ops, self.name
+        )
+        return circuit, slots, scales
+
+    @functools.cached_property
     def rotation_scales(self) -> np.ndarray:
         """``(R,)``: each rotation's scale (1 for constants)."""
         return np.array([r.scale for r in self.rotations], dtype=float)

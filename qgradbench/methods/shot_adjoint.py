@@ -31,24 +31,61 @@ Cost accounting reports the emulated estimator's circuits and shots: ``P`` (hada
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import numpy as np
 import torch
 
 from qgradbench.methods.adjoint import adjoint_jacobian
 from qgradbench.methods.base import JacobianMethod
+from qgradbench.methods.parameter_shift import build_general_recipe
 
 MATCHES = ("hadamard", "parameter-shift")
 PAULI_OBSERVABLES = ("z-each", "zz", "global-z")
 
 
-def _binomial_mean(shots: int, p: torch.Tensor, generator) -> torch.Tensor:
-    """``Bin(shots, p) / shots`` elementwise, with ``p`` clipped to [0, 1] (rounding)."""
+def _binomial_mean(shots, p: torch.Tensor, generator) -> torch.Tensor:
+    """``Bin(shots, p) / shots`` elementwise, with ``p`` clipped to [0, 1] (rounding).
+
+    ``shots`` is an integer, or a tensor broadcastable to ``p`` (per-output shots).
+    """
     p = p.to(torch.float64).clamp(0, 1)
-    return torch.binomial(torch.full_like(p, float(shots)), p, generator=generator) / shots
+    count = torch.as_tensor(shots, dtype=torch.float64, device=p.device).expand_as(p)
+    return torch.binomial(count.contiguous(), p, generator=generator) / count
+
+
+def output_shots(execution) -> torch.Tensor | int:
+    """Shots behind each output's estimate: ``shots``, or its measurement group's share.
+
+    Returns an integer when every output gets all the shots, else a ``(n_out, 1)`` tensor.
+    """
+    observable, shots = execution.observable, execution.shots
+    if observable.diagonal:
+        return shots
+    share = observable.allocate(shots, execution.shot_split)
+    group_of = {word: g for g, group in enumerate(observable.groups) for word in group.words}
+    per_output = [share[group_of[s.terms[0][1]]] for s in observable.sums]
+    return torch.tensor(per_output, dtype=torch.float64).unsqueeze(-1)
+
+
+def _pauli_word_outputs(observable) -> bool:
+    """Whether every output is one Pauli word with coefficient +-1 (``+-1`` outcomes)."""
+    if getattr(observable, "sums", None) is None:
+        return observable.name in PAULI_OBSERVABLES
+    return all(
+        len(s.terms) == 1 and s.terms[0][1] and abs(s.terms[0][0]) == 1.0
+        for s in observable.sums
+    )
 
 
 class ShotAdjoint(JacobianMethod):
     """Adjoint sweep, then each Jacobian entry sampled like a hardware estimator.
+
+    A slot that drives several rotations (a gate lowered to several Pauli rotations, such as
+    ``CRX``) is sampled as the real rules treat it: with ``match="hadamard"`` as the sum of its
+    rotations' Hadamard tests weighted by their scales; with ``match="parameter-shift"``, when
+    its gate has other frequencies than one, as the general shift rule's estimate from the
+    exact values of its shifted circuits (:mod:`qgradbench.methods.parameter_shift`).
 
     Options:
         match: ``"hadamard"`` (default) or ``"parameter-shift"``, the estimator whose
@@ -73,27 +110,67 @@ class ShotAdjoint(JacobianMethod):
         """Circuits of the emulated estimator: ``P`` (hadamard) or ``2P`` (parameter-shift)."""
         return n_slots * (1 if self.config["match"] == "hadamard" else 2)
 
+    def backward_circuits(self, circuit, slots) -> int:
+        """The emulated estimator's circuits: one per rotation, or ``2 R`` per slot."""
+        if self.config["match"] == "hadamard":
+            return sum(len(circuit.slot_rotations[int(s)]) for s in slots)
+        return sum(2 * len(circuit.slot_frequencies[int(s)]) for s in slots)
+
     def validate(self, execution):
-        """With shots, the sampled entries need ``+-1`` outcomes: a Pauli-word observable."""
+        """With shots, the sampled entries need ``+-1`` outcomes: Pauli-word outputs."""
         super().validate(execution)
-        if execution.shots is not None and execution.observable.name not in PAULI_OBSERVABLES:
+        if execution.shots is not None and not _pauli_word_outputs(execution.observable):
             raise ValueError(
-                f"shot-adjoint with shots samples +-1 outcomes and needs a Pauli-word observable "
-                f"({', '.join(PAULI_OBSERVABLES)}), got {execution.observable.name!r}"
+                f"shot-adjoint with shots samples +-1 outcomes and needs outputs that are single "
+                f"Pauli words with coefficient +-1 ({', '.join(PAULI_OBSERVABLES)}, or e.g. "
+                f"['Z0', 'X1 X2']), got {execution.observable.name!r}"
             )
 
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
-        index = torch.as_tensor(slots, device=theta.device)
-        g = adjoint_jacobian(execution, theta)[..., index]  # (B, n_out, S), exact
-        shots, gen = execution.shots, execution.generator
+        shots = execution.shots
         if shots is None:
-            return g
+            index = torch.as_tensor(slots, device=theta.device)
+            return adjoint_jacobian(execution, theta)[..., index]  # (B, n_out, S), exact
+        slots = np.asarray(slots, dtype=np.int64)
         if self.config["match"] == "hadamard":
-            return (2 * _binomial_mean(shots, (1 + g) / 2, gen) - 1).to(g.dtype)
-        a = self._offsets(execution, theta, slots)
-        plus = _binomial_mean(shots, (1 + a + g) / 2, gen)
-        minus = _binomial_mean(shots, (1 + a - g) / 2, gen)
-        return (plus - minus).to(g.dtype)
+            return self._hadamard(execution, theta, slots)
+        circuit = execution.circuit
+        two_term = np.array([circuit.slot_frequencies[k] == (1.0,) for k in slots], dtype=bool)
+        jac = theta.new_zeros(theta.shape[0], execution.observable.n_outputs, len(slots))
+        if two_term.any():
+            chosen = slots[two_term]
+            index = torch.as_tensor(chosen, device=theta.device)
+            g = adjoint_jacobian(execution, theta)[..., index]
+            a = self._offsets(execution, theta, chosen)
+            n = output_shots(execution)
+            plus = _binomial_mean(n, (1 + a + g) / 2, execution.generator)
+            minus = _binomial_mean(n, (1 + a - g) / 2, execution.generator)
+            jac[..., np.flatnonzero(two_term)] = (plus - minus).to(g.dtype)
+        if not two_term.all():
+            rest = np.flatnonzero(~two_term)
+            jac[..., rest] = _sampled_recipe(execution, theta, slots[rest])
+        return jac
+
+    @staticmethod
+    def _hadamard(execution, theta, slots) -> torch.Tensor:
+        """Every rotation's Hadamard-test estimate, summed over each slot's rotations."""
+        n = output_shots(execution)
+        circuit = execution.circuit
+        if circuit.all_simple:
+            index = torch.as_tensor(slots, device=theta.device)
+            g = adjoint_jacobian(execution, theta)[..., index]
+            return (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
+        expanded, source, scales = circuit.per_rotation
+        wanted = np.flatnonzero(np.isin(source, slots))
+        per_rotation = replace(execution, circuit=expanded)
+        scale_t = torch.as_tensor(scales, dtype=theta.dtype, device=theta.device)
+        angles = theta.index_select(-1, torch.as_tensor(source, device=theta.device)) * scale_t
+        g = adjoint_jacobian(per_rotation, angles)[..., torch.as_tensor(wanted)]
+        sampled = (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
+        column = {int(k): c for c, k in enumerate(slots)}
+        index = torch.as_tensor([column[int(source[r])] for r in wanted], device=theta.device)
+        out = g.new_zeros(*g.shape[:2], len(slots))
+        return out.index_add_(-1, index, sampled * scale_t[torch.as_tensor(wanted)])
 
     @staticmethod
     def _offsets(execution, theta, slots) -> torch.Tensor:
@@ -105,3 +182,25 @@ class ShotAdjoint(JacobianMethod):
             f_kicked = f_kicked.reshape(theta.shape[0], len(slots), -1).transpose(1, 2)
             f0 = execution.expval(theta).unsqueeze(-1)
         return (f0 + f_kicked) / 2
+
+
+def _sampled_recipe(execution, theta: torch.Tensor, slots: np.ndarray) -> torch.Tensor:
+    """The general shift rule's estimate of ``slots``: exact shifted values, each sampled.
+
+    Every shifted value ``f_m`` is drawn as the mean of ``N`` ``+-1`` outcomes,
+    ``2 Bin(N, (1 + f_m) / 2) / N - 1``, exactly what measuring the shifted circuit gives, and
+    combined with the rule's coefficients. ``(B, n_out, S)``.
+    """
+    circuit = execution.circuit
+    recipe = build_general_recipe(
+        circuit.n_params, tuple(int(k) for k in slots), circuit.slot_frequencies, math.pi / 2
+    )
+    offsets = torch.as_tensor(recipe.offsets, dtype=theta.dtype, device=theta.device)
+    coeffs = torch.as_tensor(recipe.coeffs, dtype=theta.dtype, device=theta.device)
+    with torch.no_grad():
+        shifted = (theta.unsqueeze(1) + offsets).reshape(-1, theta.shape[-1])
+        f = execution.expval(shifted).reshape(theta.shape[0], recipe.n_circuits, -1)
+    n = output_shots(execution)
+    n = n if isinstance(n, int) else n.T.unsqueeze(0)  # (1, 1, n_out) against (B, M, n_out)
+    sampled = (2 * _binomial_mean(n, (1 + f) / 2, execution.generator) - 1).to(f.dtype)
+    return torch.einsum("sm,bmo->bos", coeffs, sampled)
