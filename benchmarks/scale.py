@@ -156,7 +156,9 @@ def main() -> None:  # noqa: D103
     )
 
 
-def sweep_arguments(doc: str, qubits: list[int], batch: int, extra=None) -> argparse.Namespace:
+def sweep_arguments(
+    doc: str, qubits: list[int], batch: int, extra=None, layers: int = 4
+) -> argparse.Namespace:
     """Parse a sweep script's options: qubits, batch, layers, repeat, threads, JSON output.
 
     ``extra(parser)``, if given, adds the script's own options.
@@ -166,7 +168,7 @@ def sweep_arguments(doc: str, qubits: list[int], batch: int, extra=None) -> argp
         extra(parser)
     parser.add_argument("--qubits", type=int, nargs="+", default=qubits)
     parser.add_argument("--batch", type=int, default=batch)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--layers", type=int, default=layers)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--json", default=None)
