@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 import qgradbench.circuits.ansatz as ansatz_module
+import qgradbench.circuits.model as model_module
 import qgradbench.circuits.observables as observables_module
 from qgradbench import QuantumLayer
 
@@ -77,3 +79,32 @@ def test_ansatz_and_observable_sketches_build():
     factors = namespace["_FACTORS"]["parity-01"](3)
     assert factors == observables_module._FACTORS["zz"](3)
     assert "parity-01" not in observables_module._FACTORS
+
+
+def test_circuit_model_sketches_run():
+    """Test that the circuit-model sketches of the architecture guide and README run."""
+    sketches = [
+        python_blocks(section(ARCHITECTURE.read_text(), "The circuit model"))[0],
+        python_blocks((ROOT / "README.md").read_text().split("### Any circuit", 1)[1])[0],
+    ]
+    for code in sketches:
+        namespace = {"math": math, "torch": torch, "QuantumLayer": QuantumLayer}
+        exec(code, namespace)
+        layer = namespace.get("layer")
+        out = layer(torch.rand(3, namespace["spec"].n_inputs))
+        assert out.shape == (3, 2)
+
+
+def test_gate_sketch_is_the_gate():
+    """Test that the gate sketch of the architecture guide builds the registered CRZ."""
+    (code,) = python_blocks(section(ARCHITECTURE.read_text(), "Adding a gate"))
+    namespace = dict(vars(model_module))
+    gate = eval(code.strip(), namespace)
+    crz = model_module.GATES["CRZ"]
+    assert (gate.name, gate.n_wires, gate.n_params, gate.frequencies) == (
+        crz.name,
+        crz.n_wires,
+        crz.n_params,
+        crz.frequencies,
+    )
+    np.testing.assert_allclose(gate.matrix([0.3], None), crz.matrix([0.3], None))
