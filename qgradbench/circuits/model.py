@@ -831,7 +831,8 @@ class AngleMap:
         out = t["const"].expand(shape)
         slot, index, coeff = t["weights"]
         if slot.numel():
-            out = out.index_add(-1, slot, w.index_select(0, index) * coeff)
+            terms = w.index_select(0, index) * coeff
+            out = out.index_add(-1, slot, terms if batch is None else terms.expand(batch, -1))
         if batch is not None:
             slot, index, coeff = t["inputs"]
             if slot.numel():
