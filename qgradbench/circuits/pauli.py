@@ -139,15 +139,27 @@ def _parse_term(token: str, sign: float, text: str):
     factors = token.replace("@", " ").replace("*", " ").split()
     coeff, word = sign, []
     for factor in factors:
+        if factor == "I":  # the identity, as str(PauliSum) writes a constant
+            continue
         try:
             value = float(factor)
         except ValueError:
-            word.append(_split_factor(factor, text))
-            continue
-        if "j" in factor.lower():
-            raise ValueError(f"observable {text!r} has a complex coefficient: not Hermitian")
+            if not _is_complex(factor):
+                word.append(_split_factor(factor, text))
+                continue
+            raise ValueError(
+                f"observable {text!r} has a complex coefficient {factor!r}: not Hermitian"
+            ) from None
         coeff *= value
     return coeff, tuple(word)
+
+
+def _is_complex(factor: str) -> bool:
+    try:
+        complex(factor)
+    except ValueError:
+        return False
+    return True
 
 
 def as_pauli_sum(value: object) -> PauliSum:
