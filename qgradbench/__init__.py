@@ -1,14 +1,15 @@
 """qgradbench: benchmarks of gradient methods for hybrid quantum-classical neural networks.
 
-``qgradbench.QuantumLayer`` is imported lazily, so that ``qgradbench.analysis`` (which reads
-only DataFrames and files) can be used without importing torch.
+``qgradbench.QuantumLayer``, ``qgradbench.TorchLayer`` and ``qgradbench.from_pennylane`` are
+imported lazily, so that ``qgradbench.analysis`` (which reads only DataFrames and files) can be
+used without importing torch (and PennyLane is needed only for the last two).
 """
 
 __version__ = "0.1.0"
 
 from qgradbench.memory import retain_freed_memory  # noqa: E402 (torch-free)
 
-__all__ = ["QuantumLayer", "__version__", "retain_freed_memory"]
+__all__ = ["QuantumLayer", "TorchLayer", "__version__", "from_pennylane", "retain_freed_memory"]
 
 
 def __getattr__(name: str):
@@ -16,4 +17,8 @@ def __getattr__(name: str):
         from qgradbench.layer import QuantumLayer
 
         return QuantumLayer
+    if name in ("TorchLayer", "from_pennylane"):
+        from qgradbench import pennylane_import
+
+        return getattr(pennylane_import, name)
     raise AttributeError(f"module 'qgradbench' has no attribute {name!r}")
