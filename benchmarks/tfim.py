@@ -73,7 +73,7 @@ def qgradbench_side(n, layers, angles, method, dtype):
         layer.zero_grad()
         energy = layer(x).sum()
         energy.backward()
-        return float(energy)
+        return float(energy.detach())
 
     return step
 
@@ -135,7 +135,7 @@ def torchquantum_side(n, layers, angles):
         energy = sum(tq.measurement.expval_joint_analytical(qdev, word) for word in words)
         energy = energy.sum()
         energy.backward()
-        return float(energy)
+        return float(energy.detach())
 
     return step
 
@@ -162,7 +162,7 @@ def tensorcircuit_side(n, layers, angles):
         energy = energy + sum(c.expectation_ps(x=[i]) for i in range(n))
         energy = torch.real(energy)
         energy.backward()
-        return float(energy)
+        return float(energy.detach())
 
     return step
 
