@@ -220,9 +220,9 @@ class QuantumLayer(nn.Module):
         """
         x = self._check_input(x)
         batch_shape = x.shape[:-1]
-        inputs, weights = self.angle_map(
-            x.to(weights.dtype).reshape(-1, self.n_inputs), weights.reshape(-1)
-        )
+        # the batch size is explicit: with no inputs (n_inputs = 0), -1 would be ambiguous
+        flat = x.to(weights.dtype).reshape(math.prod(batch_shape), self.n_inputs)
+        inputs, weights = self.angle_map(flat, weights.reshape(-1))
         if inputs.shape[0] == 0:
             out = self._empty(inputs, weights)
         else:
