@@ -102,7 +102,7 @@ class TestBadInput:
             ({"n_qubits": 2.5}, r"n_qubits must be an integer .*got 2.5"),
             ({"n_layers": 0}, "n_layers must be an integer >= 1, got 0"),
             ({"n_layers": -1}, "n_layers must be an integer >= 1, got -1"),
-            ({"ansatz": "hardware-efficient"}, "unknown ansatz 'hardware-efficient'.*strongly"),
+            ({"ansatz": "no-such-ansatz"}, "unknown ansatz 'no-such-ansatz'.*strongly"),
             ({"diff_method": "magic"}, "unknown diff_method 'magic'.*backprop"),
             ({"observable": "zzz"}, "unknown observable 'zzz'.*z-each"),
             ({"dtype": torch.float32}, "dtype must be torch.complex64 or torch.complex128"),
