@@ -9,6 +9,11 @@ restricted to their first two classes so that every set is a binary problem).
   ``1 - test_size`` / ``test_size``.
 - Real sets get a stratified split; then a ``StandardScaler`` and a ``PCA`` to ``n_features``
   components are fitted on the training split only and applied to both splits.
+- Your own data: :func:`load_file` reads a ``.csv`` or ``.parquet`` file with a label column
+  (features: every other column, numeric; labels: any values, sorted and numbered) and
+  processes it as the real sets, standardised, with PCA only when ``n_features`` is below the
+  number of feature columns. The training experiment takes it as
+  ``dataset: {path: FILE, label: COLUMN}``.
 
 All randomness comes from ``numpy.random.default_rng(seed)``: the same seed gives identical
 tensors, a different seed different ones.
@@ -23,10 +28,13 @@ torch.Size([80, 2])
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -159,7 +167,9 @@ def _noise_features(rng: np.random.Generator, n_samples: int, noise_features: in
     return rng.normal(0.0, NOISE_FEATURE_STD, size=(n_samples, noise_features))
 
 
-def _to_dataset(name, X_train, y_train, X_test, y_test, *, seed, test_size, preprocessing):
+def _to_dataset(
+    name, X_train, y_train, X_test, y_test, *, seed, test_size, preprocessing, n_classes=2
+):
     return Dataset(
         name=name,
         X_train=torch.as_tensor(np.asarray(X_train), dtype=torch.float32),
@@ -167,7 +177,7 @@ def _to_dataset(name, X_train, y_train, X_test, y_test, *, seed, test_size, prep
         X_test=torch.as_tensor(np.asarray(X_test), dtype=torch.float32),
         y_test=torch.as_tensor(np.asarray(y_test), dtype=torch.int64),
         n_features=int(np.shape(X_train)[1]),
-        n_classes=2,
+        n_classes=n_classes,
         seed=seed,
         test_size=test_size,
         preprocessing=preprocessing,
@@ -426,6 +436,298 @@ def make_wine(
     return _make_real("wine", sk_datasets.load_wine, 2, n_features, seed, test_size, n_samples)
 
 
+# --------------------------------------------------------------------------- data files
+
+#: Suffixes of the data files :func:`load_file` reads.
+DATA_SUFFIXES = (".csv", ".parquet")
+
+
+@dataclass(frozen=True, eq=False)
+class DataTable:
+    """A data file read and checked: features, class indices and class values.
+
+    Attributes:
+        path: the file.
+        label: the label column.
+        X: features ``(n_rows, n_columns)`` float64, in the file's column order.
+        y: class indices ``(n_rows,)`` int64: the position of the row's label among the sorted
+            distinct labels.
+        classes: the distinct labels, sorted (class ``i`` is ``classes[i]``).
+        features: the feature columns' names.
+    """
+
+    path: str
+    label: str
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple
+    features: tuple[str, ...]
+
+    @property
+    def n_rows(self) -> int:
+        """Rows of the file."""
+        return len(self.y)
+
+
+def _read_frame(path: Path):
+    import pandas as pd
+
+    try:
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path)
+        return pd.read_parquet(path)
+    except (OSError, ValueError, ImportError) as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(f"data file {path}: cannot read it: {detail}") from None
+
+
+def _sorted_classes(values: np.ndarray) -> list:
+    distinct = list(dict.fromkeys(values.tolist()))
+    try:
+        return sorted(distinct)
+    except TypeError:  # labels of several types: order by type, then value
+        return sorted(distinct, key=lambda v: (type(v).__name__, str(v)))
+
+
+def _check_columns(frame, path: Path, label: str) -> list[str]:
+    """The feature columns (every column but ``label``), checked to be numbers without gaps."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    if label not in columns:
+        raise ValueError(
+            f"data file {path}: no label column {label!r}; its columns are {', '.join(columns)}"
+        )
+    features = [c for c in frame.columns if str(c) != label]
+    if not features:
+        raise ValueError(f"data file {path}: no feature column besides the label {label!r}")
+    for column in features:
+        series = frame[column]
+        if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_complex_dtype(series):
+            example = series.dropna()
+            shown = f" (e.g. {example.iloc[0]!r} in data row {example.index[0] + 1})"
+            raise ValueError(
+                f"data file {path}: feature column {column!r} is not numeric"
+                f"{shown if len(example) else ''}; every column but the label must hold "
+                f"numbers: drop the column or encode it"
+            )
+    missing = frame.isna().to_numpy()
+    if missing.any():
+        row, col = np.argwhere(missing)[0]
+        raise ValueError(
+            f"data file {path}: {int(missing.sum())} missing value(s) (NaN or empty), the "
+            f"first in column {columns[col]!r}, data row {row + 1}; fill or drop them"
+        )
+    values = frame[features].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row, col = np.argwhere(~np.isfinite(values))[0]
+        raise ValueError(
+            f"data file {path}: infinite value in column {str(features[col])!r}, data row "
+            f"{row + 1}; features must be finite numbers"
+        )
+    return [str(c) for c in features]
+
+
+@functools.lru_cache(maxsize=16)
+def _read_table(path: str, label: str, stamp: tuple) -> DataTable:
+    file = Path(path)
+    frame = _read_frame(file)
+    features = _check_columns(frame, file, label)
+    labels = frame[label].to_numpy()
+    classes = _sorted_classes(labels)
+    if len(classes) < 2:
+        raise ValueError(
+            f"data file {file}: the label column {label!r} holds a single value "
+            f"({classes[0]!r}); a classifier needs at least two classes"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[v] for v in labels.tolist()], dtype=np.int64)
+    X = frame[[c for c in frame.columns if str(c) != label]].to_numpy(dtype=np.float64)
+    return DataTable(str(file), label, X, y, tuple(classes), tuple(features))
+
+
+def read_data_file(path: str | os.PathLike, label: str) -> DataTable:
+    """Read and check a data file (``.csv`` or ``.parquet``) with its label column ``label``.
+
+    Features are every other column; each must be numeric (booleans count as 0 and 1), with no
+    missing or infinite value. Labels may be any values (numbers or text): they are sorted and
+    numbered ``0 .. n_classes - 1``. The result is cached while the file is unchanged.
+
+    Raises:
+        ValueError: a missing or unreadable file, another suffix, an unknown label column, a
+            non-numeric feature column, a missing value, or a single class (one line each).
+    """
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"label must be the name of the label column, got {label!r}")
+    file = Path(path).expanduser()
+    if file.suffix.lower() not in DATA_SUFFIXES:
+        raise ValueError(
+            f"data file {file}: expected a {' or '.join(DATA_SUFFIXES)} file, got {file.name!r}"
+        )
+    try:
+        stat = file.stat()
+    except OSError:
+        raise ValueError(f"data file {file}: no such file") from None
+    if not file.is_file():
+        raise ValueError(f"data file {file}: not a file")
+    return _read_table(str(file.resolve()), label, (stat.st_mtime_ns, stat.st_size))
+
+
+def _check_split(table: DataTable, y: np.ndarray, test_size: float) -> None:
+    """Raise a clear error when ``y`` cannot be split stratified into train and test."""
+    n, counts = len(y), np.bincount(y, minlength=len(table.classes))
+    present = counts[counts > 0]
+    n_test = math.ceil(round(test_size * n, 9))
+    n_train = n - n_test
+    k = len(present)
+    if k < 2:
+        raise ValueError(
+            f"data file {table.path}: the {n} rows used hold a single class; a classifier needs "
+            "at least two"
+        )
+    if present.min() < 2 or n_test < k or n_train < k:
+        smallest = table.classes[int(np.flatnonzero(counts == present.min())[0])]
+        raise ValueError(
+            f"data file {table.path}: {n} rows are too few to split stratified into train and "
+            f"test with test_size={test_size}: both splits need a row of each of the {k} "
+            f"classes (the test split gets {n_test} rows, the training split {n_train}; class "
+            f"{smallest!r} has {int(present.min())} row(s)); use more rows or another test_size"
+        )
+
+
+def check_file_options(table: DataTable, n_features: object, n_samples: object) -> int:
+    """Validate ``n_features`` (``None``: every column) and ``n_samples`` for ``table``.
+
+    Returns:
+        The number of features the data set will have.
+    """
+    d = len(table.features)
+    if n_features is None:
+        n_features = d
+    n_features = _check_int("n_features", n_features, 1)
+    if n_features > d:
+        name = Path(table.path).name
+        raise ValueError(
+            f"n_features must be between 1 and {d} for {name!r} (it has {d} feature "
+            f"column(s): {', '.join(table.features)}), got {n_features}; or null for all of them"
+        )
+    if n_samples is not None:
+        n_samples = _check_int("n_samples", n_samples, 2)
+        if n_samples > table.n_rows:
+            raise ValueError(
+                f"n_samples must be between 2 and {table.n_rows} for {table.path} (it has "
+                f"{table.n_rows} rows), got {n_samples}"
+            )
+    return n_features
+
+
+def _file_rows(path, label, n_features, seed, n_samples, test_size):
+    """The checked table, the feature count, the rows used and the generator that drew them."""
+    table = read_data_file(path, label)
+    n_features = check_file_options(table, n_features, n_samples)
+    seed = _check_int("seed", seed, 0)
+    test_size = _check_test_size(test_size)
+    rng = np.random.default_rng(seed)
+    X, y = table.X, table.y
+    if n_samples is not None:
+        chosen = np.sort(rng.choice(len(y), size=n_samples, replace=False))
+        X, y = X[chosen], y[chosen]
+    _check_split(table, y, test_size)
+    return table, n_features, X, y, rng
+
+
+def check_file(
+    path: str | os.PathLike,
+    label: str,
+    *,
+    n_features: int | None = None,
+    seed: int = 0,
+    n_samples: int | None = None,
+    test_size: float = 0.2,
+) -> int:
+    """Check everything :func:`load_file` would, short of splitting; return the feature count.
+
+    Raises:
+        ValueError: as :func:`load_file` (a bad file or argument, too few rows to split).
+    """
+    return _file_rows(path, label, n_features, seed, n_samples, test_size)[1]
+
+
+def load_file(
+    path: str | os.PathLike,
+    label: str,
+    *,
+    n_features: int | None = None,
+    seed: int = 0,
+    n_samples: int | None = None,
+    test_size: float = 0.2,
+) -> Dataset:
+    """A data set from a ``.csv`` or ``.parquet`` file, split and standardised.
+
+    Read and checked by :func:`read_data_file` (features: every column but ``label``; labels
+    sorted and numbered). Then processed as the built-in real sets: an optional seeded
+    subsample of ``n_samples`` rows, a stratified split, and a ``StandardScaler`` fitted on the
+    training split only; with ``n_features`` below the number of feature columns, a ``PCA``
+    to ``n_features`` components is fitted with it (:func:`standardise_pca`).
+
+    Args:
+        path: the file (``.csv`` with a header row, or ``.parquet``).
+        label: the label column.
+        n_features: features kept: ``None`` (or the column count) for every column,
+            standardised; fewer for that many principal components.
+        seed: seed of the subsample and the split (>= 0).
+        n_samples: if given, a seeded random subsample of this many rows.
+        test_size: fraction held out for testing, in ``(0, 1)``.
+
+    Returns:
+        The :class:`Dataset`, named after the file, with ``n_classes`` the distinct labels and
+        ``preprocessing`` ``"standardise"`` or ``"standardise+pca"``.
+
+    Raises:
+        ValueError: for a bad file (see :func:`read_data_file`), a bad argument, or too few
+            rows to split.
+    """
+    table, n_features, X, y, rng = _file_rows(path, label, n_features, seed, n_samples, test_size)
+    test_size = _check_test_size(test_size)
+    name = Path(table.path).name
+    X_train, X_test, y_train, y_test = _stratified_split(name, X, y, rng, test_size)
+    if n_features < X.shape[1]:
+        if n_features > len(y_train):
+            raise ValueError(
+                f"n_features={n_features} exceeds the {len(y_train)} training rows of {name!r}; "
+                "PCA needs n_features <= the number of training rows"
+            )
+        X_train, X_test = standardise_pca(X_train, X_test, n_features)
+        preprocessing = "standardise+pca"
+    else:
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        preprocessing = "standardise"
+    return _to_dataset(
+        name, X_train, y_train, X_test, y_test, seed=seed, test_size=test_size,
+        preprocessing=preprocessing, n_classes=len(table.classes),
+    )  # fmt: skip
+
+
+def check_file_dataset(value: object) -> tuple[str, str]:
+    """Validate a data-file spec ``{"path": FILE, "label": COLUMN}``; return ``(path, label)``.
+
+    Raises:
+        ValueError: for another shape (naming the accepted keys).
+    """
+    if not isinstance(value, dict) or set(value) != {"path", "label"}:
+        raise ValueError(
+            f"a data file is given as {{path: FILE.csv or FILE.parquet, label: COLUMN}}, got "
+            f"{value!r}"
+        )
+    path, label = value["path"], value["label"]
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"dataset path must be a file name, got {path!r}")
+    if not isinstance(label, str) or not label:
+        raise ValueError(f"dataset label must be the name of the label column, got {label!r}")
+    return path, label
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -542,15 +844,22 @@ def load_dataset(
 
 __all__ = [
     "DATASETS",
+    "DATA_SUFFIXES",
+    "DataTable",
     "Dataset",
     "DatasetSpec",
+    "check_file",
+    "check_file_dataset",
+    "check_file_options",
     "get_spec",
     "load_dataset",
+    "load_file",
     "make_breast_cancer",
     "make_circles",
     "make_iris",
     "make_moons",
     "make_wine",
     "names",
+    "read_data_file",
     "standardise_pca",
 ]

@@ -330,3 +330,94 @@ class TestErrors:
         """Test that make_moons rejects a negative or non-numeric noise."""
         with pytest.raises(ValueError, match=r"noise must be a number >= 0"):
             make_moons(noise=noise)
+
+
+class TestDataFiles:
+    """Data sets from a .csv or .parquet file (load_file)."""
+
+    @staticmethod
+    def frame(n: int = 60, seed: int = 3):
+        import pandas as pd
+
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({
+            "height": rng.normal(170.0, 10.0, n),
+            "weight": rng.normal(70.0, 5.0, n),
+            "flag": rng.integers(0, 2, n).astype(bool),
+            "kind": rng.choice(["tulip", "rose", "daisy"], n),
+        })  # fmt: skip
+
+    def test_features_are_standardised_on_the_training_split(self, tmp_path):
+        """Test labels sorted and numbered, and features equal to sklearn's scaler fitted on train.
+
+        The reference repeats the documented recipe: the same stratified split (same seed),
+        then ``(X - mean_train) / std_train`` with the training split's population std.
+        """
+        from sklearn.model_selection import train_test_split
+
+        from qgradbench.datasets import load_file
+
+        frame = self.frame()
+        frame.to_csv(tmp_path / "flowers.csv", index=False)
+        data = load_file(tmp_path / "flowers.csv", "kind", seed=5)
+        assert data.name == "flowers.csv" and data.n_classes == 3 and data.n_features == 3
+        assert data.preprocessing == "standardise"
+        X = frame[["height", "weight", "flag"]].to_numpy(dtype=float)
+        y = frame["kind"].map({"daisy": 0, "rose": 1, "tulip": 2}).to_numpy()
+        rng = np.random.default_rng(5)
+        X_tr, X_te, y_tr, y_te = train_test_split(
+            X, y, test_size=0.2, stratify=y, random_state=int(rng.integers(2**32))
+        )
+        mean, std = X_tr.mean(0), X_tr.std(0)
+        np.testing.assert_allclose(data.X_train.numpy(), (X_tr - mean) / std, atol=1e-5)
+        np.testing.assert_allclose(data.X_test.numpy(), (X_te - mean) / std, atol=1e-5)
+        assert data.y_train.tolist() == y_tr.tolist() and data.y_test.tolist() == y_te.tolist()
+
+    def test_parquet_pca_and_subsample(self, tmp_path):
+        """Test a parquet file, PCA to fewer components, a seeded subsample, determinism."""
+        from qgradbench.datasets import load_file
+
+        frame = self.frame()
+        frame.to_parquet(tmp_path / "flowers.parquet")
+        data = load_file(tmp_path / "flowers.parquet", "kind", n_features=2, n_samples=30)
+        assert data.preprocessing == "standardise+pca" and data.n_features == 2
+        assert data.n_train + data.n_test == 30
+        again = load_file(tmp_path / "flowers.parquet", "kind", n_features=2, n_samples=30)
+        assert torch.equal(data.X_train, again.X_train)
+        assert torch.allclose(data.X_train.mean(0), torch.zeros(2), atol=1e-5)
+
+    def test_a_changed_file_is_read_again(self, tmp_path):
+        """Test that the cache of read files follows the file's changes."""
+        from qgradbench.datasets import read_data_file
+
+        path = tmp_path / "d.csv"
+        self.frame(40).to_csv(path, index=False)
+        assert read_data_file(path, "kind").n_rows == 40
+        self.frame(50).to_csv(path, index=False)
+        assert read_data_file(path, "kind").n_rows == 50
+
+    @pytest.mark.parametrize(
+        "change, kwargs, match",
+        [
+            (None, {"path": "nowhere.csv"}, "no such file"),
+            (None, {"label": "colour"}, r"no label column 'colour'; its columns are height"),
+            (lambda f: f.assign(weight="heavy"), {}, "feature column 'weight' is not numeric"),
+            (lambda f: f.assign(height=np.nan), {}, r"60 missing value\(s\)"),
+            (lambda f: f.assign(kind="rose"), {}, r"single value \('rose'\)"),
+            (lambda f: f.iloc[:4], {}, "4 rows are too few to split stratified"),
+            (None, {"n_features": 4}, "n_features must be between 1 and 3"),
+            (None, {"n_samples": 61}, "n_samples must be between 2 and 60"),
+            (lambda f: f.assign(height=np.inf), {}, "infinite value in column 'height'"),
+        ],
+    )
+    def test_bad_files(self, change, kwargs, match, tmp_path):
+        """Test that each bad file or argument is a ValueError naming the problem."""
+        from qgradbench.datasets import load_file
+
+        frame = self.frame()
+        (frame if change is None else change(frame)).to_csv(tmp_path / "d.csv", index=False)
+        kwargs = {"path": tmp_path / "d.csv", "label": "kind", **kwargs}
+        if not str(kwargs["path"]).startswith("/"):
+            kwargs["path"] = tmp_path / kwargs["path"]
+        with pytest.raises(ValueError, match=match):
+            load_file(**kwargs)
