@@ -110,13 +110,14 @@ def _run_train(args: argparse.Namespace) -> int:
     from qgradbench.suite.store import METADATA, RunExistsError, run_id
 
     spec = TrainSpec(
-        dataset=args.dataset,
+        dataset=_train_dataset(args),
         model=args.model,
         method=args.method,
         shots=args.shots,
         n_qubits=args.qubits,
         n_layers=args.layers,
         ansatz=args.ansatz,
+        observable=args.observable,
         hidden_size=args.hidden,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -138,6 +139,7 @@ def _run_train(args: argparse.Namespace) -> int:
             command=shlex.join(["qgradbench", *args.argv]),
             on_row=progress.on_row,
             on_batch=progress.on_batch,
+            plugins=[p.record() for p in args.loaded_plugins],
         )
     except RunExistsError as err:
         raise UsageError(
@@ -160,6 +162,42 @@ def _run_train(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _train_dataset(args: argparse.Namespace) -> str | dict:
+    """``--dataset NAME``, or ``--data FILE --label COLUMN`` as ``{"path", "label"}``."""
+    if args.data is None:
+        if args.label is not None:
+            raise UsageError("qgradbench run train: --label goes with --data FILE")
+        return args.dataset or "circles"
+    if args.dataset is not None:
+        raise UsageError("qgradbench run train: give --dataset or --data, not both")
+    if args.label is None:
+        raise UsageError("qgradbench run train: --data FILE needs --label COLUMN (the labels)")
+    return {"path": args.data, "label": args.label}
+
+
+def _features(text: str) -> int | None:
+    if text.lower() in ("all", "none", "null"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"features must be an integer or 'all' (every column of --data), got {text!r}"
+        ) from None
+
+
+def _add_plugin_option(p) -> None:
+    p.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE (a .py file, or a module importable from the current directory) "
+        "first: circuits it registers (qgradbench.register_circuit) can be named as ansatzes "
+        "(repeatable)",
+    )
 
 
 def _choices(values: Sequence[str], default: str | None = None) -> str:
@@ -193,13 +231,28 @@ def _add_train(commands) -> None:
     p.add_argument("--qubits", type=int, default=4, help="qubits (default: %(default)s)")
     p.add_argument(
         "--ansatz", default="strongly-entangling", choices=ansatzes, metavar="ANSATZ",
-        help=_choices(ansatzes, "strongly-entangling"),
+        help=_choices(ansatzes, "strongly-entangling") + "; circuits of your own need --plugin",
     )  # fmt: skip
     p.add_argument(
-        "--dataset", default="circles", choices=datasets, metavar="DATASET",
+        "--observable", default="z-each", metavar="OBS",
+        help="what the quantum layer measures: a built-in name (z-each, zz, local-z, ...) or a "
+        "Pauli sum such as 'Z0 Z1 + 0.5 X2' (default: z-each, one output per qubit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--dataset", default=None, choices=datasets, metavar="DATASET",
         help=_choices(datasets, "circles"),
     )  # fmt: skip
-    p.add_argument("--features", type=int, default=4, help="input features (default: %(default)s)")
+    p.add_argument(
+        "--data", default=None, metavar="FILE",
+        help="train on a .csv or .parquet file instead (with --label): features are its other "
+        "numeric columns, standardised",
+    )  # fmt: skip
+    p.add_argument("--label", default=None, metavar="COLUMN", help="the label column of --data")
+    p.add_argument(
+        "--features", type=_features, default=4,
+        help="input features; with --data at most its feature columns, or 'all' "
+        "(default: %(default)s)",
+    )  # fmt: skip
     p.add_argument("--samples", type=int, default=None, help="samples (default: the set's)")
     p.add_argument(
         "--model", default="hybrid", choices=MODELS, metavar="MODEL",
@@ -234,6 +287,7 @@ def _add_train(commands) -> None:
         action="store_true",
         help="no progress bar (it is off when stderr is no terminal)",
     )
+    _add_plugin_option(p)
     p.set_defaults(func=_run_train)
 
 
@@ -250,12 +304,15 @@ def _suites(args: argparse.Namespace) -> int:
 def _executor(args: argparse.Namespace):
     from qgradbench.suite.runner import LocalExecutor, RayExecutor
 
+    plugins = tuple(p.worker_spec() for p in args.loaded_plugins)
     if args.executor == "ray":
-        return RayExecutor(address=args.address, threads=args.threads or 1, workers=args.workers)
+        return RayExecutor(
+            address=args.address, threads=args.threads or 1, workers=args.workers, plugins=plugins
+        )
     if args.address is not None:
         raise UsageError("qgradbench run suite: --address goes with --executor ray")
     workers = args.workers if args.workers is not None else os.cpu_count() or 1
-    return LocalExecutor(workers=workers, threads=args.threads)
+    return LocalExecutor(workers=workers, threads=args.threads, plugins=plugins)
 
 
 def _dry_run(suite) -> int:
@@ -325,6 +382,7 @@ def _run_suite(args: argparse.Namespace) -> int:
         meta = base_metadata("suite", suite.config, suite.digest)
         meta.update({"suite": suite.name, "source": suite.source})
     meta["command"] = "qgradbench " + shlex.join(args.argv)
+    meta["plugins"] = [p.record() for p in args.loaded_plugins]
     return _execute(list(suite.tasks), path, meta, executor, args.quiet, f"suite {suite.name}")
 
 
@@ -365,6 +423,7 @@ def _add_suite(commands) -> None:
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="resume this run directory")
     p.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_plugin_option(p)
     p.set_defaults(func=_run_suite)
 
 
@@ -408,7 +467,9 @@ def _single_run(experiment: str, tasks: list, args: argparse.Namespace) -> int:
         config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
         meta = {**base_metadata("experiment", config, digest), "experiment": experiment}
     meta["command"] = "qgradbench " + shlex.join(args.argv)
-    executor = LocalExecutor(workers=args.workers, threads=args.threads)
+    meta["plugins"] = [p.record() for p in args.loaded_plugins]
+    plugins = tuple(p.worker_spec() for p in args.loaded_plugins)
+    executor = LocalExecutor(workers=args.workers, threads=args.threads, plugins=plugins)
     return _execute(tasks, path, meta, executor, args.quiet, f"{experiment}")
 
 
@@ -433,6 +494,18 @@ def _common_run_options(p, experiment: str) -> None:
     p.add_argument("--workers", type=int, default=1, help="processes at once (default 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_plugin_option(p)
+
+
+def _observable_option(p) -> None:
+    p.add_argument(
+        "--observable",
+        nargs="+",
+        default=["z-each"],
+        metavar="OBS",
+        help="observables, one run each: built-in names (z-each, zz, local-z, ...) or Pauli "
+        "sums such as 'Z0 Z1 + 0.5 X2' (default z-each)",
+    )
 
 
 def _method_grid(args: argparse.Namespace) -> dict[str, list]:
@@ -482,14 +555,15 @@ def _add_variance(commands) -> None:
         "--ansatz",
         default="random-pauli",
         choices=list(ANSATZES),
-        help="ansatz (default random-pauli)",
+        help="ansatz (default random-pauli); circuits of your own need --plugin",
     )
     p.add_argument(
         "--observable",
         nargs="+",
         default=["zz"],
         metavar="OBS",
-        help=f"one or more of {', '.join(SCALAR_OBSERVABLES)} (default zz)",
+        help=f"one or more of {', '.join(SCALAR_OBSERVABLES)}, or Pauli sums such as "
+        "'Z0 Z1' (one output each; default zz)",
     )
     p.add_argument(
         "--param",
@@ -526,6 +600,7 @@ def _run_estimator(args: argparse.Namespace) -> int:
         grid = {"method": args.method, "budget": args.budget}
     else:
         grid = _method_grid(args)
+    grid["observable"] = args.observable
     return _single_run("estimator", _grid_tasks("estimator", fixed, grid), args)
 
 
@@ -549,6 +624,7 @@ def _add_estimator(commands) -> None:
     p.add_argument("--qubits", type=int, default=4, help="qubits (default 4)")
     p.add_argument("--layers", type=int, default=2, help="layers (default 2)")
     p.add_argument("--ansatz", default="strongly-entangling", help="ansatz (default %(default)s)")
+    _observable_option(p)
     p.add_argument("--circuits", type=int, default=10, help="random circuits (default 10)")
     p.add_argument("--repeats", type=int, default=100, help="estimates per circuit (default 100)")
     _common_run_options(p, "estimator")
@@ -570,6 +646,7 @@ def _run_runtime(args: argparse.Namespace) -> int:
         "n_layers": args.layers,
         "batch": args.batch,
         **_method_grid(args),
+        "observable": args.observable,
     }
     return _single_run("runtime", _grid_tasks("runtime", fixed, grid), args)
 
@@ -587,6 +664,7 @@ def _add_runtime(commands) -> None:
     p.add_argument("--layers", type=int, nargs="+", default=[2], help="layer counts")
     p.add_argument("--batch", type=int, nargs="+", default=[32], help="batch sizes")
     p.add_argument("--ansatz", default="strongly-entangling", help="ansatz (default %(default)s)")
+    _observable_option(p)
     p.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device")
     p.add_argument(
@@ -719,12 +797,32 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _preload_plugins(argv: list[str]) -> list:
+    """Import the ``--plugin`` modules of a ``run`` command (see :mod:`qgradbench.plugins`).
+
+    They are imported before the parser is built, so that the circuits they register are
+    accepted by ``--ansatz``, and before a suite is read, so that it may name them.
+    """
+    if not argv or argv[0] != "run":
+        return []
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    known, _ = pre.parse_known_args(argv[1:])
+    if not known.plugin:
+        return []
+    from qgradbench.plugins import load_plugins
+
+    return load_plugins(known.plugin)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
+        loaded = _preload_plugins(argv)  # before the parser lists the ansatzes
         args = build_parser().parse_args(argv)
         args.argv = argv
+        args.loaded_plugins = loaded
         retain_unless_disabled()  # freed states stay in the heap for reuse (qgradbench/memory.py)
         with _sigterm_interrupts():
             return args.func(args)

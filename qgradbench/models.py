@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from qgradbench.circuits import get_ansatz
 from qgradbench.layer import QuantumLayer
 
 #: Spawn key separating the classical initialisation stream from the quantum layer's seed.
@@ -79,7 +80,9 @@ class HybridModel(nn.Sequential):
     ``Linear(input_size, hidden_size), ReLU, Linear(hidden_size, n_qubits), Tanh,
     QuantumLayer(n_qubits, n_layers), Linear(n_qubits, hidden_size), ReLU,
     Linear(hidden_size, output_size)``. The Tanh puts the quantum inputs in ``[-1, 1]``, encoded
-    as ``RY(pi x)``; the layer returns ``<Z_i>`` per qubit. The output is the logits.
+    as ``RY(pi x)``; the layer returns ``<Z_i>`` per qubit. The output is the logits. With
+    another ansatz the second Linear feeds the circuit's inputs (``spec.n_inputs``), and with
+    another observable the third takes the layer's ``n_outputs``.
 
     The layers are named ``fc1, relu1, fc2, tanh, quantum, fc3, relu2, fc4``; ``model.quantum``
     is the :class:`~qgradbench.QuantumLayer` and ``model[4]`` the same.
@@ -98,6 +101,8 @@ class HybridModel(nn.Sequential):
             ``None`` draws from torch's global generator.
         ansatz: the quantum layer's ansatz.
         dtype: complex dtype of the simulation.
+        observable: what the quantum layer measures (``QuantumLayer(observable=...)``; default
+            ``"z-each"``, one output per qubit).
         **method_options: passed on to :class:`~qgradbench.QuantumLayer` (options of the
             differentiation method, e.g. ``h`` for ``finite-diff``).
 
@@ -117,6 +122,7 @@ class HybridModel(nn.Sequential):
         seed: int | None = None,
         ansatz: str = "strongly-entangling",
         dtype: torch.dtype = torch.complex64,
+        observable: object = "z-each",
         **method_options,
     ):
         sizes = {
@@ -130,12 +136,13 @@ class HybridModel(nn.Sequential):
             _check_size(name, value) for name, value in sizes.items()
         )
         seed = _check_seed(seed)
+        n_inputs = _circuit_inputs(ansatz, n_qubits, n_layers, seed)
         with _seeded(seed):
             fc1 = nn.Linear(input_size, hidden_size)
-            fc2 = nn.Linear(hidden_size, n_qubits)
+            fc2 = nn.Linear(hidden_size, n_inputs)
             quantum = QuantumLayer(
                 n_qubits, n_layers, ansatz=ansatz, diff_method=diff_method, shots=shots,
-                seed=seed, dtype=dtype, **method_options,
+                seed=seed, dtype=dtype, observable=observable, **method_options,
             )  # fmt: skip
             fc3 = nn.Linear(quantum.n_outputs, hidden_size)
             fc4 = nn.Linear(hidden_size, output_size)
@@ -155,6 +162,15 @@ class HybridModel(nn.Sequential):
         )
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.seed = seed
+
+
+def _circuit_inputs(ansatz: str, n_qubits: int, n_layers: int, seed: int | None) -> int:
+    """Inputs of the ansatz's circuit (``n_qubits`` for the built-in encoding).
+
+    Read from the circuit before any layer is made, so the order in which the layers draw
+    their initial values (from torch's global generator when ``seed`` is ``None``) is unchanged.
+    """
+    return get_ansatz(ansatz).spec(n_qubits, n_layers, seed).n_inputs
 
 
 class ClassicalModel(nn.Sequential):

@@ -148,3 +148,54 @@ class TestBudget:
         """Test that bad estimator specs raise a ValueError naming the problem."""
         with pytest.raises(ValueError, match=message):
             EstimatorSpec(**settings)
+
+
+class TestObservable:
+    """The estimator's observable: built-in names, Pauli sums, measurement groups."""
+
+    def test_exact_norm_follows_the_observable(self):
+        """Test that ``Z0 + 2 Z1`` has the exact Jacobian ``J_0 + 2 J_1`` of z-each's outputs."""
+        spec = EstimatorSpec(method="adjoint", circuits=3, repeats=2, dtype="complex128",
+                             observable="Z0 + 2 Z1")  # fmt: skip
+        rows = estimator(spec)
+        circuit, theta = draw_circuits(spec)
+        execution = make_execution(circuit, "z-each", torch.complex128, None, 0)
+        jac = exact_jacobian(execution, theta, np.arange(theta.shape[1]))
+        want = (jac[:, 0] + 2 * jac[:, 1]).norm(dim=-1)
+        got = torch.tensor([r["exact_norm"] for r in rows], dtype=torch.float64)
+        assert torch.allclose(got, want, rtol=1e-12, atol=0)
+        assert all(r["observable"] == "Z0 + 2 Z1" and r["entries"] == 28 for r in rows)
+
+    def test_exact_parameter_shift_on_a_non_diagonal_observable(self):
+        """Test that parameter-shift without shots equals the exact Jacobian for a Pauli sum."""
+        spec = EstimatorSpec(method="parameter-shift", circuits=2, repeats=2, dtype="complex128",
+                             observable=["X0 X1 + 0.5 Y2", "Z3"])  # fmt: skip
+        for row in estimator(spec):
+            assert row["bias"] < 1e-12 and row["mse"] < 1e-24 and row["entries"] == 2 * 28
+
+    def test_circuits_count_measurement_groups(self):
+        """Test that ``X0 + Z0`` (two groups) doubles the circuits, not the shots."""
+        one, two = (estimator(EstimatorSpec(method="parameter-shift", shots=10, circuits=1,
+                                            repeats=2, observable=obs))[0]
+                    for obs in ("Z0 + Z1", "X0 + Z0"))  # fmt: skip
+        assert one["gradient_circuits"] == 56 and two["gradient_circuits"] == 2 * 56
+        assert one["gradient_shots"] == two["gradient_shots"] == 56 * 10
+
+    def test_default_rows_are_unchanged(self):
+        """Test that naming z-each gives the rows of the default spec (same shot stream)."""
+        settings = {"method": "spsa", "shots": 20, "circuits": 2, "repeats": 3}
+        a = estimator(EstimatorSpec(**settings))
+        b = estimator(EstimatorSpec(**settings, observable="z-each"))
+        drop = ("time_seconds",)
+        assert [{k: v for k, v in r.items() if k not in drop} for r in a] == [
+            {k: v for k, v in r.items() if k not in drop} for r in b
+        ]
+
+    @pytest.mark.parametrize(
+        "observable, message",
+        [("Z0 Z4", r"acts on wire\(s\) \[4\]"), ("2j Z0", "not Hermitian"), ([], "observable")],
+    )
+    def test_bad_observables(self, observable, message):
+        """Test that a bad observable raises when the spec is made."""
+        with pytest.raises(ValueError, match=message):
+            EstimatorSpec(observable=observable)

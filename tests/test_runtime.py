@@ -26,6 +26,27 @@ class TestRuntime:
         assert row["shots_per_step"] == (1 + backward) * 4 * (shots or 0)
         assert row["peak_memory_bytes"] > 0
 
+    def test_observable_and_circuit_inputs(self):
+        """Test a Pauli-sum observable (its groups' circuits) and a circuit's own input count."""
+        from qgradbench import plugins
+        from qgradbench.circuits.model import CircuitSpec, Gate, w, x
+
+        spec = RuntimeSpec(method="parameter-shift", shots=10, n_qubits=3, n_layers=1, batch=2,
+                           repeats=1, observable=["X0 + Z0", "Z1 Z2"])  # fmt: skip
+        (row,) = runtime(spec)
+        assert row["observable"] == "X0 + Z0; Z1 Z2"
+        assert row["forward_circuits"] == 2  # groups {X0} and {Z0, Z1 Z2}
+        plugins.register_circuit(
+            "one-input", lambda n, layers, seed: CircuitSpec(
+                n, [Gate("RY", [0], [x[0]]), Gate("CRX", [0, 1], [w[0]])], n_inputs=1, n_weights=1
+            ),
+        )  # fmt: skip
+        try:
+            (row,) = runtime(RuntimeSpec(ansatz="one-input", n_qubits=2, batch=3, repeats=1))
+            assert row["ansatz"] == "one-input" and row["time_total"] > 0
+        finally:
+            plugins.unregister("one-input")
+
     def test_peak_memory_counts_live_states(self):
         """Test peak memory against what each method must hold, in units of one batch state.
 
@@ -56,7 +77,9 @@ class TestRuntime:
         [({"compare": "qiskit"}, "compare must be null or 'pennylane'"),
          ({"method": "adjoint", "shots": 5}, "exact and cannot take shots"),
          ({"batch": 0}, "batch must be an integer >= 1"),
-         ({"device": "tpu"}, "device must be 'cpu' or 'cuda'")],
+         ({"device": "tpu"}, "device must be 'cpu' or 'cuda'"),
+         ({"observable": "Z0 Z3", "n_qubits": 3}, r"acts on wire\(s\) \[3\]"),
+         ({"observable": "zz", "compare": "pennylane"}, "needs observable 'z-each'")],
     )  # fmt: skip
     def test_bad_specs(self, settings, message):
         """Test that bad runtime specs raise a ValueError naming the problem."""

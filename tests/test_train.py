@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -373,3 +374,108 @@ class TestSigterm:
         assert main([*argv, "--out", str(tmp_path)]) == 130
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "interrupted by SIGINT: kept 2 of 5" in err
+
+
+class TestObservableAndData:
+    """The quantum layer's observable, circuits with other input counts, and data files."""
+
+    def test_observable_sets_the_layer_outputs(self):
+        """Test that the observable reaches the layer and the next Linear takes its outputs."""
+        from qgradbench.experiments.train import build_model, load_data
+
+        spec = TrainSpec(observable=["Z0 Z1", "0.5 X0 + Y3"], epochs=1, n_samples=40)
+        model = build_model(spec, load_data(spec))
+        assert model.quantum.n_outputs == 2 and model.fc3.in_features == 2
+        (row,) = train(spec)
+        assert row["observable"] == "Z0 Z1; 0.5 X0 + Y3"
+        assert row["forward_circuits"] == 2 * 32  # groups {Z0 Z1, Y3} and {X0}, per sample
+        default = build_model(TrainSpec(), load_data(TrainSpec(n_samples=40)))
+        assert default.quantum.n_outputs == 4 and default.fc3.in_features == 4
+        assert default.quantum.execution.observable.name == "z-each"
+
+    def test_classical_rows_have_null_observable(self):
+        """Test that the observable is a quantum setting, null for the classical model."""
+        (row,) = train(TrainSpec(model="classical", observable="Z0", epochs=1, n_samples=40))
+        assert row["observable"] is None and row["dataset_path"] is None
+
+    def test_second_linear_feeds_the_circuit_inputs(self):
+        """Test a registered circuit with 3 inputs on 2 qubits: fc2 has 3 outputs."""
+        from qgradbench import plugins
+        from qgradbench.circuits.model import CircuitSpec, Gate, w, x
+        from qgradbench.experiments.train import build_model, load_data
+
+        def build(n_qubits, n_layers, seed):
+            gates = [Gate("RY", [0], [x[0] + x[2]]), Gate("RX", [1], [x[1] * w[0]]),
+                     Gate("CRX", [0, 1], [w[1]])]  # fmt: skip
+            return CircuitSpec(n_qubits, gates, n_inputs=3, n_weights=2)
+
+        plugins.register_circuit("three-inputs", build)
+        try:
+            spec = TrainSpec(ansatz="three-inputs", n_qubits=2, epochs=1, n_samples=40)
+            model = build_model(spec, load_data(spec))
+            assert model.fc2.out_features == 3 and model.quantum.n_inputs == 3
+            (row,) = train(spec)
+            assert row["ansatz"] == "three-inputs" and math.isfinite(row["loss"])
+        finally:
+            plugins.unregister("three-inputs")
+
+    @pytest.mark.parametrize(
+        "kwargs, match",
+        [
+            ({"n_features": None}, "n_features: null .* is for data files"),
+            ({"observable": "Z0 Z9"}, r"acts on wire\(s\) \[9\]"),
+            ({"observable": 3}, "observable must be a built-in name"),
+            ({"method": "shot-adjoint", "shots": 10, "observable": "0.5 Z0"}, "shot-adjoint"),
+            ({"dataset": {"path": "x.csv"}}, "a data file is given as"),
+        ],
+    )
+    def test_bad_spec(self, kwargs, match):
+        """Test that bad observables and data settings raise when the spec is made."""
+        with pytest.raises(ValueError, match=match):
+            TrainSpec(**kwargs)
+
+    def test_cli_trains_on_a_data_file(self, tmp_path, capsys):
+        """Test run train --data FILE --label COLUMN --features all --observable."""
+        rng = np.random.default_rng(0)
+        u = rng.uniform(-1, 1, size=(60, 2))
+        frame = pd.DataFrame({"a": u[:, 0], "b": u[:, 1], "y": np.where(u[:, 0] > 0, "r", "l")})
+        frame.to_parquet(tmp_path / "d.parquet")
+        out = tmp_path / "run"
+        argv = [
+            "run",
+            "train",
+            "--data",
+            str(tmp_path / "d.parquet"),
+            "--label",
+            "y",
+            "--features",
+            "all",
+            "--observable",
+            "Z0 Z1",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+        ]
+        assert main(argv) == 0, capsys.readouterr().err
+        row = pd.read_parquet(out / "train.parquet").iloc[0]
+        assert row["dataset"] == "d.parquet" and row["label_column"] == "y"
+        assert row["n_features"] == 2 and row["observable"] == "Z0 Z1"
+        meta = json.loads((out / "metadata.json").read_text())
+        assert meta["config"][0]["dataset"] == {"path": str(tmp_path / "d.parquet"), "label": "y"}
+        assert meta["plugins"] == []
+
+    @pytest.mark.parametrize(
+        "argv, match",
+        [
+            (["--data", "d.csv"], "--data FILE needs --label COLUMN"),
+            (["--label", "y"], "--label goes with --data FILE"),
+            (["--data", "d.csv", "--label", "y", "--dataset", "moons"], "not both"),
+            (["--features", "many"], "features must be an integer or 'all'"),
+        ],
+    )
+    def test_cli_data_options(self, argv, match, tmp_path, capsys):
+        """Test that misused --data, --label and --features are one line, exit code 2."""
+        assert main(["run", "train", "--out", str(tmp_path / "run"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, err

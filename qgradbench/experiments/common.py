@@ -8,14 +8,20 @@ batched call, with the method's own estimator and the method's own cost.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from qgradbench.circuits import Circuit, Observable
+from qgradbench.circuits import Circuit, get_ansatz
+from qgradbench.circuits.circuit import CircuitBuilder
+from qgradbench.circuits.observables import OBSERVABLES
+from qgradbench.circuits.pauli import as_observable
 from qgradbench.layer import check_shots
 from qgradbench.methods import DiffMethod, JacobianMethod, adjoint_jacobian, get_method
 from qgradbench.methods.base import Execution
@@ -57,6 +63,93 @@ def check_method(method: str, shots: object, options: dict | None = None) -> Dif
     instance = get_method(method, **(options or {}))
     instance.check_shots(check_shots(shots))
     return instance
+
+
+def observable_text(value: str | list[str]) -> str:
+    """An observable field as one table column: the text, or a list's texts joined by ``; ``."""
+    return value if isinstance(value, str) else "; ".join(value)
+
+
+def _observable_value(value: object) -> str | list[str]:
+    """Check the type of an observable field (JSON-able text) and return it."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError(
+        f"observable must be a built-in name ({', '.join(OBSERVABLES)}), a Pauli sum such as "
+        f"'Z0 Z1 + 0.5 X2', or a list of Pauli sums (one output each); got {value!r}"
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _observable_outputs(text: str, n_qubits: int) -> int:
+    return as_observable(json.loads(text), n_qubits).n_outputs
+
+
+def check_observable(value: object, n_qubits: int) -> int:
+    """Validate an observable field for a circuit on ``n_qubits``; return its output count.
+
+    Accepted as :func:`~qgradbench.circuits.pauli.as_observable` accepts them: a built-in name
+    (``z-each``, ``zz``, ``local-z`` ...), a Pauli-sum string (``"Z0 Z1 + 0.5 X2"``, one
+    output) or a list of them. Pauli sums must be Hermitian: real coefficients, one Pauli per
+    wire in a word, wires of the circuit.
+
+    Raises:
+        ValueError: naming the bad observable and what is accepted.
+    """
+    value = _observable_value(value)
+    return _observable_outputs(json.dumps(value), int(n_qubits))
+
+
+def check_method_observable(
+    method: str, shots: object, options: dict | None, observable: object, n_qubits: int
+) -> None:
+    """Raise if ``method`` at ``shots`` cannot measure ``observable`` (e.g. too few shots).
+
+    The method validates a probe execution (an empty circuit on ``n_qubits`` with the
+    observable): what it checks needs only the shots and the observable, e.g. ``shot-adjoint``
+    with shots wants Pauli-word outputs, and shots must cover the measurement groups.
+    """
+    instance = check_method(method, shots, options)
+    probe = CircuitBuilder(n_qubits, "probe").build(0)
+    obs = as_observable(_observable_value(observable), n_qubits)
+    instance.validate(Execution(probe, obs, shots=check_shots(shots)))
+
+
+@dataclass(frozen=True)
+class CircuitShape:
+    """What an ansatz's circuit takes: qubits, inputs, weights (see :func:`circuit_shape`)."""
+
+    n_qubits: int
+    n_inputs: int
+    n_weights: int
+    n_slots: int
+
+
+@functools.lru_cache(maxsize=64)
+def _circuit_spec(ansatz: str, entry: int, n_qubits: int, n_layers: int, seed):
+    return get_ansatz(ansatz).spec(n_qubits, n_layers, seed)
+
+
+def circuit_spec(ansatz: str, n_qubits: int, n_layers: int, seed: int | None):
+    """The ansatz's :class:`~qgradbench.circuits.model.CircuitSpec` (built once, cached).
+
+    A circuit registered from a plugin is built here, so a bad one (an unknown gate, a wrong
+    qubit count) is one ValueError when a spec is made, before anything runs. Its compiled
+    circuit is ``spec.compiled``. Callers must not change it.
+    """
+    entry = id(get_ansatz(ansatz))  # a re-registered name is another circuit
+    n_qubits, n_layers = positive_int("n_qubits", n_qubits), positive_int("n_layers", n_layers)
+    if seed is not None:
+        seed = positive_int("seed", seed, minimum=0)
+    return _circuit_spec(ansatz, entry, n_qubits, n_layers, seed)
+
+
+def circuit_shape(ansatz: str, n_qubits: int, n_layers: int, seed: int | None) -> CircuitShape:
+    """The sizes of the ansatz's circuit (see :func:`circuit_spec`)."""
+    spec = circuit_spec(ansatz, n_qubits, n_layers, seed)
+    return CircuitShape(spec.n_qubits, spec.n_inputs, spec.n_weights, spec.compiled[0].n_params)
 
 
 def chunk_rows(n_qubits: int, states_per_row: int = 1) -> int:
@@ -130,14 +223,18 @@ def chunked(tensor: torch.Tensor, rows: int) -> Iterable[torch.Tensor]:
 
 def make_execution(
     circuit: Circuit,
-    observable: str,
+    observable: str | list[str],
     dtype: torch.dtype,
     shots: int | None,
     seed: int,
 ) -> Execution:
-    """An :class:`Execution` with its own seeded generator for shots and random directions."""
+    """An :class:`Execution` with its own seeded generator for shots and random directions.
+
+    ``observable`` is anything :func:`~qgradbench.circuits.pauli.as_observable` accepts.
+    """
     generator = torch.Generator().manual_seed(seed)
-    return Execution(circuit, Observable(observable, circuit.n_qubits), dtype, shots, generator)
+    observable = as_observable(observable, circuit.n_qubits)
+    return Execution(circuit, observable, dtype, shots, generator)
 
 
 def variance_se(values: np.ndarray) -> float:

@@ -1,9 +1,10 @@
 """Runtime of the quantum layer: forward, backward and optimiser-step time, and peak memory.
 
 One :class:`RuntimeSpec` times one configuration of a :class:`~qgradbench.QuantumLayer`
-(method, shots, qubits, layers, batch): ``warmup`` untimed steps, then ``repeats`` timed steps
-of forward (``<Z_i>`` of a random batch), backward (of the sum of the outputs, so the gradient
-reaches inputs and weights) and an Adam step, each timed on its own; the row reports the
+(method, shots, qubits, layers, batch, ansatz, observable): ``warmup`` untimed steps, then
+``repeats`` timed steps of forward (the observable, ``<Z_i>`` by default, of a random batch of
+the circuit's inputs), backward (of the sum of the outputs, so the gradient reaches inputs and
+weights) and an Adam step, each timed on its own; the row reports the
 medians and the minimum of the step total. The thread count torch used is recorded, because
 it decides these times: the suite pins it per worker.
 
@@ -39,6 +40,10 @@ import torch
 from qgradbench.experiments.common import (
     check_dtype,
     check_method,
+    check_method_observable,
+    check_observable,
+    circuit_shape,
+    observable_text,
     positive_int,
     seed_stream,
 )
@@ -55,7 +60,9 @@ class RuntimeSpec:
         n_qubits: qubits.
         n_layers: ansatz layers.
         batch: samples per step.
-        ansatz: the ansatz.
+        ansatz: the ansatz (any registered name, plugins' circuits included).
+        observable: what the layer measures: a built-in name (default ``z-each``), a Pauli sum
+            such as ``"Z0 Z1 + 0.5 X2"``, or a list of them (one output each).
         repeats: timed steps (the medians are over these).
         warmup: untimed steps first.
         seed: seeds inputs, weights and shots.
@@ -71,6 +78,7 @@ class RuntimeSpec:
     n_layers: int = 2
     batch: int = 32
     ansatz: str = "strongly-entangling"
+    observable: str | list = "z-each"
     repeats: int = 5
     warmup: int = 1
     seed: int = 0
@@ -101,10 +109,21 @@ class RuntimeSpec:
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' requested but torch sees no CUDA device")
         check_method(self.method, self.shots, self.method_options)
+        shape = circuit_shape(self.ansatz, self.n_qubits, self.n_layers, None)
+        check_observable(self.observable, shape.n_qubits)
+        check_method_observable(
+            self.method, self.shots, self.method_options, self.observable, shape.n_qubits
+        )
+        if self.compare == "pennylane" and self.observable != "z-each":
+            raise ValueError(
+                f"compare='pennylane' times PennyLane's layer measuring <Z_i> per qubit; it needs "
+                f"observable 'z-each', got {self.observable!r}"
+            )
 
     def params(self) -> dict[str, object]:
         """The spec as flat row columns."""
         out = dataclasses.asdict(self)
+        out["observable"] = observable_text(self.observable)
         out["method_options"] = repr(dict(sorted(self.method_options.items())))
         return out
 
@@ -247,11 +266,13 @@ def runtime(spec: RuntimeSpec) -> list[dict]:
         seed=seed_stream(spec.seed, "runtime-layer") % 2**31,
         dtype=dtype,
         device=spec.device,
+        observable=spec.observable,
         **spec.method_options,
     )
     gen = torch.Generator().manual_seed(seed_stream(spec.seed, "runtime-inputs"))
     real = dtype.to_real()
-    x = (2 * torch.rand(spec.batch, spec.n_qubits, generator=gen, dtype=real) - 1).to(spec.device)
+    x = 2 * torch.rand(spec.batch, layer.n_inputs, generator=gen, dtype=real) - 1
+    x = x.to(spec.device)
     x.requires_grad_(True)
     timing = _time(layer, x, layer.parameters(), spec)
     opt = timing.pop("_opt")

@@ -18,19 +18,29 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from qgradbench import datasets
 from qgradbench.datasets import Dataset, load_dataset
+from qgradbench.experiments.common import (
+    check_method_observable,
+    check_observable,
+    circuit_shape,
+    observable_text,
+)
 from qgradbench.methods.cost import Cost
 from qgradbench.models import ClassicalModel, HybridModel, count_parameters, matched_classical
 
 MODELS = ("hybrid", "classical", "classical-matched")
 
 #: Settings of the quantum layer; null in the rows and metadata of classical models.
-QUANTUM_SETTINGS = ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options")
+QUANTUM_SETTINGS = (
+    "method", "shots", "n_qubits", "n_layers", "ansatz", "observable", "method_options",
+)  # fmt: skip
 
 #: Integer columns that can be null (classical rows, exact runs, default sizes): written as
 #: pandas' nullable ``Int64``, so they read back as integers, not as floats.
@@ -53,37 +63,48 @@ class TrainSpec:
     """What to train, on what, and how.
 
     Attributes:
-        dataset: a data set name (:func:`qgradbench.datasets.names`).
+        dataset: a data set name (:func:`qgradbench.datasets.names`), or a data file as
+            ``{"path": FILE, "label": COLUMN}`` (``.csv`` or ``.parquet``; features: every
+            other column; see :func:`qgradbench.datasets.load_file`). In a suite file, a
+            relative path is relative to the suite file's folder.
         model: ``"hybrid"``, ``"classical"`` (the notebook's four-Linear network) or
             ``"classical-matched"`` (classical with about the hybrid's parameter count).
         method: the quantum layer's differentiation method (hybrid only).
         shots: shots per circuit, or ``None`` for exact expectation values (hybrid only).
         n_qubits: qubits of the quantum layer.
         n_layers: ansatz layers.
-        ansatz: the ansatz.
+        ansatz: the ansatz (a name in :data:`qgradbench.circuits.ANSATZES`, built in or
+            registered from a plugin, :mod:`qgradbench.plugins`). The hybrid model's second
+            Linear layer feeds the circuit's inputs (``n_qubits`` for the built-in encoding).
+        observable: what the quantum layer measures: a built-in name (``z-each``, one output
+            per qubit; ``zz``, ``local-z`` ...), a Pauli sum such as ``"Z0 Z1 + 0.5 X2"``, or
+            a list of them (one output each). The Linear layer after it takes
+            ``layer.n_outputs`` inputs.
         hidden_size: width of the classical layers.
         epochs: passes over the training set.
         batch_size: samples per optimiser step.
         lr: Adam's learning rate.
         seed: seeds data, initialisation, batch order and shots.
-        n_features: input features (PCA components for real data sets).
+        n_features: input features (PCA components for real data sets; for a data file, at
+            most its feature columns, fewer for PCA components, ``None`` for all of them).
         n_samples: samples of the data set (``None``: its default).
         method_options: options of the differentiation method (e.g. ``{"h": 0.1}``).
     """
 
-    dataset: str = "circles"
+    dataset: str | dict = "circles"
     model: str = "hybrid"
     method: str = "backprop"
     shots: int | None = None
     n_qubits: int = 4
     n_layers: int = 2
     ansatz: str = "strongly-entangling"
+    observable: str | list = "z-each"
     hidden_size: int = 16
     epochs: int = 50
     batch_size: int = 32
     lr: float = 0.01
     seed: int = 0
-    n_features: int = 4
+    n_features: int | None = 4
     n_samples: int | None = None
     method_options: dict = field(default_factory=dict)
 
@@ -96,6 +117,44 @@ class TrainSpec:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        self._check_dataset()
+        if self.model != "classical":  # the matched baseline counts a hybrid's parameters
+            self._check_quantum()
+
+    def _check_dataset(self) -> None:
+        if not isinstance(self.dataset, str):
+            path, label = datasets.check_file_dataset(self.dataset)
+            datasets.check_file(
+                path, label, n_features=self.n_features, seed=self.seed, n_samples=self.n_samples
+            )
+            return
+        datasets.get_spec(self.dataset)
+        if self.n_features is None:
+            raise ValueError(
+                f"n_features: null (every column) is for data files; data set "
+                f"{self.dataset!r} needs a number"
+            )
+
+    def _check_quantum(self) -> None:
+        shape = circuit_shape(self.ansatz, self.n_qubits, self.n_layers, self.seed)
+        if shape.n_inputs < 1:
+            raise ValueError(
+                f"ansatz {self.ansatz!r} reads no inputs; the hybrid model feeds data into the "
+                f"circuit, so it needs one that reads x (use it in the variance or estimator "
+                f"experiments instead)"
+            )
+        check_observable(self.observable, shape.n_qubits)
+        if self.model == "hybrid":
+            check_method_observable(
+                self.method, self.shots, self.method_options, self.observable, shape.n_qubits
+            )
+
+    @property
+    def dataset_name(self) -> str:
+        """The data set's name: the registry name, or the data file's name."""
+        if isinstance(self.dataset, str):
+            return self.dataset
+        return Path(self.dataset["path"]).name
 
     def config(self) -> dict[str, object]:
         """The run's resolved configuration (quantum settings are null for classical runs).
@@ -109,10 +168,20 @@ class TrainSpec:
         return out
 
     def params(self) -> dict[str, object]:
-        """The run's parameters as flat columns (quantum settings are null for classical runs)."""
+        """The run's parameters as flat columns (quantum settings are null for classical runs).
+
+        A data file gives ``dataset`` (its file name), ``dataset_path`` and ``label_column``
+        (null for the built-in sets).
+        """
         out = self.config()
         if out["method_options"] is not None:
             out["method_options"] = repr(dict(sorted(self.method_options.items())))
+        if out["observable"] is not None:
+            out["observable"] = observable_text(self.observable)
+        is_file = not isinstance(self.dataset, str)
+        out["dataset"] = self.dataset_name
+        out["dataset_path"] = self.dataset["path"] if is_file else None
+        out["label_column"] = self.dataset["label"] if is_file else None
         return out
 
 
@@ -128,6 +197,7 @@ def build_model(spec: TrainSpec, data: Dataset) -> nn.Module:
         shots=spec.shots,
         seed=spec.seed,
         ansatz=spec.ansatz,
+        observable=spec.observable,
         **spec.method_options,
     )
     if spec.model == "hybrid":
@@ -211,13 +281,23 @@ def iter_train(
         ``eval_shots`` of its evaluation, ``n_params``, and times in seconds (``time_forward``,
         ``time_backward``, ``time_step``, ``time_eval``, ``time_epoch``).
     """
-    data = load_dataset(
-        spec.dataset, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
-    )
+    data = load_data(spec)
     model = build_model(spec, data)
     if on_model is not None:
         on_model(model, data)
     return _epochs(spec, data, model, on_batch)
+
+
+def load_data(spec: TrainSpec) -> Dataset:
+    """The spec's data set: a registered one, or its data file (:func:`datasets.load_file`)."""
+    if isinstance(spec.dataset, str):
+        return load_dataset(
+            spec.dataset, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
+        )
+    path, label = datasets.check_file_dataset(spec.dataset)
+    return datasets.load_file(
+        path, label, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
+    )
 
 
 def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Iterator[dict]:

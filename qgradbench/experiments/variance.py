@@ -25,6 +25,14 @@ for what the conditional mean is per method.
 
 The circuits depend only on ``(seed, ansatz, n_qubits, n_layers)``, so rows that differ in
 method, shots, observable or parameter are measured on the same circuits (paired comparisons).
+
+The observable is one of :data:`SCALAR_OBSERVABLES` or any Pauli sum (``"Z0 Z1"``,
+``"0.5 X0 X1 + Z2"``; one output). Any registered ansatz works, plugins' circuits included: an
+ansatz whose circuit reads the built-in encoding and its weights directly (slots
+``[pi x, w]``) is measured as above; for any other circuit (re-uploaded inputs, shared or
+scaled weights) the inputs are zero, the slots are the affine function ``c + A w`` of the
+weights that the circuit's angle map gives at ``x = 0``, and the gradient of weight ``k`` is the
+chain rule ``sum_s A[s, k] d<O>/d theta_s`` over the method's estimates of the slots it drives.
 """
 
 from __future__ import annotations
@@ -38,12 +46,16 @@ import numpy as np
 import torch
 
 from qgradbench.circuits import Observable
-from qgradbench.circuits.ensembles import Draw, Ensemble, ensemble, n_weights_of, param_indices
+from qgradbench.circuits.ensembles import Draw, Ensemble, ensemble, param_indices
+from qgradbench.circuits.observables import OBSERVABLES
 from qgradbench.experiments.common import (
     check_dtype,
     check_method,
+    check_method_observable,
+    check_observable,
     chunk_rows,
     chunked,
+    circuit_spec,
     conditional_mean,
     make_execution,
     method_jacobian,
@@ -66,8 +78,9 @@ class VarianceSpec:
         n_layers: ansatz layers; or ``None`` with ``layers_per_qubit`` set.
         layers_per_qubit: ``n_layers = layers_per_qubit * n_qubits`` (McClean et al.'s depth
             scaling); ``None`` when ``n_layers`` is given.
-        ansatz: the ansatz (default ``random-pauli``).
-        observable: a single-output observable (:data:`SCALAR_OBSERVABLES`, default ``zz``).
+        ansatz: the ansatz (default ``random-pauli``); any registered name.
+        observable: a single-output observable: one of :data:`SCALAR_OBSERVABLES` (default
+            ``zz``) or a Pauli sum such as ``"Z0 Z1"`` or ``"0.5 X0 X1 + Z2"``.
         param: ``"first"``, ``"middle"``, ``"last"``, ``"all"`` (one row per parameter) or a
             parameter index (row-major over the ansatz's weight shape).
         method: the differentiation method.
@@ -103,14 +116,31 @@ class VarianceSpec:
         positive_int("seed", self.seed, minimum=0)
         check_dtype(self.dtype)
         check_shots(self.shots)
-        if self.observable not in SCALAR_OBSERVABLES:
+        self._check_observable()
+        check_method(self.method, self.shots, self.method_options)
+        circuit = circuit_spec(self.ansatz, self.n_qubits, self.layers, self.seed)
+        check_method_observable(
+            self.method, self.shots, self.method_options, self.observable, circuit.n_qubits
+        )
+        param_indices(self.param, circuit.n_weights)
+
+    def _check_observable(self) -> None:
+        scalar = isinstance(self.observable, str) and self.observable in SCALAR_OBSERVABLES
+        pauli = (
+            isinstance(self.observable, str)
+            and self.observable not in OBSERVABLES
+            and any(c.isdigit() for c in self.observable)
+        )
+        if not (scalar or pauli):
             raise ValueError(
                 f"observable {self.observable!r} cannot be used for gradient variance; expected "
-                f"one of {', '.join(SCALAR_OBSERVABLES)} (a single output)"
+                f"one of {', '.join(SCALAR_OBSERVABLES)} or a Pauli sum such as 'Z0 Z1' or "
+                f"'0.5 X0 X1 + Z2' (a single output)"
             )
-        Observable(self.observable, self.n_qubits)  # e.g. zz needs two qubits
-        check_method(self.method, self.shots, self.method_options)
-        param_indices(self.param, n_weights_of(self.ansatz, self.n_qubits, self.layers))
+        if scalar:
+            Observable(self.observable, self.n_qubits)  # e.g. zz needs two qubits
+        else:
+            check_observable(self.observable, self.n_qubits)
 
     @property
     def layers(self) -> int:
@@ -140,8 +170,10 @@ class VarianceSamples:
         estimates: the method's estimates ``(samples, S)``.
         means: the conditional means ``E[g_hat | theta]`` ``(samples, S)``, or ``None`` when
             exact (no shots: the estimate is its own mean).
-        gradient_circuits: circuits the method runs per circuit for these ``S`` components.
+        gradient_circuits: circuits the method runs per circuit for these ``S`` components
+            (``evaluations`` times the observable's measurement groups).
         seconds: wall time of the estimates.
+        evaluations: expectation values the method evaluates per circuit (each ``shots``).
     """
 
     draw: Draw
@@ -150,10 +182,24 @@ class VarianceSamples:
     means: np.ndarray | None
     gradient_circuits: int
     seconds: float
+    evaluations: int | None = None
+
+
+def _standard_layout(spec: VarianceSpec) -> bool:
+    """Whether the circuit's slots are ``[a x, w]``: the ensembles of :mod:`ensembles` apply."""
+    circuit = circuit_spec(spec.ansatz, spec.n_qubits, spec.layers, spec.seed)
+    angle_map = circuit.compiled[1]
+    return (
+        angle_map.input_scale is not None
+        and angle_map.weights_direct
+        and circuit.n_inputs == angle_map.n_batched == circuit.n_qubits
+    )
 
 
 def sample_gradients(spec: VarianceSpec) -> VarianceSamples:
     """Draw the spec's circuits and estimate the chosen gradient components of each."""
+    if not _standard_layout(spec):
+        return _sample_affine(spec)
     ens = spec.ensemble()
     dtype = check_dtype(spec.dtype)
     method = check_method(spec.method, spec.shots, spec.method_options)
@@ -180,8 +226,66 @@ def sample_gradients(spec: VarianceSpec) -> VarianceSamples:
             [conditional_mean(method, execution, t, slots)[:, 0] for t in chunked(theta, rows)]
         )
         means = means.double().numpy()
-    circuits = method.circuits_per_sample(len(slots))
-    return VarianceSamples(draw, indices, estimates.double().numpy(), means, circuits, seconds)
+    evaluations = method.circuits_per_sample(len(slots))
+    circuits = evaluations * execution.n_groups
+    return VarianceSamples(
+        draw, indices, estimates.double().numpy(), means, circuits, seconds, evaluations
+    )
+
+
+def _affine_map(circuit) -> tuple[np.ndarray, np.ndarray]:
+    """``(c, A)``: the circuit's slots at ``x = 0`` are ``c + A w`` (exact: affine in ``w``)."""
+    _, angle_map = circuit.compiled
+    zeros = torch.zeros(1, circuit.n_inputs, dtype=torch.float64)
+
+    def slots(weights: torch.Tensor) -> np.ndarray:
+        batched, shared = angle_map(zeros, weights)
+        return torch.cat([batched[0], shared]).numpy()
+
+    c = slots(torch.zeros(circuit.n_weights, dtype=torch.float64))
+    eye = torch.eye(circuit.n_weights, dtype=torch.float64)
+    A = np.stack([slots(eye[k]) - c for k in range(circuit.n_weights)], axis=1)
+    return c, A.reshape(len(c), circuit.n_weights)
+
+
+def _sample_affine(spec: VarianceSpec) -> VarianceSamples:
+    """:func:`sample_gradients` for any circuit: slots ``c + A w``, gradients by the chain rule."""
+    circuit = circuit_spec(spec.ansatz, spec.n_qubits, spec.layers, spec.seed)
+    compiled = circuit.compiled[0]
+    dtype = check_dtype(spec.dtype)
+    method = check_method(spec.method, spec.shots, spec.method_options)
+    indices = param_indices(spec.param, circuit.n_weights)
+    c, A = _affine_map(circuit)
+    slots = np.flatnonzero(np.any(A[:, indices] != 0, axis=1))
+    chain = torch.as_tensor(A[np.ix_(slots, indices)], dtype=torch.float64)  # (S_used, S)
+    key = (spec.ansatz, spec.n_qubits, spec.layers)
+    rng = np.random.default_rng(seed_stream(spec.seed, "circuits", *key))
+    weights = rng.uniform(0.0, 2 * math.pi, size=(spec.samples, circuit.n_weights))
+    draw = Draw(c + weights @ A.T, weights, None)
+    shots_key = ("shots", spec.method, spec.shots or 0, spec.observable, *key)
+    execution = make_execution(
+        compiled, spec.observable, dtype, spec.shots, seed_stream(spec.seed, *shots_key)
+    )
+    method.validate(execution)
+    theta = torch.as_tensor(draw.theta, dtype=dtype.to_real())
+    per_row = max(4, method.backward_circuits(compiled, slots))
+    rows = min(chunk_rows(spec.n_qubits, per_row), max(1, 2**24 // (per_row * theta.shape[1])))
+
+    def weight_gradients(jacobian) -> torch.Tensor:
+        if len(slots) == 0:  # a weight that drives no gate at x = 0
+            return torch.zeros(spec.samples, len(indices), dtype=torch.float64)
+        parts = [jacobian(method, execution, t, slots)[:, 0].double() for t in chunked(theta, rows)]
+        return torch.cat(parts) @ chain
+
+    started = time.perf_counter()
+    estimates = weight_gradients(method_jacobian)
+    seconds = time.perf_counter() - started
+    means = None
+    if spec.shots is not None:
+        means = weight_gradients(conditional_mean).numpy()
+    evaluations = method.backward_circuits(compiled, slots) if len(slots) else 0
+    circuits = evaluations * execution.n_groups
+    return VarianceSamples(draw, indices, estimates.numpy(), means, circuits, seconds, evaluations)
 
 
 def summarize(values: np.ndarray) -> dict[str, float]:
@@ -223,6 +327,7 @@ def variance(spec: VarianceSpec) -> list[dict]:
     result = sample_gradients(spec)
     params = spec.params()
     shots = spec.shots or 0
+    evaluations = result.evaluations if result.evaluations is not None else result.gradient_circuits
     rows = []
     for s, index in enumerate(result.indices):
         means = None if result.means is None else result.means[:, s]
@@ -233,7 +338,7 @@ def variance(spec: VarianceSpec) -> list[dict]:
                 **summarize(result.estimates[:, s]),
                 **_split(result.estimates[:, s], means),
                 "gradient_circuits": result.gradient_circuits,
-                "gradient_shots": result.gradient_circuits * shots,
+                "gradient_shots": evaluations * shots,
                 "time_seconds": result.seconds,
             }
         )

@@ -15,8 +15,16 @@ A suite file looks like this::
 Keys of ``settings``, ``grid`` and ``vary`` are the fields of the experiment's spec
 (:class:`~qgradbench.experiments.TrainSpec` and friends). Everything is checked before anything
 runs: unknown keys, wrong types, empty grids, unknown names (method, data set, ansatz,
-observable, model), shots with an exact method, and limits on size. Errors are ``SuiteError``
+observable, model), shots with an exact method, data files (readable, a label column, numeric
+features), circuits from plugins (built once), and limits on size. Errors are ``SuiteError``
 with one line naming the file, the place and what is accepted.
+
+Your own data and circuits: the train experiment takes a data file as
+``dataset: {path: data.csv, label: target}``, a path relative to the suite file's folder (it is
+resolved to an absolute path when the suite is read). An ``ansatz`` may name a circuit that a
+plugin registered (:mod:`qgradbench.plugins`), but a suite file never imports code: the plugin
+is given on the command line (``qgradbench run suite FILE --plugin mymodule``) and imported
+before the suite is read; without it the name is unknown and the suite is refused.
 
 Suite files are data: read with YAML's safe loader (no tags that construct objects), anchors
 and aliases refused (no "billion laughs"), at most :data:`MAX_BYTES` bytes and
@@ -133,7 +141,7 @@ def load_suite(name_or_file: str) -> Suite:
         data = path.read_bytes()
     except OSError as err:
         raise SuiteError(f"{path}: cannot read: {err.strerror}") from None
-    return parse_suite(data, str(path))
+    return parse_suite(data, str(path), base=path.resolve().parent)
 
 
 def _check_no_aliases(text: str, where: str) -> None:
@@ -146,8 +154,12 @@ def _check_no_aliases(text: str, where: str) -> None:
             )
 
 
-def parse_suite(data: bytes | str, where: str = "<suite>") -> Suite:
-    """Validate and expand suite text ``data`` (``where`` names it in errors)."""
+def parse_suite(data: bytes | str, where: str = "<suite>", base: Path | None = None) -> Suite:
+    """Validate and expand suite text ``data`` (``where`` names it in errors).
+
+    Relative data-file paths are resolved against ``base`` (the suite file's folder; default
+    the current directory).
+    """
     if len(data) > MAX_BYTES:
         raise SuiteError(f"{where}: {len(data)} bytes; suite files are limited to {MAX_BYTES}")
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
@@ -159,10 +171,10 @@ def parse_suite(data: bytes | str, where: str = "<suite>") -> Suite:
         mark = getattr(err, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""
         raise SuiteError(f"{where}: not valid suite YAML: {line}{problem}") from None
-    return _build(config, where)
+    return _build(config, where, Path.cwd() if base is None else Path(base))
 
 
-def _build(config: object, where: str) -> Suite:
+def _build(config: object, where: str, base: Path) -> Suite:
     if not isinstance(config, dict):
         raise SuiteError(f"{where}: a suite is a mapping with keys {', '.join(TOP_KEYS)}")
     _known_keys(config, TOP_KEYS, where, "top level")
@@ -180,7 +192,7 @@ def _build(config: object, where: str) -> Suite:
         raise SuiteError(f"{where}: experiments: must be a non-empty list of experiment entries")
     tasks: list[Task] = []
     for i, entry in enumerate(entries):
-        tasks.extend(_expand(entry, f"{where}: experiments[{i}]", len(tasks)))
+        tasks.extend(_expand(entry, f"{where}: experiments[{i}]", len(tasks), base))
     return Suite(name, description, where, config, tuple(tasks))
 
 
@@ -192,7 +204,7 @@ def _known_keys(mapping: dict, accepted: tuple[str, ...] | list[str], where: str
         )
 
 
-def _expand(entry: object, where: str, start: int) -> list[Task]:
+def _expand(entry: object, where: str, start: int, base: Path) -> list[Task]:
     if not isinstance(entry, dict):
         raise SuiteError(f"{where}: must be a mapping with keys {', '.join(ENTRY_KEYS)}")
     _known_keys(entry, ENTRY_KEYS, where, "an experiment entry")
@@ -226,6 +238,7 @@ def _expand(entry: object, where: str, start: int) -> list[Task]:
         keys = list(combined)
         for values in itertools.product(*(combined[k] for k in keys)):
             task_settings = {**settings, **dict(zip(keys, values, strict=True))}
+            task_settings = resolve_paths(task_settings, base)
             _check(name, task_settings, where)
             tasks.append(Task(start + len(tasks), name, label, task_settings))
     return tasks
@@ -249,6 +262,23 @@ def _grids(value: object, fields: list[str], where: str, name: str) -> list[dict
     return grids
 
 
+def resolve_paths(settings: dict, base: Path) -> dict:
+    """``settings`` with a data file's relative ``path`` made absolute against ``base``."""
+    dataset = settings.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("path"), str):
+        return settings
+    path = Path(dataset["path"]).expanduser()
+    resolved = str(path if path.is_absolute() else (base / path).resolve())
+    return {**settings, "dataset": {**dataset, "path": resolved}}
+
+
+#: What the unknown-name errors add (a suite never imports code; see qgradbench/plugins.py).
+HINTS = {
+    "dataset": " or a data file as {path: FILE.csv, label: COLUMN}",
+    "ansatz": " (circuits from your own module need --plugin MODULE)",
+}
+
+
 def _check(name: str, settings: dict, where: str) -> None:
     """Build the spec (its own validation) and check the names it only meets at run time."""
     from qgradbench import datasets
@@ -262,9 +292,13 @@ def _check(name: str, settings: dict, where: str) -> None:
     }
     for key, accepted in known.items():
         value = settings.get(key)
+        if key == "dataset" and isinstance(value, dict):
+            continue  # a data file: the spec checks it
         if value is not None and value not in accepted:
+            what = f"{key} " if key == "ansatz" else ""
             raise SuiteError(
-                f"{where}: {key}: unknown {value!r}; expected one of {', '.join(accepted)}"
+                f"{where}: {key}: unknown {what}{value!r}; expected one of "
+                f"{', '.join(accepted)}{HINTS.get(key, '')}"
             )
     try:
         spec = EXPERIMENTS[name].spec(**settings)

@@ -19,7 +19,10 @@ A task that raises is recorded (metadata ``failures`` and the log) and the other
 Executors: :class:`LocalExecutor` (in this process for one worker, else a pool of spawned
 processes, each pinned to its share of the cores) and :class:`RayExecutor` (Ray tasks; results
 are written by the driver only). Workers pin torch's threads because the small circuits of this
-project run 10-100x slower when threads outnumber free cores.
+project run 10-100x slower when threads outnumber free cores. Both executors take ``plugins``
+(:meth:`qgradbench.plugins.Plugin.worker_spec` of each): every worker imports them before its
+first task, so circuits registered from a user module exist in every process (on a Ray
+cluster, the plugin's file or module must be importable on every node).
 """
 
 from __future__ import annotations
@@ -56,26 +59,37 @@ class Outcome:
     seconds: float
 
 
-def run_task(experiment: str, settings: dict, threads: int | None = None) -> list[dict]:
-    """Run one experiment spec and return its rows (what every executor calls)."""
+def run_task(
+    experiment: str, settings: dict, threads: int | None = None, plugins: tuple = ()
+) -> list[dict]:
+    """Run one experiment spec and return its rows (what every executor calls).
+
+    ``plugins`` are imported first (once per process; see :mod:`qgradbench.plugins`).
+    """
     import torch
 
     from qgradbench.experiments import get_experiment
     from qgradbench.memory import retain_unless_disabled
+    from qgradbench.plugins import load_plugins
 
     retain_unless_disabled()  # in every worker, local or Ray (qgradbench/memory.py)
+    load_plugins(plugins)
     if threads is not None:
         torch.set_num_threads(threads)
     exp = get_experiment(experiment)
     return exp.run(exp.spec(**settings))
 
 
-def _run_indexed(args: tuple[int, str, dict, int | None]) -> tuple:
-    """Worker entry: run a task; return ``(index, rows, error, seconds)`` (one of rows/error)."""
-    index, experiment, settings, threads = args
+def _run_indexed(args: tuple) -> tuple:
+    """Worker entry: run a task; return ``(index, rows, error, seconds)`` (one of rows/error).
+
+    ``args`` is ``(index, experiment, settings, threads[, plugins])``.
+    """
+    index, experiment, settings, threads, *rest = args
+    plugins = rest[0] if rest else ()
     started = time.perf_counter()
     try:
-        rows = run_task(experiment, settings, threads)
+        rows = run_task(experiment, settings, threads, plugins)
         return index, rows, None, time.perf_counter() - started
     except Exception as err:  # noqa: BLE001 - recorded and reported, the suite goes on
         detail = "".join(traceback.format_exception_only(type(err), err)).strip()
@@ -98,10 +112,12 @@ class LocalExecutor:
     Attributes:
         workers: processes running tasks at once.
         threads: torch threads per worker (default: the cores divided among the workers).
+        plugins: modules every worker imports first (:meth:`Plugin.worker_spec` of each).
     """
 
     workers: int = 1
     threads: int | None = None
+    plugins: tuple = ()
     name: str = field(default="local", init=False)
     _pool: object = field(default=None, init=False, repr=False)
 
@@ -116,7 +132,7 @@ class LocalExecutor:
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
         """Yield each task's outcome as it finishes."""
         by_index = {t.index: t for t in tasks}
-        jobs = [(t.index, t.experiment, t.settings, self.threads) for t in tasks]
+        jobs = [(t.index, t.experiment, t.settings, self.threads, self.plugins) for t in tasks]
         if self.workers == 1 or len(tasks) <= 1:
             import torch
 
@@ -155,11 +171,13 @@ class RayExecutor:
         address: the cluster's address (``ray.init(address=...)``), or ``None`` for a local one.
         threads: CPUs (and torch threads) per task.
         workers: tasks in flight at once on a local instance (its CPUs: ``workers * threads``).
+        plugins: modules every task imports first (:meth:`Plugin.worker_spec` of each).
     """
 
     address: str | None = None
     threads: int = 1
     workers: int | None = None
+    plugins: tuple = ()
     name: str = field(default="ray", init=False)
 
     def run(self, tasks: list[Task]) -> Iterator[Outcome]:
@@ -177,7 +195,10 @@ class RayExecutor:
                 ray.init(num_cpus=cpus, **options)
         remote = ray.remote(num_cpus=self.threads, max_retries=0)(_run_indexed)
         by_index = {t.index: t for t in tasks}
-        pending = [remote.remote((t.index, t.experiment, t.settings, self.threads)) for t in tasks]
+        pending = [
+            remote.remote((t.index, t.experiment, t.settings, self.threads, self.plugins))
+            for t in tasks
+        ]
         self._pending = pending
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

@@ -43,6 +43,7 @@ def run_train(
     command: str | None = None,
     on_row: Callable[[dict], None] | None = None,
     on_batch: BatchCallback | None = None,
+    plugins: list[dict] | None = None,
 ) -> list[Path]:
     """Run the training experiment into the directory ``out``.
 
@@ -55,6 +56,8 @@ def run_train(
         command: the command line that started the run, recorded in the metadata.
         on_row: called with every row as it is written (progress display).
         on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step.
+        plugins: the plugins imported for the run (:meth:`Plugin.record` of each), recorded in
+            the metadata.
 
     Returns:
         The files written: the table, ``metadata.json``, then the figures (if ``plots``).
@@ -79,6 +82,7 @@ def run_train(
         "experiment": "train",
         "config": [s.config() for s in specs],
         "plots": plots,
+        "plugins": list(plugins or []),
         "started": now(),
         "status": "running",
         **environment(command),
