@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from qgradbench import engine
+from qgradbench.backend.adjoint import adjoint_sweep
 from qgradbench.circuits import Observable, get_ansatz
 from qgradbench.circuits.schedule import FusedStage, GateStage, Schedule
 from qgradbench.engine import fused
-from qgradbench.methods.adjoint import adjoint_sweep
 from qgradbench.methods.base import Execution
 from tests.test_schedule import random_circuit
 
@@ -203,6 +203,7 @@ class TestBranchedRuns:
         chunk but the last holds exactly that many slots, and the chunks' columns join in slot
         order into the exact Jacobian.
         """
+        import qgradbench.backend.branching as branching
         import qgradbench.methods.parameter_shift as ps
         from qgradbench.methods import adjoint_jacobian
 
@@ -210,13 +211,13 @@ class TestBranchedRuns:
         ex, theta = self._kicked_setup(batch)
         slots = np.arange(theta.shape[1])
         monkeypatch.setattr(ps, "MAX_AMPLITUDES_PER_CALL", per_chunk * batch * 2**7)
-        sizes, real = [], ps.kicked_probabilities
+        sizes, real = [], branching.kicked_probabilities
 
         def spy(execution, theta, chunk, c, s):
             sizes.append(len(chunk))
             return real(execution, theta, chunk, c, s)
 
-        monkeypatch.setattr(ps, "kicked_probabilities", spy)
+        monkeypatch.setattr(branching, "kicked_probabilities", spy)
         jac = ps.kicked_shift_jacobian(ex, theta, slots, math.pi / 2)
         full, rest = divmod(len(slots), per_chunk)
         assert sizes == [per_chunk] * full + ([rest] if rest else [])
@@ -302,7 +303,7 @@ def test_lead_reduced_matrices_of_a_product_state(batched):
     an arbitrary ``phi`` wire by wire. Columns per circuit and shared, odd register size (the
     halves differ), a subset of wires in arbitrary order.
     """
-    from qgradbench.methods.adjoint import _lead_reduced, _reduced
+    from qgradbench.backend.adjoint import _lead_reduced, _reduced
 
     n, batch, rows, gen = 5, 3, 2, torch.Generator().manual_seed(9)
     shape = (batch, n, 2) if batched else (n, 2)

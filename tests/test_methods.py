@@ -435,7 +435,7 @@ class TestChunking:
 
     def test_estimate_in_chunks(self, monkeypatch):
         """Test that 10 (8) rows of 3 qubits, room for 32 amplitudes, run as 4 + 4 + 2 (4 + 4)."""
-        import qgradbench.methods.base as base
+        import qgradbench.backend.execution as base
 
         layer = QuantumLayer(3, 1, dtype=torch.complex128, seed=0)
         ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)

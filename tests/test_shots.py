@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from qgradbench import QuantumLayer, engine
+from qgradbench.backend.cost import Cost
 from qgradbench.engine import sample_counts
 from qgradbench.methods import adjoint_jacobian, get_method, shot_methods
 from qgradbench.methods.base import Execution, assemble
-from qgradbench.methods.cost import Cost
 
 R = 2000  # repetitions
 N = 200  # shots

@@ -164,9 +164,7 @@ class Circuit:
             rotations[i] = Rotation(r.pauli, r.wire, position, r.angle, 1.0)
         slots = np.array([self.rotations[i].slot for i in self.trainable], dtype=np.int64)
         scales = np.array([self.rotations[i].scale for i in self.trainable], dtype=float)
-        circuit = Circuit(
-            self.n_qubits, len(self.trainable), tuple(rotations), self.ops, self.name
-        )
+        circuit = Circuit(self.n_qubits, len(self.trainable), tuple(rotations), self.ops, self.name)
         return circuit, slots, scales
 
     @functools.cached_property

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from qgradbench import datasets
+from qgradbench.backend.cost import Cost
 from qgradbench.datasets import Dataset, load_dataset
 from qgradbench.experiments.common import (
     check_method_observable,
@@ -32,7 +33,6 @@ from qgradbench.experiments.common import (
     circuit_shape,
     observable_text,
 )
-from qgradbench.methods.cost import Cost
 from qgradbench.models import ClassicalModel, HybridModel, count_parameters, matched_classical
 
 MODELS = ("hybrid", "classical", "classical-matched")

@@ -9,7 +9,8 @@ ParameterShift(shift=1.5707963267948966)
 
 from __future__ import annotations
 
-from qgradbench.methods.adjoint import Adjoint, adjoint_jacobian, adjoint_sweep
+from qgradbench.backend.adjoint import adjoint_jacobian, adjoint_sweep
+from qgradbench.methods.adjoint import Adjoint
 from qgradbench.methods.backprop import Backprop
 from qgradbench.methods.base import (
     DiffMethod,

@@ -26,139 +26,22 @@ incoming gradient. This mirrors PennyLane's ``workflow/jacobian_products.py`` sp
 device derivatives and transform-based derivatives.
 
 Each method declares what a gradient costs, :meth:`DiffMethod.circuits_per_sample`, and every
-pass is recorded in the layer's :class:`~qgradbench.methods.cost.Cost`.
+pass is recorded in the layer's :class:`~qgradbench.backend.cost.Cost`.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from qgradbench import engine
-from qgradbench.circuits import Circuit, Observable
-from qgradbench.circuits.pauli import SHOT_SPLITS, PauliObservable
-from qgradbench.methods.cost import Cost
+from qgradbench.backend import MAX_AMPLITUDES_PER_CALL, Execution
+from qgradbench.circuits import Circuit
 
-#: Amplitudes one engine call may hold at once; larger batches are executed in chunks.
-MAX_AMPLITUDES_PER_CALL = 2**24
-
-
-@dataclass
-class Execution:
-    """Everything a method needs to execute circuits: what to run, how precisely, and with what.
-
-    Attributes:
-        circuit: the compiled circuit.
-        observable: what is measured at the end.
-        dtype: complex dtype of the simulation.
-        shots: shots per evaluation of a circuit, or ``None`` for exact expectation values. An
-            observable measured in several qubit-wise commuting groups splits them among its
-            groups (``shot_split``); each group is one circuit on hardware.
-        generator: the random generator for shots and stochastic rules (owned by the layer).
-        cost: the circuits and shots spent so far.
-        shot_split: ``"uniform"`` or ``"weighted"``, how shots are split among measurement
-            groups (:mod:`qgradbench.circuits.pauli`).
-    """
-
-    circuit: Circuit
-    observable: Observable | PauliObservable
-    dtype: torch.dtype = torch.complex64
-    shots: int | None = None
-    generator: torch.Generator | None = field(default=None, repr=False)
-    cost: Cost = field(default_factory=Cost)
-    shot_split: str = "uniform"
-
-    def __post_init__(self):
-        if self.shot_split not in SHOT_SPLITS:
-            raise ValueError(
-                f"shot_split must be one of {', '.join(SHOT_SPLITS)}, got {self.shot_split!r}"
-            )
-        if self.shots is not None and not self.observable.diagonal:
-            self.observable.allocate(self.shots, self.shot_split)  # enough shots for the groups
-
-    @property
-    def n_groups(self) -> int:
-        """Circuits per evaluation on hardware: the observable's measurement groups."""
-        return getattr(self.observable, "n_groups", 1)
-
-    @property
-    def n_qubits(self) -> int:
-        """Number of qubits."""
-        return self.circuit.n_qubits
-
-    def diagonals(self, device) -> torch.Tensor:
-        """The observable's eigenvalue table on ``device``, ``(n_out, 2**n)``."""
-        return self.observable.diagonals(self.dtype.to_real(), device)
-
-    def state(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
-        """Final states ``(B, 2, ..., 2)``.
-
-        Args:
-            theta: angle vectors ``(B, P)``; or, with ``shared``, the first ``k`` slots ``(B, k)``.
-            shared: the other ``P - k`` slots ``(P - k,)``, the same for every circuit (a layer's
-                weights), or ``None``.
-        """
-        return self.circuit.run(theta, self.dtype, shared)
-
-    def expval(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
-        """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses).
-
-        ``theta`` and ``shared`` as in :meth:`state`.
-        """
-        return self.measure_exact(self.state(theta, shared))
-
-    def measure_exact(self, state: torch.Tensor) -> torch.Tensor:
-        """Exact expectation values ``(B, n_out)`` of final states; differentiable."""
-        if self.observable.diagonal:
-            return engine.expval(state, self.observable, self.n_qubits)
-        return self.observable.expval(state)
-
-    def apply_observable(self, state: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
-        """``sum_j coeffs_j O_j |psi>`` ``(B, 2, ..., 2)`` for ``coeffs`` ``(B, n_out)``."""
-        if self.observable.diagonal:
-            o_eff = self.observable.weights(coeffs)  # (B, 2**n): eigenvalues of sum_j c_j O_j
-            return (state.reshape(o_eff.shape) * o_eff).reshape(state.shape)
-        return self.observable.apply(state, coeffs)
-
-    def estimate(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
-        """Expectation values as the hardware would return them: exact, or from ``shots`` samples.
-
-        ``theta`` and ``shared`` as in :meth:`state`. Rows are executed in chunks of at most
-        :data:`MAX_AMPLITUDES_PER_CALL` amplitudes, so gradient rules over large registers do not
-        exhaust memory.
-        """
-        rows = max(1, MAX_AMPLITUDES_PER_CALL >> self.n_qubits)
-        with torch.no_grad():
-            parts = [self._estimate(chunk, shared) for chunk in theta.split(rows)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-    def _estimate(self, theta: torch.Tensor, shared: torch.Tensor | None) -> torch.Tensor:
-        if self.shots is None:
-            return self.expval(theta, shared)
-        return self.sample(self.state(theta, shared))
-
-    def sample(self, state: torch.Tensor) -> torch.Tensor:
-        """Estimates ``(B, n_out)`` from ``shots`` samples of final states ``(B, 2, ..., 2)``."""
-        if self.observable.diagonal:
-            probs = engine.probabilities(state, self.n_qubits)
-            return engine.estimate_expvals(
-                probs, self.diagonals(state.device), self.shots, self.generator
-            )
-        return self.observable.estimate(state, self.shots, self.generator, self.shot_split)
-
-    def record(self, phase: str, samples: int, circuits_per_sample: int) -> None:
-        """Record a pass of ``phase`` over ``samples`` samples in :attr:`cost`.
-
-        ``circuits_per_sample`` counts evaluations; each is one circuit per measurement group,
-        and spends ``shots`` in all.
-        """
-        self.cost.record(
-            phase, samples, samples * circuits_per_sample, self.shots, groups=self.n_groups
-        )
+__all__ = ["MAX_AMPLITUDES_PER_CALL", "Execution"]  # the backend's, as the methods see it
 
 
 def assemble(inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

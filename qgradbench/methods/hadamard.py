@@ -20,7 +20,7 @@ circuit is estimated from the same bitstrings.
 The ``n + 1``-qubit circuits are simulated for real, one per differentiated angle and sample,
 all in one batch. Cost: one circuit per differentiated rotation per sample.
 
-On registers of at least :data:`~qgradbench.methods.parameter_shift.KICK_QUBITS` qubits the
+On registers of at least :data:`~qgradbench.backend.branching.KICK_QUBITS` qubits the
 simulator shares work between them: the ancilla-0 branch is the plain circuit ``psi`` for every
 slot, and the controlled-``P_k`` branch is ``i psi(theta + pi e_k)`` (since ``R(pi) = -i P``), so
 after ``H S^dagger`` the ancilla-0 and ancilla-1 halves of the register's amplitudes are
@@ -31,14 +31,10 @@ The measured distribution is the circuit's own (equal up to rounding).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from qgradbench import engine
 from qgradbench.methods.base import MAX_AMPLITUDES_PER_CALL, Execution, HardwareMethod
-from qgradbench.methods.parameter_shift import KICK_QUBITS, kicked_probabilities
 
 
 def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Tensor:
@@ -50,14 +46,10 @@ def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Ten
     """
     circuit = execution.circuit
     slots = np.asarray(slots, dtype=np.int64)
-    if (
-        execution.n_qubits >= KICK_QUBITS
-        and execution.observable.diagonal
-        and bool(circuit.simple_slots[slots].all())
-    ):
-        return _kicked_hadamard(execution, theta, slots)
+    if bool(execution.kickable(slots).all()):
+        return execution.kicked_hadamard(theta, slots)
     columns = [(s, r) for s, slot in enumerate(slots) for r in circuit.slot_rotations[slot]]
-    values = _hadamard_circuits(execution, theta, [r for _, r in columns])  # (B, C, n_out)
+    values = execution.hadamard_circuits(theta, [r for _, r in columns])  # (B, C, n_out)
     if len(columns) == len(slots) and circuit.all_simple:
         return values
     scales = torch.as_tensor(
@@ -66,62 +58,6 @@ def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Ten
     index = torch.as_tensor([s for s, _ in columns], device=values.device)
     out = values.new_zeros(values.shape[0], len(slots), values.shape[-1])
     return out.index_add_(1, index, values * scales[:, None])
-
-
-def _kicked_hadamard(execution: Execution, theta: torch.Tensor, slots) -> torch.Tensor:
-    """The Hadamard test of simple slots from pi-kicked states (module docstring)."""
-    batch, n_slots = theta.shape[0], len(slots)
-    chosen = torch.as_tensor(slots, dtype=torch.long, device=theta.device)
-    half = math.sqrt(0.5)  # |(psi +- psi_pi) / 2|^2 = (c psi +- s psi_pi)^2 / 2, c = s = 1/sqrt2
-    probs = 0.5 * kicked_probabilities(execution, theta, chosen, half, half)
-    return _measure_y(execution, probs.reshape(batch * n_slots, -1), theta.device).reshape(
-        batch, n_slots, -1
-    )
-
-
-def _hadamard_circuits(execution: Execution, theta: torch.Tensor, rotations) -> torch.Tensor:
-    """``<Y_a O_j>`` of the Hadamard test of each of ``rotations``: ``(B, C, n_out)``.
-
-    The ancilla is the most significant qubit and is held as a leading axis of the state
-    ``(B, C, 2, 2, ..., 2)``, so every gate of the circuit acts on both ancilla branches and the
-    controlled Pauli acts on the ancilla-1 branch alone.
-    """
-    circuit, n, dtype = execution.circuit, execution.n_qubits, execution.dtype
-    batch, count = theta.shape[0], len(rotations)
-    column: dict[int, list[int]] = {}
-    for c, r in enumerate(rotations):
-        column.setdefault(int(r), []).append(c)
-    mats = circuit.rotation_matrices(theta, dtype)[:, None, None]  # (B, 1, 1, R, 2, 2)
-    paulis = engine.pauli_stack(tuple(r.pauli for r in circuit.rotations), dtype, theta.device)
-    state = torch.zeros(batch, count, 2, 2**n, dtype=dtype, device=theta.device)
-    state[..., 0] = 1 / math.sqrt(2)  # ancilla |+>, system |0...0>
-    state = state.reshape(batch, count, 2, *([2] * n))
-    for kind, item in circuit.sequence:
-        if kind == "fixed":
-            state = engine.apply_fixed(state, item)
-            continue
-        rot = circuit.rotations[item]
-        state = engine.apply_matrix(state, mats[..., item, :, :], rot.wire, n)
-        for c in column.get(item, ()):  # controlled-P_k, control = ancilla, in circuit c only
-            state[:, c, 1] = engine.apply_matrix(state[:, c, 1], paulis[item], rot.wire, n)
-    # Measure Y on the ancilla: rotate by H S^dagger, then measure Z.
-    zero, one = state[:, :, 0], state[:, :, 1]
-    state = torch.stack([zero - 1j * one, zero + 1j * one], dim=2) / math.sqrt(2)
-    state = state.reshape(batch * count, *([2] * (n + 1)))
-    if not execution.observable.diagonal:  # each measurement group in its own basis
-        values = execution.observable.estimate(
-            state, execution.shots, execution.generator, execution.shot_split, ancilla=True
-        )
-        return values.reshape(batch, count, -1)
-    probs = engine.probabilities(state, n + 1)
-    return _measure_y(execution, probs, theta.device).reshape(batch, count, -1)
-
-
-def _measure_y(execution: Execution, probs: torch.Tensor, device) -> torch.Tensor:
-    """``<Y_a O_j>`` from the ``n + 1``-qubit probabilities (ancilla most significant)."""
-    table = execution.diagonals(device)
-    y_times_o = torch.cat([table, -table], dim=-1)  # ancilla outcome +1 / -1 times O
-    return engine.estimate_expvals(probs, y_times_o, execution.shots, execution.generator)
 
 
 class Hadamard(HardwareMethod):

@@ -48,13 +48,10 @@ import math
 import numpy as np
 import torch
 
-from qgradbench import engine
+from qgradbench.backend.branching import KICK_QUBITS
 from qgradbench.methods.base import MAX_AMPLITUDES_PER_CALL, Execution, Recipe, ShiftRuleMethod
 
-#: Smallest register on which the shifted circuits come from pi-kicked ones (module docstring):
-#: half the simulated circuits. Below, a step is bound by per-call overhead, not by the size of
-#: the states, and the recipe runs as one plain batch of ``2 P`` circuits.
-KICK_QUBITS = 7
+__all__ = ["KICK_QUBITS", "ParameterShift", "kicked_shift_jacobian"]
 
 
 @functools.lru_cache(maxsize=128)
@@ -171,20 +168,19 @@ class ParameterShift(ShiftRuleMethod):
         )
 
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
-        if execution.n_qubits < KICK_QUBITS or not execution.observable.diagonal:
-            return super().jacobian(execution, theta, slots, f0)
         slots = np.asarray(slots, dtype=np.int64)
-        simple = execution.circuit.simple_slots[slots]
+        simple = execution.kickable(slots)
+        if not simple.any():
+            return super().jacobian(execution, theta, slots, f0)
         if simple.all():
             return kicked_shift_jacobian(execution, theta, slots, self.config["shift"])
         jac = theta.new_zeros(theta.shape[0], execution.observable.n_outputs, len(slots))
         rest = np.flatnonzero(~simple)
         jac[..., rest] = super().jacobian(execution, theta, slots[rest], f0)
-        if simple.any():
-            kicked = np.flatnonzero(simple)
-            jac[..., kicked] = kicked_shift_jacobian(
-                execution, theta, slots[kicked], self.config["shift"]
-            )
+        kicked = np.flatnonzero(simple)
+        jac[..., kicked] = kicked_shift_jacobian(
+            execution, theta, slots[kicked], self.config["shift"]
+        )
         return jac
 
 
@@ -195,7 +191,7 @@ def kicked_shift_jacobian(
 
     The ``2 S`` shifted distributions of each sample are built from its unshifted state and
     ``S`` kicked states, which share the unshifted circuit's state up to the kicked rotation's
-    stage (:meth:`~qgradbench.circuits.schedule.Schedule.run_branched`). Slots go a chunk at
+    stage (:meth:`~qgradbench.backend.Execution.kicked_probabilities`). Slots go a chunk at
     a time, so that the kicked states of a chunk hold at most
     :data:`~qgradbench.methods.base.MAX_AMPLITUDES_PER_CALL` amplitudes (with their shifted
     probabilities and the branches' shared prefixes, about four times that: 0.5 GiB in
@@ -207,46 +203,11 @@ def kicked_shift_jacobian(
     c, s = math.cos(shift / 2), math.sin(shift / 2)
     slots_t = torch.as_tensor(np.asarray(slots), dtype=torch.long, device=theta.device)
     per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> n) // batch)
-    diag = execution.diagonals(theta.device)
     parts = []
     with torch.no_grad():
         for chunk in slots_t.split(per_chunk):
-            probs = kicked_probabilities(execution, theta, chunk, c, s)
-            values = _measure(execution, probs.reshape(-1, 2**n), diag)
+            probs = execution.kicked_probabilities(theta, chunk, c, s)
+            values = execution.measure_probabilities(probs.reshape(-1, 2**n))
             values = values.reshape(batch, len(chunk), 2, -1)
             parts.append((values[:, :, 0] - values[:, :, 1]) / (2 * math.sin(shift)))
     return torch.cat(parts, dim=1).transpose(1, 2)
-
-
-def kicked_probabilities(
-    execution: Execution, theta: torch.Tensor, slots: torch.Tensor, c: float, s: float
-) -> torch.Tensor:
-    """Probabilities of ``c psi(theta) +- s psi(theta + pi e_k)`` for each of ``slots``.
-
-    Returns:
-        ``(B, S, 2, 2**n)``: the ``+`` and ``-`` combinations' ``|amplitude|^2`` (for
-        ``c = cos(t/2)``, ``s = sin(t/2)`` those of the circuits shifted by ``+-t``).
-    """
-    batch, n_params = theta.shape
-    kick = torch.zeros(len(slots), n_params, dtype=theta.dtype, device=theta.device)
-    kick[torch.arange(len(slots)), slots] = math.pi
-    schedule = execution.circuit.schedule(n_params)
-    psi, phi = schedule.run_branched(theta, theta.unsqueeze(1) + kick, execution.dtype)
-    psi, phi = psi.reshape(batch, 1, -1), phi.reshape(batch, len(slots), -1)
-    # elementwise on the real and imaginary parts (a sum over view_as_real's pairs is slow)
-    common = _abs2(phi).mul_(s * s).add_(_abs2(psi), alpha=c * c)
-    cross = (phi.real * psi.real).add_(phi.imag * psi.imag).mul_(2 * c * s)  # 2cs Re(psi* phi)
-    probs = torch.stack([common + cross, common.sub_(cross)], dim=2)
-    return probs.clamp_(min=0)
-
-
-def _abs2(z: torch.Tensor) -> torch.Tensor:
-    """``|z|^2`` as a new real tensor."""
-    return (z.real * z.real).addcmul_(z.imag, z.imag)
-
-
-def _measure(execution: Execution, probs: torch.Tensor, diag: torch.Tensor) -> torch.Tensor:
-    """Expectation values from probabilities ``(rows, 2**n)``: exact, or from ``shots`` samples."""
-    if execution.shots is None:
-        return probs @ diag.T
-    return engine.estimate_expvals(probs, diag, execution.shots, execution.generator)

@@ -36,7 +36,6 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from qgradbench.methods.adjoint import adjoint_jacobian
 from qgradbench.methods.base import JacobianMethod
 from qgradbench.methods.parameter_shift import build_general_recipe
 
@@ -73,8 +72,7 @@ def _pauli_word_outputs(observable) -> bool:
     if getattr(observable, "sums", None) is None:
         return observable.name in PAULI_OBSERVABLES
     return all(
-        len(s.terms) == 1 and s.terms[0][1] and abs(s.terms[0][0]) == 1.0
-        for s in observable.sums
+        len(s.terms) == 1 and s.terms[0][1] and abs(s.terms[0][0]) == 1.0 for s in observable.sums
     )
 
 
@@ -130,7 +128,7 @@ class ShotAdjoint(JacobianMethod):
         shots = execution.shots
         if shots is None:
             index = torch.as_tensor(slots, device=theta.device)
-            return adjoint_jacobian(execution, theta)[..., index]  # (B, n_out, S), exact
+            return execution.jacobian(theta)[..., index]  # (B, n_out, S), exact
         slots = np.asarray(slots, dtype=np.int64)
         if self.config["match"] == "hadamard":
             return self._hadamard(execution, theta, slots)
@@ -140,7 +138,7 @@ class ShotAdjoint(JacobianMethod):
         if two_term.any():
             chosen = slots[two_term]
             index = torch.as_tensor(chosen, device=theta.device)
-            g = adjoint_jacobian(execution, theta)[..., index]
+            g = execution.jacobian(theta)[..., index]
             a = self._offsets(execution, theta, chosen)
             n = output_shots(execution)
             plus = _binomial_mean(n, (1 + a + g) / 2, execution.generator)
@@ -158,14 +156,14 @@ class ShotAdjoint(JacobianMethod):
         circuit = execution.circuit
         if circuit.all_simple:
             index = torch.as_tensor(slots, device=theta.device)
-            g = adjoint_jacobian(execution, theta)[..., index]
+            g = execution.jacobian(theta)[..., index]
             return (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
         expanded, source, scales = circuit.per_rotation
         wanted = np.flatnonzero(np.isin(source, slots))
         per_rotation = replace(execution, circuit=expanded)
         scale_t = torch.as_tensor(scales, dtype=theta.dtype, device=theta.device)
         angles = theta.index_select(-1, torch.as_tensor(source, device=theta.device)) * scale_t
-        g = adjoint_jacobian(per_rotation, angles)[..., torch.as_tensor(wanted)]
+        g = per_rotation.jacobian(angles)[..., torch.as_tensor(wanted)]
         sampled = (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
         column = {int(k): c for c, k in enumerate(slots)}
         index = torch.as_tensor([column[int(source[r])] for r in wanted], device=theta.device)

@@ -1,0 +1,339 @@
+r"""Adjoint differentiation: one reverse sweep over the gates.
+
+Jones & Gacon, "Efficient calculation of gradients in classical simulations of variational
+quantum algorithms", arXiv:2009.02823 (2020).
+
+With ``|phi_k> = U_k ... U_1 |0>`` and ``<lambda_k| = <psi| O U_N ... U_{k+1}``, the derivative of
+``<O> = <psi|O|psi>`` with respect to the angle of a Pauli rotation ``U_k = exp(-i t_k P_k / 2)`` is
+
+.. math::  \partial_{t_k} \langle O \rangle = 2\,\mathrm{Re}\,\langle\lambda_k|(-\tfrac{i}{2}P_k)
+           |\phi_k\rangle = \mathrm{Im}\,\langle\lambda_k|P_k|\phi_k\rangle .
+
+The sweep starts from ``|phi_N> = |psi>`` (kept from the forward pass) and ``|lambda_N> = O|psi>``,
+and walks the circuit backwards, applying ``U_k^dagger`` to both: two stored states, whatever the
+depth, and one backward pass over the gates. Consecutive rotations on one wire are handled as
+one fused block (:func:`adjoint_sweep`), which is the same computation with fewer passes.
+
+For a vector-Jacobian product the observable is ``O = sum_j v_j O_j`` with ``v`` the incoming
+gradient, so one sweep gives the gradient of all outputs at once; :func:`adjoint_jacobian` runs
+one ``lambda`` per output instead (folded into the batch).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from qgradbench import engine
+from qgradbench.circuits.schedule import DenseStage, FusedStage, GateStage, Schedule
+from qgradbench.engine import Monomial, Unitary, fused
+from qgradbench.engine.gates import bit
+
+if TYPE_CHECKING:
+    from qgradbench.backend.execution import Execution
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """What the sweep differentiates at one stage: which generators, on which wires.
+
+    Attributes:
+        heads: positions of the per-circuit rotations among the schedule's head rotations
+            (``Gates.head_generators``), or ``None``.
+        suffixes: positions of the shared rotations among its suffix rotations, or ``None``.
+        wires: the wires whose reduced matrices ``C_w`` the stage needs, in row order.
+        head_rows: for each of ``heads``, its row in ``wires``; ``None`` for a single wire.
+        suffix_rows: the same for ``suffixes``.
+    """
+
+    heads: torch.Tensor | None = None
+    suffixes: torch.Tensor | None = None
+    wires: tuple[int, ...] = ()
+    head_rows: torch.Tensor | None = None
+    suffix_rows: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Index tensors of the sweep over one schedule (kept with it, see :meth:`Schedule.memo`).
+
+    Attributes:
+        stages: one entry per stage, in sweep order (the schedule's stages reversed): a
+            :class:`StagePlan`, for a fused layer a tuple of them (one per wire group, in the
+            order the sweep undoes the groups), ``None`` for a fixed gate.
+        lead: the leading blocks (the product state), differentiated last.
+        take: which of the emitted derivatives (in emission order) belong to a slot.
+        slots: the slot each of ``take`` belongs to.
+        scales: the scale of each of ``take``'s rotations (``d angle / d slot``), or ``None``
+            when every rotation is its slot's only one, with scale 1.
+    """
+
+    stages: tuple[StagePlan | tuple[StagePlan, ...] | None, ...]
+    lead: StagePlan
+    take: torch.Tensor
+    slots: torch.Tensor
+    scales: torch.Tensor | None = None
+
+
+def adjoint_sweep(
+    execution: Execution,
+    batched: torch.Tensor,
+    shared: torch.Tensor,
+    state: torch.Tensor,
+    lam: torch.Tensor,
+    schedule: Schedule | None = None,
+) -> torch.Tensor:
+    """Run the reverse sweep and return ``Im <lambda_k| P_k |phi_k>`` for every slot.
+
+    The sweep walks the circuit's :class:`~qgradbench.circuits.schedule.Schedule` backwards, one
+    fused block, dense layer, group of wires or fixed gate at a time. With ``phi`` and
+    ``lambda`` taken after a block ``M = R_k ... R_1`` on wire ``w``, the derivative for each of
+    its rotations is ``2 Re <lambda| (A_j (x) 1) |phi> = 2 Re Tr(A_j C)`` where
+    ``A_j = dM/dt_j M^dagger`` (:meth:`Schedule.gates`) and ``C = Tr_{not w} |phi><lambda|`` is
+    a 2x2 matrix. The blocks of a dense or fused layer act on distinct wires and commute, so
+    one pair of states serves all of them. A dense layer's ``U^dagger`` is then applied to both
+    states by one matrix product; a fused layer is undone group by group, and each group's
+    ``C_w`` come from one product ``Tr_{not group} |phi><lambda|`` (``2**k x 2**k``) taken just
+    before its inverse: per group, one read of both states and one read and write.
+    Still two stored states, one pass over the gates.
+
+    Args:
+        execution: circuit and precision.
+        batched: the per-circuit slots ``(B, k)``.
+        shared: the other slots ``(P - k,)``, the same for every circuit (empty when ``k = P``).
+        state: final states ``|psi>`` ``(B, 2, ..., 2)``.
+        lam: ``(B, K, 2, ..., 2)``: ``O_j |psi>`` for ``K`` observables.
+        schedule: the schedule ``state`` was computed with; by default the circuit's own for
+            ``k`` batched slots.
+
+    Returns:
+        ``(B, K, P)``: the derivative of each ``<O_j>`` with respect to each slot.
+    """
+    circuit, n = execution.circuit, execution.n_qubits
+    if schedule is None:
+        schedule = circuit.schedule(batched.shape[-1])
+    plan = schedule.memo(("adjoint", str(batched.device)), lambda: _plan(schedule, batched.device))
+    gates = schedule.gates(batched, shared, execution.dtype, generators=True)
+    head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
+    unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
+    both = torch.cat([state.unsqueeze(1), lam], dim=1)  # (B, 1 + K, 2, ..., 2)
+    parts = []
+
+    def differentiate(step: StagePlan, c: torch.Tensor) -> None:
+        """Emit ``2 Re Tr(A_j C)`` for the stage's rotations, ``c`` ``(B, K, W, 2, 2)``."""
+        if step.heads is not None:
+            rows = c if step.head_rows is None else c.index_select(2, step.head_rows)
+            parts.append(_trace(head_gens.index_select(1, step.heads).unsqueeze(1), rows))
+        if step.suffixes is not None:
+            rows = c if step.suffix_rows is None else c.index_select(2, step.suffix_rows)
+            parts.append(_trace(suffix_gens.index_select(0, step.suffixes), rows))
+
+    for stage, step in zip(reversed(schedule.stages), plan.stages, strict=True):
+        if isinstance(stage, Monomial | Unitary):
+            both = engine.apply_fixed(both, stage.inverse)
+        elif isinstance(stage, DenseStage):
+            layer = schedule.dense_layers[stage.layer]
+            if layer.post is not None:
+                both = engine.apply_monomial(both, layer.post.inverse)
+            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+            flat = both.reshape(*both.shape[:2], -1) @ unitaries[stage.layer].conj()
+            both = flat.reshape(both.shape)
+        elif isinstance(stage, FusedStage):
+            blocks = schedule.fused_blocks(stage, gates)
+            for block, group_step in zip(reversed(blocks), step, strict=True):
+                differentiate(group_step, _group_reduced(both, block.shape[-1]))
+                block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
+                both = fused.apply_block_top_inverse(both, block, n)
+        else:
+            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+            inverse = schedule.gate_matrix(stage, gates).mH
+            inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
+            both = engine.apply_matrix(both, inverse, stage.wire, n)
+    if plan.lead.wires:
+        if n > schedule.dense_qubits and len(plan.lead.wires) > 1:
+            columns = schedule.lead_columns(gates, batched.shape[0])
+            c = _lead_reduced(both[:, 1:], columns, plan.lead.wires)
+        else:
+            c = _reduced(both, n, plan.lead.wires, schedule.dense_qubits)
+        differentiate(plan.lead, c)
+    grads = state.real.new_zeros(batched.shape[0], lam.shape[1], circuit.n_params)
+    if parts:
+        per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
+        taken = per_rotation.index_select(-1, plan.take)
+        if plan.scales is None:
+            grads[..., plan.slots] = taken
+        else:  # chain rule over a slot's rotations: d/dslot = sum_r scale_r d/dangle_r
+            grads.index_add_(-1, plan.slots, taken * plan.scales.to(taken.dtype))
+    return grads
+
+
+def _trace(gens: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``2 Re Tr(A_j C_j)`` for generators ``(..., J, 2, 2)`` and ``C`` ``(B, K, J, 2, 2)``."""
+    return 2 * (c * gens.transpose(-1, -2)).sum((-2, -1)).real
+
+
+@functools.lru_cache(maxsize=32)
+def _wire_index(n: int, device: str) -> torch.Tensor:
+    """:func:`_build_wire_index`, cached."""
+    return _build_wire_index(n, device)
+
+
+def _build_wire_index(n: int, device: str) -> torch.Tensor:
+    """``index[w, x, r]``: the basis state with bit ``x`` on wire ``w`` and the others ``r``."""
+    s = np.arange(2**n)
+    rows = [np.stack([s[bit(s, w, n) == x] for x in (0, 1)]) for w in range(n)]
+    return torch.as_tensor(np.stack(rows), device=device)
+
+
+def _reduced(
+    both: torch.Tensor, n: int, wires: tuple[int, ...], gather_qubits: int
+) -> torch.Tensor:
+    """``C_w = Tr_{not w} |phi><lambda_k|`` for each of ``wires``: ``(B, K, len(wires), 2, 2)``.
+
+    ``both`` holds ``phi`` at index 0 of axis 1 and the ``lambda_k`` after it. On a register of
+    at most ``gather_qubits`` qubits all wires come from one gather; otherwise one contraction
+    per wire.
+    """
+    batch, rows = both.shape[:2]
+    if len(wires) > 1 and n <= gather_qubits:
+        index = _wire_index(n, str(both.device))[list(wires)]  # (W, 2, 2**(n-1))
+        picked = both.reshape(batch, rows, -1)[..., index]  # (B, 1 + K, W, 2, 2**(n-1))
+        return torch.einsum("bwxr,bkwyr->bkwxy", picked[:, 0], picked[:, 1:].conj())
+    out = []
+    for wire in wires:
+        view = both.reshape(batch, rows, 2**wire, 2, -1)
+        out.append(torch.einsum("blxr,bklyr->bkxy", view[:, 0], view[:, 1:].conj()))
+    return torch.stack(out, dim=2)
+
+
+def _group_reduced(both: torch.Tensor, size: int) -> torch.Tensor:
+    """``C_w`` for each wire of the ``log2(size)`` wires at the top: ``(B, K, k, 2, 2)``.
+
+    One product gives the group's ``Tr_{not group} |phi><lambda_k|`` (``size x size``, reading
+    each state once); the single wires' matrices are its partial traces.
+    """
+    batch, rows = both.shape[:2]
+    k = size.bit_length() - 1
+    phi = both[:, 0].reshape(batch, size, -1)  # (B, K, M)
+    lam = both[:, 1:].reshape(batch, (rows - 1) * size, -1)  # (B, L K, M)
+    group = fused.batched_matmul(phi, lam.mH).unflatten(-1, (rows - 1, size)).transpose(1, 2)
+    out = []
+    for j in range(k):
+        c = group.reshape(batch, rows - 1, 2**j, 2, 2 ** (k - j - 1), 2**j, 2, 2 ** (k - j - 1))
+        out.append(torch.einsum("bkaxcayc->bkxy", c))
+    return torch.stack(out, dim=2)
+
+
+def _lead_reduced(lam: torch.Tensor, columns: torch.Tensor, wires: tuple[int, ...]) -> torch.Tensor:
+    """``C_w`` of the leading blocks, whose ``phi`` is the product state ``(x)_v c_v``.
+
+    ``C_w[x, y] = sum_r phi[x, r] conj(lambda[y, r]) = c_w[x] conj(mu_w[y])`` with
+    ``mu_w = <(x)_{v != w} c_v | lambda>`` contracted over every wire but ``w``
+    (:func:`qgradbench.engine.product_contractions`): two reads of ``lambda``, where the reduced
+    matrices of an
+    arbitrary ``phi`` would need one transposing copy of both states per wire group.
+
+    Args:
+        lam: ``(B, K, 2, ..., 2)``, the ``lambda_k`` swept back to the start.
+        columns: the wires' states after the leading blocks, ``(B, n, 2)`` or ``(n, 2)``.
+        wires: the wires with a leading block to differentiate.
+
+    Returns:
+        ``(B, K, len(wires), 2, 2)``.
+    """
+    batch, rows = lam.shape[:2]
+    mu = engine.product_contractions(lam.reshape(batch, rows, -1), columns)  # (B, K, n, 2)
+    index = torch.as_tensor(wires, device=lam.device)
+    picked = columns.index_select(-2, index).unsqueeze(-3)  # (B, 1, W, 2) or (1, W, 2)
+    return picked.unsqueeze(-1) * mu.index_select(2, index).conj().unsqueeze(-2)
+
+
+def _plan(schedule: Schedule, device) -> SweepPlan:
+    """Return the :class:`SweepPlan` of ``schedule``.
+
+    For each stage in sweep order: the generators it differentiates and on which wires; at the
+    end, where each rotation's derivative goes among the slots.
+    """
+    order: list[int] = []  # rotation ids in the order the sweep emits their derivatives
+
+    def tensor(values):
+        return torch.as_tensor(values, dtype=torch.long, device=device)
+
+    def blocks_plan(blocks, rows: bool) -> StagePlan:
+        """The rotations of ``(row, GateStage)`` pairs, heads first, then suffixes."""
+        heads = [
+            (r, p) for r, b in blocks if b.head is not None for p in schedule.head_chains[b.head]
+        ]
+        suffixes = [
+            (r, p)
+            for r, b in blocks
+            if b.suffix is not None
+            for p in schedule.suffix_chains[b.suffix]
+        ]
+        order.extend(schedule.batched_rotations[p] for _, p in heads)
+        order.extend(schedule.shared_rotations[p] for _, p in suffixes)
+        wires = tuple(b.wire for _, b in blocks)
+        return StagePlan(
+            heads=tensor([p for _, p in heads]) if heads else None,
+            suffixes=tensor([p for _, p in suffixes]) if suffixes else None,
+            wires=wires,
+            head_rows=tensor([r for r, _ in heads]) if rows and heads else None,
+            suffix_rows=tensor([r for r, _ in suffixes]) if rows and suffixes else None,
+        )
+
+    def as_gate(block) -> GateStage:
+        return GateStage(block.wire, *schedule.parts[block])
+
+    stages = []
+    for stage in reversed(schedule.stages):
+        if isinstance(stage, Monomial | Unitary):
+            stages.append(None)
+        elif isinstance(stage, DenseStage):
+            blocks = schedule.dense_layers[stage.layer].blocks
+            stages.append(blocks_plan(list(enumerate(map(as_gate, blocks))), rows=True))
+        elif isinstance(stage, FusedStage):
+            members = reversed(schedule.fused_layers[stage.layer].members)  # top group first
+            stages.append(
+                tuple(
+                    blocks_plan([(r, m) for r, m in enumerate(group) if m is not None], rows=True)
+                    for group in members
+                )
+            )
+        else:
+            stages.append(blocks_plan([(0, stage)], rows=False))
+    lead = blocks_plan(list(enumerate(map(as_gate, schedule.lead_blocks))), rows=True)
+    circuit = schedule.circuit
+    rotations = circuit.rotations
+    take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
+    scales = None
+    if not circuit.all_simple:
+        scales = torch.as_tensor([rotations[order[k]].scale for k in take], device=device)
+    return SweepPlan(
+        stages=tuple(stages),
+        lead=lead,
+        take=tensor(take),
+        slots=tensor([rotations[order[k]].slot for k in take]),
+        scales=scales,
+    )
+
+
+def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
+    """Return the exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep."""
+    with torch.no_grad():
+        state = execution.state(theta)
+        n_out = execution.observable.n_outputs
+        if execution.observable.diagonal:
+            diag = execution.diagonals(theta.device)  # (n_out, 2**n)
+            flat = state.reshape(state.shape[0], 1, -1)
+            lam = (flat * diag).reshape(state.shape[0], n_out, *state.shape[1:])
+        else:
+            eye = torch.eye(n_out, dtype=theta.dtype, device=theta.device)
+            lam = torch.stack(
+                [execution.apply_observable(state, row.expand(state.shape[0], -1)) for row in eye],
+                dim=1,
+            )
+        return adjoint_sweep(execution, theta, theta.new_zeros(0), state, lam)

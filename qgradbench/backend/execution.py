@@ -1,0 +1,208 @@
+"""The state-vector backend: what a method may ask of the simulator, and nothing else.
+
+:class:`Execution` is the backend a differentiation method talks to, as PennyLane's
+``workflow/jacobian_products.py`` separates device derivatives from gradient transforms: it
+executes circuits (:meth:`Execution.estimate`: exact or sampled, chunked to bound memory), and
+offers the derivatives only a simulator has: the adjoint sweep's Jacobian and vector-Jacobian
+product (:mod:`qgradbench.backend.adjoint`), the pi-kicked shifted distributions that share a
+circuit's prefix (:mod:`qgradbench.backend.branching`), and the Hadamard test's ancilla circuits
+(:mod:`qgradbench.backend.hadamard`). Schedules, fusion and the sweep's plans stay behind it:
+no method reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from qgradbench import engine
+from qgradbench.backend.cost import Cost
+from qgradbench.circuits import Circuit, Observable
+from qgradbench.circuits.pauli import SHOT_SPLITS, PauliObservable
+
+#: Amplitudes one engine call may hold at once; larger batches are executed in chunks.
+MAX_AMPLITUDES_PER_CALL = 2**24
+
+
+@dataclass
+class Execution:
+    """Everything a method needs to execute circuits: what to run, how precisely, and with what.
+
+    Attributes:
+        circuit: the compiled circuit.
+        observable: what is measured at the end.
+        dtype: complex dtype of the simulation.
+        shots: shots per evaluation of a circuit, or ``None`` for exact expectation values. An
+            observable measured in several qubit-wise commuting groups splits them among its
+            groups (``shot_split``); each group is one circuit on hardware.
+        generator: the random generator for shots and stochastic rules (owned by the layer).
+        cost: the circuits and shots spent so far.
+        shot_split: ``"uniform"`` or ``"weighted"``, how shots are split among measurement
+            groups (:mod:`qgradbench.circuits.pauli`).
+    """
+
+    circuit: Circuit
+    observable: Observable | PauliObservable
+    dtype: torch.dtype = torch.complex64
+    shots: int | None = None
+    generator: torch.Generator | None = field(default=None, repr=False)
+    cost: Cost = field(default_factory=Cost)
+    shot_split: str = "uniform"
+
+    def __post_init__(self):
+        if self.shot_split not in SHOT_SPLITS:
+            raise ValueError(
+                f"shot_split must be one of {', '.join(SHOT_SPLITS)}, got {self.shot_split!r}"
+            )
+        if self.shots is not None and not self.observable.diagonal:
+            self.observable.allocate(self.shots, self.shot_split)  # enough shots for the groups
+
+    @property
+    def n_groups(self) -> int:
+        """Circuits per evaluation on hardware: the observable's measurement groups."""
+        return getattr(self.observable, "n_groups", 1)
+
+    @property
+    def n_qubits(self) -> int:
+        """Number of qubits."""
+        return self.circuit.n_qubits
+
+    def diagonals(self, device) -> torch.Tensor:
+        """The observable's eigenvalue table on ``device``, ``(n_out, 2**n)``."""
+        return self.observable.diagonals(self.dtype.to_real(), device)
+
+    def state(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Final states ``(B, 2, ..., 2)``.
+
+        Args:
+            theta: angle vectors ``(B, P)``; or, with ``shared``, the first ``k`` slots ``(B, k)``.
+            shared: the other ``P - k`` slots ``(P - k,)``, the same for every circuit (a layer's
+                weights), or ``None``.
+        """
+        return self.circuit.run(theta, self.dtype, shared)
+
+    def expval(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses).
+
+        ``theta`` and ``shared`` as in :meth:`state`.
+        """
+        return self.measure_exact(self.state(theta, shared))
+
+    def measure_exact(self, state: torch.Tensor) -> torch.Tensor:
+        """Exact expectation values ``(B, n_out)`` of final states; differentiable."""
+        if self.observable.diagonal:
+            return engine.expval(state, self.observable, self.n_qubits)
+        return self.observable.expval(state)
+
+    def apply_observable(self, state: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+        """``sum_j coeffs_j O_j |psi>`` ``(B, 2, ..., 2)`` for ``coeffs`` ``(B, n_out)``."""
+        if self.observable.diagonal:
+            o_eff = self.observable.weights(coeffs)  # (B, 2**n): eigenvalues of sum_j c_j O_j
+            return (state.reshape(o_eff.shape) * o_eff).reshape(state.shape)
+        return self.observable.apply(state, coeffs)
+
+    def estimate(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
+        """Expectation values as the hardware would return them: exact, or from ``shots`` samples.
+
+        ``theta`` and ``shared`` as in :meth:`state`. Rows are executed in chunks of at most
+        :data:`MAX_AMPLITUDES_PER_CALL` amplitudes, so gradient rules over large registers do not
+        exhaust memory.
+        """
+        rows = max(1, MAX_AMPLITUDES_PER_CALL >> self.n_qubits)
+        with torch.no_grad():
+            parts = [self._estimate(chunk, shared) for chunk in theta.split(rows)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _estimate(self, theta: torch.Tensor, shared: torch.Tensor | None) -> torch.Tensor:
+        if self.shots is None:
+            return self.expval(theta, shared)
+        return self.sample(self.state(theta, shared))
+
+    def sample(self, state: torch.Tensor) -> torch.Tensor:
+        """Estimates ``(B, n_out)`` from ``shots`` samples of final states ``(B, 2, ..., 2)``."""
+        if self.observable.diagonal:
+            probs = engine.probabilities(state, self.n_qubits)
+            return engine.estimate_expvals(
+                probs, self.diagonals(state.device), self.shots, self.generator
+            )
+        return self.observable.estimate(state, self.shots, self.generator, self.shot_split)
+
+    def measure_probabilities(self, probs: torch.Tensor) -> torch.Tensor:
+        """Values ``(rows, n_out)`` of a diagonal observable from probabilities ``(rows, 2**n)``.
+
+        Exact, or from ``shots`` samples of each row.
+        """
+        diag = self.diagonals(probs.device)
+        if self.shots is None:
+            return probs @ diag.T
+        return engine.estimate_expvals(probs, diag, self.shots, self.generator)
+
+    # ----------------------------------------------------------------- simulator derivatives
+    def jacobian(self, theta: torch.Tensor) -> torch.Tensor:
+        """The exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep."""
+        from qgradbench.backend.adjoint import adjoint_jacobian
+
+        return adjoint_jacobian(self, theta)
+
+    def vjp(
+        self,
+        batched: torch.Tensor,
+        shared: torch.Tensor,
+        state: torch.Tensor,
+        lam: torch.Tensor,
+    ) -> torch.Tensor:
+        """The gradient ``(B, P)`` of ``<psi|O|psi>`` by one adjoint sweep.
+
+        ``Im <lambda_k| P_k |phi_k>`` summed per slot, for ``lam = O |psi>`` ``(B, 1, 2, ..., 2)``
+        (:func:`~qgradbench.backend.adjoint.adjoint_sweep`). ``batched`` ``(B, k)`` and
+        ``shared`` ``(P - k,)`` are the slots ``state`` was run with.
+        """
+        from qgradbench.backend.adjoint import adjoint_sweep
+
+        return adjoint_sweep(self, batched, shared, state, lam)[:, 0]
+
+    def kickable(self, slots: np.ndarray) -> np.ndarray:
+        """Which ``slots`` the pi-kicked shortcuts serve (:mod:`qgradbench.backend.branching`).
+
+        Plain Pauli rotations (one rotation, scale 1), a diagonal observable, and a register of
+        at least :data:`~qgradbench.backend.branching.KICK_QUBITS` qubits, where sharing the
+        prefix pays; below, a step is bound by per-call overhead.
+        """
+        from qgradbench.backend.branching import KICK_QUBITS
+
+        slots = np.asarray(slots, dtype=np.int64)
+        if self.n_qubits < KICK_QUBITS or not self.observable.diagonal:
+            return np.zeros(len(slots), dtype=bool)
+        return self.circuit.simple_slots[slots]
+
+    def kicked_probabilities(
+        self, theta: torch.Tensor, slots: torch.Tensor, c: float, s: float
+    ) -> torch.Tensor:
+        """Probabilities ``(B, S, 2, 2**n)`` of ``c psi +- s psi(theta + pi e_k)`` per slot."""
+        from qgradbench.backend.branching import kicked_probabilities
+
+        return kicked_probabilities(self, theta, slots, c, s)
+
+    def hadamard_circuits(self, theta: torch.Tensor, rotations) -> torch.Tensor:
+        """``<Y_a O_j>`` ``(B, C, n_out)`` of the Hadamard test of each of ``rotations``."""
+        from qgradbench.backend.hadamard import hadamard_circuits
+
+        return hadamard_circuits(self, theta, rotations)
+
+    def kicked_hadamard(self, theta: torch.Tensor, slots) -> torch.Tensor:
+        """The Hadamard test of kickable ``slots`` from pi-kicked states ``(B, S, n_out)``."""
+        from qgradbench.backend.hadamard import kicked_hadamard
+
+        return kicked_hadamard(self, theta, slots)
+
+    def record(self, phase: str, samples: int, circuits_per_sample: int) -> None:
+        """Record a pass of ``phase`` over ``samples`` samples in :attr:`cost`.
+
+        ``circuits_per_sample`` counts evaluations; each is one circuit per measurement group,
+        and spends ``shots`` in all.
+        """
+        self.cost.record(
+            phase, samples, samples * circuits_per_sample, self.shots, groups=self.n_groups
+        )
