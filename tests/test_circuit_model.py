@@ -38,7 +38,7 @@ import torch
 from qgradbench import QuantumLayer
 from qgradbench.circuits.model import ALIASES, GATES, Angle, CircuitSpec, Gate, w, x
 from qgradbench.circuits.pauli import PauliObservable, PauliSum
-from qgradbench.circuits.schedule import FusedStage
+from qgradbench.circuits.schedule import DiagonalStage, FusedStage
 from qgradbench.engine.statevector import GATHER_QUBITS
 from qgradbench.experiments.common import method_jacobian, variance_se
 from qgradbench.methods import adjoint_jacobian
@@ -313,12 +313,28 @@ def _kinds(angle: Angle) -> set[str]:
     }
 
 
+#: Gates whose lowering is Z rotations between monomials: runs of them are diagonal layers.
+DIAGONAL_GATES = (
+    "IsingZZ",
+    "MultiRZ",
+    "CRZ",
+    "ControlledPhaseShift",
+    "RZ",
+    "PhaseShift",
+    "U1",
+    "CZ",
+    "S",
+    "T",
+    "PauliZ",
+)
+
 # (seed, n_qubits, n_gates, gate names, Paulis of the observables)
 LARGE_CASES = {
     "kicked": (10, KICK_QUBITS, 14, SIMPLE_GATES + FIXED_GATES, "Z"),
     "mixed-diagonal": (11, KICK_QUBITS, 12, tuple(GATES), "Z"),
     "non-diagonal": (12, KICK_QUBITS, 12, tuple(GATES), "XYZ"),
     "gather": (13, GATHER_QUBITS, 10, tuple(GATES), "XYZ"),
+    "diagonal": (14, GATHER_QUBITS, 16, DIAGONAL_GATES + ("RX", "Hadamard", "CRX"), "XZ"),
 }
 
 
@@ -331,15 +347,20 @@ def test_large_registers(method, name):
     ``kicked``: only plain rotations and a Z-only observable, so parameter-shift and the
     Hadamard test take their pi-kicked paths for every slot; ``mixed-diagonal``: controlled
     rotations too, so parameter-shift splits the slots between the kicked and the general
-    rule; ``non-diagonal``: the general paths; ``gather``: monomials by gather. Every circuit's
-    schedule has fused layers (runs of blocks on distinct wires applied by wire groups).
+    rule; ``non-diagonal``: the general paths; ``gather``: monomials by gather; ``diagonal``:
+    mostly gates that lower to Z rotations between monomials, which the schedule applies as
+    diagonal layers (one phase multiply per run). Every circuit's schedule has fused layers
+    (runs of blocks on distinct wires applied by wire groups) or diagonal layers.
     """
     seed, n, n_gates, names, paulis = LARGE_CASES[name]
     rc, xb, wv, reference = case(seed, n, n_gates, names, paulis)
     circuit, angle_map = rc.spec.compiled
     observable = rc.spec.observable()
     stages = circuit.schedule(angle_map.n_batched).stages
-    assert any(isinstance(stage, FusedStage) for stage in stages)
+    kinds = {type(stage) for stage in stages}
+    assert kinds & {FusedStage, DiagonalStage}
+    if name == "diagonal":
+        assert DiagonalStage in kinds
     if name == "kicked":
         assert circuit.all_simple and observable.diagonal
     if name == "mixed-diagonal":

@@ -29,7 +29,14 @@ import numpy as np
 import torch
 
 from qgradbench import engine
-from qgradbench.circuits.schedule import DenseStage, FusedStage, GateStage, Schedule
+from qgradbench.circuits.schedule import (
+    DenseStage,
+    DiagonalStage,
+    FusedStage,
+    GateStage,
+    Schedule,
+    apply_phases,
+)
 from qgradbench.engine import Monomial, Unitary, fused
 from qgradbench.engine.gates import bit
 
@@ -132,9 +139,16 @@ def adjoint_sweep(
             rows = c if step.suffix_rows is None else c.index_select(2, step.suffix_rows)
             parts.append(_trace(suffix_gens.index_select(0, step.suffixes), rows))
 
+    per_slot = []  # (values (B, K, rows), slots): the diagonal layers' derivatives
+
     for stage, step in zip(reversed(schedule.stages), plan.stages, strict=True):
         if isinstance(stage, Monomial | Unitary):
             both = engine.apply_fixed(both, stage.inverse)
+        elif isinstance(stage, DiagonalStage):
+            per_slot.append(_diagonal_derivatives(both, schedule, stage.layer, n))
+            phases = gates.diagonals[stage.layer]
+            phases = phases.unsqueeze(1) if phases.dim() > 1 else phases  # (B, 1, 2**n)
+            both = apply_phases(both, phases.conj(), n)
         elif isinstance(stage, DenseStage):
             layer = schedule.dense_layers[stage.layer]
             if layer.post is not None:
@@ -164,11 +178,32 @@ def adjoint_sweep(
     if parts:
         per_rotation = torch.cat(parts, dim=-1)  # (B, K, rotations in sweep order)
         taken = per_rotation.index_select(-1, plan.take)
-        if plan.scales is None:
+        if plan.scales is None and not per_slot:
             grads[..., plan.slots] = taken
+        elif plan.scales is None:
+            grads.index_add_(-1, plan.slots, taken)
         else:  # chain rule over a slot's rotations: d/dslot = sum_r scale_r d/dangle_r
             grads.index_add_(-1, plan.slots, taken * plan.scales.to(taken.dtype))
+    for values, slots in per_slot:
+        grads.index_add_(-1, slots, values)
     return grads
+
+
+def _diagonal_derivatives(both: torch.Tensor, schedule: Schedule, layer: int, n: int):
+    r"""A diagonal layer's slot derivatives from ``phi`` and ``lambda`` after it.
+
+    The layer is ``D = exp(-i/2 sum_k theta_k T_k)``, so
+    ``d<O>/d theta_k = 2 Re <lambda| (-i/2 T_k) |phi> = sum_b T_k(b) Im(conj(lambda_b) phi_b)``:
+    one elementwise pass and one product with the tables.
+
+    Returns:
+        ``(values (B, K, rows), slots)``.
+    """
+    t = schedule._tensors(both.dtype, both.device)["diagonal"][layer]
+    flat = both.reshape(*both.shape[:2], 2**n)
+    phi, lam = flat[:, :1], flat[:, 1:]
+    overlap = lam.real * phi.imag - lam.imag * phi.real  # Im(conj(lambda) phi)
+    return overlap @ t["tables"].T, t["slots"]
 
 
 def _trace(gens: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -290,7 +325,7 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
 
     stages = []
     for stage in reversed(schedule.stages):
-        if isinstance(stage, Monomial | Unitary):
+        if isinstance(stage, Monomial | Unitary | DiagonalStage):
             stages.append(None)
         elif isinstance(stage, DenseStage):
             blocks = schedule.dense_layers[stage.layer].blocks
