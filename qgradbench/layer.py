@@ -67,7 +67,8 @@ class QuantumLayer(nn.Module):
         dtype: ``torch.complex64`` (default) or ``torch.complex128``; weights use the matching
             real dtype. The output has the input's dtype.
         device: where the weights and the simulation live.
-        observable: ``"z-each"`` (default), an experiment observable (see
+        observable: ``None`` (default: the ansatz's own, ``"z-each"`` for every ansatz but
+            ``tfim-hva``, whose default is its Hamiltonian), an experiment observable (see
             :data:`qgradbench.circuits.OBSERVABLES`), a Pauli sum such as
             ``"Z0 Z1 + 0.5 X2"``, or a list of them (one output each). Non-diagonal words are
             measured in qubit-wise commuting groups (:mod:`qgradbench.circuits.pauli`).
@@ -91,21 +92,21 @@ class QuantumLayer(nn.Module):
         seed: int | None = None,
         dtype: torch.dtype = torch.complex64,
         device: str | torch.device = "cpu",
-        observable: object = "z-each",
+        observable: object = None,
         shot_split: str = "uniform",
         **method_options,
     ):
         super().__init__()
-        spec = get_ansatz(ansatz)
+        circuit = get_ansatz(ansatz).spec(n_qubits, n_layers, seed)
         self.n_layers, self.ansatz = n_layers, ansatz
         self._setup(
-            spec.spec(n_qubits, n_layers, seed),
+            circuit,
             diff_method,
             shots,
             seed,
             dtype,
             device,
-            observable,
+            circuit.observables if observable is None else observable,
             shot_split,
             method_options,
         )

@@ -402,3 +402,13 @@ def test_library_functions_match_registry():
     """Test that the registry's new names run the library's functions."""
     for name, function in zip(NEW, (reuploading, iqp, hardware_efficient, tfim_hva), strict=True):
         assert get_ansatz(name).function is function
+
+
+def test_tfim_hva_layer_measures_its_hamiltonian_by_default():
+    """Test that QuantumLayer(ansatz="tfim-hva") measures the Hamiltonian, not z-each."""
+    layer = QuantumLayer(4, 2, ansatz="tfim-hva", seed=3, dtype=torch.complex128)
+    reference = QuantumLayer.from_circuit(tfim_hva(4, 2), seed=3, dtype=torch.complex128)
+    x = torch.zeros(1, 0, dtype=torch.float64)
+    assert layer.n_outputs == 1
+    torch.testing.assert_close(layer(x), reference(x), rtol=0, atol=1e-12)
+    assert abs(float(layer(x))) > 1e-3  # <Z_i> would be exactly 0 on this circuit
