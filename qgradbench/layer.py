@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from qgradbench.backend import Execution
 from qgradbench.backend.cost import Cost
 from qgradbench.circuits import get_ansatz
 from qgradbench.circuits.model import CircuitSpec
 from qgradbench.circuits.pauli import as_observable
 from qgradbench.methods import get_method
-from qgradbench.methods.base import Execution
 
 _COMPLEX = (torch.complex64, torch.complex128)
 

@@ -649,7 +649,7 @@ class TorchLayer(nn.Module):
     def cost(self):
         """Circuits and shots spent so far by the engine (``None`` before the first call).
 
-        See :class:`~qgradbench.methods.cost.Cost`.
+        See :class:`~qgradbench.backend.cost.Cost`.
         """
         return self.engine.cost if self._last else None
 

@@ -36,13 +36,13 @@ import pytest
 import torch
 
 from qgradbench import QuantumLayer
+from qgradbench.backend import Execution
 from qgradbench.circuits.model import ALIASES, GATES, Angle, CircuitSpec, Gate, w, x
 from qgradbench.circuits.pauli import PauliObservable, PauliSum
 from qgradbench.circuits.schedule import DiagonalStage, FusedStage
 from qgradbench.engine.statevector import GATHER_QUBITS
 from qgradbench.experiments.common import method_jacobian, variance_se
 from qgradbench.methods import adjoint_jacobian
-from qgradbench.methods.base import Execution
 from qgradbench.methods.parameter_shift import KICK_QUBITS
 
 TOL = {torch.complex64: 1e-5, torch.complex128: 1e-10}

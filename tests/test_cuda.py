@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from qgradbench import QuantumLayer
-from qgradbench.methods.base import Execution, assemble
+from qgradbench.backend import Execution
+from qgradbench.methods.base import assemble
 from tests.test_shots import N, R, assert_mean, assert_variance, exact, sampled_jacobians
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -15,11 +15,11 @@ import pytest
 import torch
 
 from qgradbench import engine
+from qgradbench.backend import Execution
 from qgradbench.backend.adjoint import adjoint_sweep
 from qgradbench.circuits import Observable, get_ansatz
 from qgradbench.circuits.schedule import FusedStage, GateStage, Schedule
 from qgradbench.engine import fused
-from qgradbench.methods.base import Execution
 from tests.test_schedule import random_circuit
 
 TOL = {torch.complex64: 2e-5, torch.complex128: 1e-11}
@@ -185,7 +185,8 @@ class TestBranchedRuns:
     def _kicked_setup(batch: int = 2, shots: int | None = None, seed: int = 7):
         """A 7-qubit layer's execution and angle vectors, for calling the kicked rule directly."""
         from qgradbench import QuantumLayer
-        from qgradbench.methods.base import Execution, assemble
+        from qgradbench.backend import Execution
+        from qgradbench.methods.base import assemble
 
         layer = QuantumLayer(7, 1, seed=2, dtype=torch.complex128)
         generator = None if shots is None else torch.Generator().manual_seed(seed)

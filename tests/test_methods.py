@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from qgradbench import QuantumLayer
+from qgradbench.backend import Execution
 from qgradbench.circuits import CircuitBuilder, Observable
 from qgradbench.methods import (
     adjoint_jacobian,
@@ -17,7 +18,7 @@ from qgradbench.methods import (
     get_method,
     names,
 )
-from qgradbench.methods.base import Execution, HardwareMethod, ShiftRuleMethod, assemble
+from qgradbench.methods.base import HardwareMethod, ShiftRuleMethod, assemble
 from qgradbench.methods.parameter_shift import shift_recipe
 
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from qgradbench import engine
+from qgradbench.backend import Execution
 from qgradbench.backend.adjoint import adjoint_sweep
 from qgradbench.circuits import CircuitBuilder, Observable
 from qgradbench.circuits.schedule import DenseStage, GateStage, Schedule
-from qgradbench.methods.base import Execution
 
 FIXED = (("CNOT", 2), ("CZ", 2), ("SWAP", 2), ("X", 1), ("Z", 1))
 BATCH = 3

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qgradbench.backend import Execution
 from qgradbench.circuits import Circuit, get_ansatz
 from qgradbench.circuits.circuit import CircuitBuilder
 from qgradbench.circuits.observables import OBSERVABLES
 from qgradbench.circuits.pauli import as_observable
 from qgradbench.layer import check_shots
 from qgradbench.methods import DiffMethod, JacobianMethod, adjoint_jacobian, get_method
-from qgradbench.methods.base import Execution
 
 DTYPES = {"complex64": torch.complex64, "complex128": torch.complex128}
 
