@@ -136,3 +136,73 @@ def test_adjoint_sweep_matches_autograd(n_qubits, n_ops, seed, dense_qubits, blo
         lam = (flat * diag).reshape(BATCH, n_qubits, *state.shape[1:])
         got = adjoint_sweep(execution, batched, shared, state, lam, schedule)
         torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
+
+
+class TestDiagonalLayers:
+    """Runs of monomials and Z blocks become one phase multiply only where that saves passes."""
+
+    @staticmethod
+    def _ring(n: int, layers: int, rz_layer: bool) -> object:
+        """IsingZZ rings (CNOT, RZ, CNOT per edge) and RX layers; or RX/RZ layers + CZ ladders."""
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+        gates, k = [Gate("Hadamard", [i]) for i in range(n)], 0
+        for _ in range(layers):
+            if rz_layer:  # RX and RZ on alternate wires, then a CZ ladder
+                gates += [Gate("RZ" if i % 2 else "RX", [i], [w[k + i]]) for i in range(n)]
+                gates += [Gate("CZ", [i, i + 1]) for i in range(n - 1)]
+                k += n
+            else:
+                gates += [Gate("IsingZZ", [i, (i + 1) % n], [w[k + i]]) for i in range(n)]
+                gates += [Gate("RX", [i], [w[k + n + i]]) for i in range(n)]
+                k += 2 * n
+        return CircuitSpec(n, gates, n_weights=k, observables="Z0 Z1 + X2")
+
+    def test_ising_rings_are_one_stage_each(self):
+        """Test that each ring of IsingZZ is one diagonal stage, with no gather after it."""
+        from qgradbench.circuits.schedule import DiagonalStage, FusedStage
+
+        circuit, _ = self._ring(8, 3, rz_layer=False).compile()
+        kinds = [type(stage) for stage in circuit.schedule(0).stages]
+        assert kinds == [DiagonalStage, FusedStage] * 3
+
+    def test_rz_next_to_rotations_stays_fused(self):
+        """Test that RZ beside other rotations stays in their fused layers (no pass saved)."""
+        from qgradbench.circuits.schedule import DiagonalStage
+
+        circuit, _ = self._ring(8, 3, rz_layer=True).compile()
+        assert DiagonalStage not in {type(stage) for stage in circuit.schedule(0).stages}
+
+    def test_cz_ladders_fold_into_the_phases(self):
+        """Test that RZ layers between CZ ladders are one diagonal stage, CZ's signs folded in."""
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+        from qgradbench.circuits.schedule import DiagonalStage
+
+        gates = [Gate("Hadamard", [i]) for i in range(8)] + [Gate("CZ", [0, 1])]
+        for layer in range(3):
+            gates += [Gate("RZ", [i], [w[8 * layer + i]]) for i in range(8)]
+            gates += [Gate("CZ", [i, i + 1]) for i in range(7)]
+        circuit, _ = CircuitSpec(8, gates, n_weights=24).compile()
+        assert [type(s) for s in circuit.schedule(0).stages] == [DiagonalStage]
+        self.check_states(CircuitSpec(8, gates, n_weights=24, observables="X0 + Z1 Z2"))
+
+    @pytest.mark.parametrize("rz_layer", [False, True])
+    def test_states_equal_gate_by_gate(self, rz_layer):
+        """Test that diagonal layers give the gate-by-gate state and the adjoint's gradient."""
+        self.check_states(self._ring(8, 2, rz_layer=rz_layer))
+
+    @staticmethod
+    def check_states(spec):
+        """The schedule's states and adjoint Jacobian against gate by gate and autograd."""
+        circuit, angle_map = spec.compile()
+        shared = torch.rand(spec.n_weights, dtype=torch.float64) * 6
+        batched = torch.zeros(BATCH, 0, dtype=torch.float64)
+        state = circuit.schedule(0).run(batched, shared, torch.complex128)
+        reference = reference_states(circuit, shared.expand(BATCH, -1))
+        torch.testing.assert_close(state, reference, rtol=0, atol=1e-12)
+        execution = Execution(circuit, spec.observable(), torch.complex128)
+        theta = shared.expand(BATCH, -1).clone().requires_grad_()
+        execution.expval(theta).sum().backward()
+        torch.testing.assert_close(
+            execution.jacobian(theta.detach()).sum(1), theta.grad, rtol=0, atol=1e-10
+        )

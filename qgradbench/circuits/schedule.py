@@ -852,11 +852,30 @@ def _diagonal_segments(circuit, lead: int) -> dict:
             before = k - 1 >= floor and isinstance(ops[k - 1], Monomial)
             after = last + 1 < len(ops) and isinstance(ops[last + 1], Monomial)
             start, stop = k - before, last + 1 + after
-            out[start] = (stop, _diagonal_layer(circuit, ops[start:stop]))
-            k = floor = stop
-        else:
-            k = last + 1
+            layer = _diagonal_layer(circuit, ops[start:stop])
+            if _saves_passes(ops, start, stop, layer):
+                out[start] = (stop, layer)
+                k = floor = stop
+                continue
+        k = last + 1
     return out
+
+
+def _saves_passes(ops, start: int, stop: int, layer: DiagonalLayer) -> bool:
+    """Whether a diagonal layer over ``ops[start:stop]`` takes fewer passes than the ops did.
+
+    Each monomial was a pass, and so was each Z block between two non-blocks (one next to other
+    blocks rides in their fused layer almost for free); the layer is one pass, two with a total
+    monomial. A Z rotation next to a layer of other rotations stays with them.
+    """
+
+    def isolated(i: int) -> bool:
+        return all(
+            j < 0 or j >= len(ops) or isinstance(ops[j], Monomial | Unitary) for j in (i - 1, i + 1)
+        )
+
+    before = sum(1 if isinstance(ops[i], Monomial) else isolated(i) for i in range(start, stop))
+    return before > 1 + (layer.total is not None)
 
 
 def _diagonal_layer(circuit, run) -> DiagonalLayer:
@@ -886,4 +905,8 @@ def _diagonal_layer(circuit, run) -> DiagonalLayer:
     slots = tuple(sorted(tables))
     stacked = np.stack([tables[k] for k in slots]) if slots else np.zeros((0, 2**n))
     total = None if np.array_equal(moved.source, index) and moved.is_permutation else moved
+    if total is not None and np.array_equal(moved.source, index):  # diagonal (CZ): fold it in
+        folded = -2.0 * np.angle(moved.phase)  # exp(-i/2 * folded) = phase
+        constant = folded if constant is None else constant + folded
+        total = None
     return DiagonalLayer(tuple(blocks), tuple(members), slots, stacked, constant, total)
