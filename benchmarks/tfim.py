@@ -226,8 +226,8 @@ def median_time(step, repeat: int) -> float:
     return statistics.median(times)
 
 
-def measure(n: int, layers: int, repeat: int) -> dict:
-    """Build every side, check its energy, time it."""
+def measure(n: int, layers: int, repeat: int, peers=tuple(PEERS)) -> dict:
+    """Build every side (qgradbench and ``peers``), check its energy, time it."""
     angles = np.random.default_rng(n).uniform(0, 2 * np.pi, 2 * layers)
     reference = qgradbench_side(n, layers, angles, "adjoint", torch.complex128)()
     row = {"n_qubits": n, "layers": layers, "energy": reference, "skipped": {}}
@@ -238,7 +238,7 @@ def measure(n: int, layers: int, repeat: int) -> dict:
         for method in ("backprop", "adjoint")
         for bits, dtype in (("c64", torch.complex64), ("c128", torch.complex128))
     }
-    sides.update({name: (lambda f=f: f(n, layers, angles)) for name, f in PEERS.items()})
+    sides.update({name: (lambda f=PEERS[name]: f(n, layers, angles)) for name in peers})
     for name, build in sides.items():
         try:
             step = build()
@@ -257,7 +257,12 @@ def measure(n: int, layers: int, repeat: int) -> dict:
 
 
 def main() -> None:  # noqa: D103
-    args = sweep_arguments(__doc__, qubits=[12, 16, 20], batch=1, layers=10)
+    def peer_option(parser):
+        parser.add_argument(
+            "--peers", nargs="*", default=list(PEERS), choices=list(PEERS), help="peers to run"
+        )
+
+    args = sweep_arguments(__doc__, qubits=[12, 16, 20], batch=1, extra=peer_option, layers=10)
 
     def describe(row):
         times = ", ".join(
@@ -270,7 +275,7 @@ def main() -> None:  # noqa: D103
 
     sweep(
         args.qubits,
-        lambda n: measure(n, args.layers, args.repeat),
+        lambda n: measure(n, args.layers, args.repeat, args.peers),
         describe,
         args.threads,
         args.json,

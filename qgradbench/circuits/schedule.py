@@ -57,7 +57,8 @@ DENSE_QUBITS = 6
 
 
 #: Largest sign table one diagonal layer may hold (rows x ``2**n`` entries): longer runs are
-#: split into several layers. 2**24 float32 entries are 64 MiB.
+#: split into several layers. 2**24 float32 entries are 64 MiB. Every slot of a diagonal layer
+#: keeps one row of ``2**n`` entries (4 MiB at 20 qubits in float32), built once per schedule.
 DIAGONAL_ENTRIES = 2**24
 
 
@@ -852,8 +853,9 @@ def _diagonal_segments(circuit, lead: int) -> dict:
             before = k - 1 >= floor and isinstance(ops[k - 1], Monomial)
             after = last + 1 < len(ops) and isinstance(ops[last + 1], Monomial)
             start, stop = k - before, last + 1 + after
-            layer = _diagonal_layer(circuit, ops[start:stop])
-            if _saves_passes(ops, start, stop, layer):
+            passes = _passes(ops, start, stop)
+            layer = _diagonal_layer(circuit, ops[start:stop]) if passes > 1 else None
+            if layer is not None and passes > 1 + (layer.total is not None):
                 out[start] = (stop, layer)
                 k = floor = stop
                 continue
@@ -861,12 +863,12 @@ def _diagonal_segments(circuit, lead: int) -> dict:
     return out
 
 
-def _saves_passes(ops, start: int, stop: int, layer: DiagonalLayer) -> bool:
-    """Whether a diagonal layer over ``ops[start:stop]`` takes fewer passes than the ops did.
+def _passes(ops, start: int, stop: int) -> int:
+    """Passes over the state that ``ops[start:stop]`` take without a diagonal layer.
 
-    Each monomial was a pass, and so was each Z block between two non-blocks (one next to other
-    blocks rides in their fused layer almost for free); the layer is one pass, two with a total
-    monomial. A Z rotation next to a layer of other rotations stays with them.
+    Each monomial is a pass, and so is each Z block between two non-blocks (one next to other
+    blocks rides in their fused layer almost for free). A diagonal layer is one pass, two with
+    a total monomial: a Z rotation next to a layer of other rotations stays with them.
     """
 
     def isolated(i: int) -> bool:
@@ -874,8 +876,7 @@ def _saves_passes(ops, start: int, stop: int, layer: DiagonalLayer) -> bool:
             j < 0 or j >= len(ops) or isinstance(ops[j], Monomial | Unitary) for j in (i - 1, i + 1)
         )
 
-    before = sum(1 if isinstance(ops[i], Monomial) else isolated(i) for i in range(start, stop))
-    return before > 1 + (layer.total is not None)
+    return sum(1 if isinstance(ops[i], Monomial) else isolated(i) for i in range(start, stop))
 
 
 def _diagonal_layer(circuit, run) -> DiagonalLayer:
@@ -883,30 +884,35 @@ def _diagonal_layer(circuit, run) -> DiagonalLayer:
     n, rotations = circuit.n_qubits, circuit.rotations
     index = np.arange(2**n)
     moved = Monomial.identity(n)  # the monomials so far, P
+    image = index  # P|b> = phase |pi(b)>: pi, kept up to date; P^dagger Z_w P = z_w(pi(b))
     tables: dict[int, np.ndarray] = {}
     constant = None
     blocks, members = [], []
     for op in run:
         if isinstance(op, Monomial):
             moved = moved.then(op)
+            image = op.image(image)
             continue
         blocks.append(op)
-        # P|b> = phase |pi(b)> with pi = P's inverse gather index; P^dagger Z_w P = z_w(pi(b))
-        image = moved.inverse.source
-        signs = 1.0 - 2.0 * ((image >> (n - 1 - op.wire)) & 1)
+        bits = (image >> (n - 1 - op.wire)) & 1  # z_w = 1 - 2 bit: add c (1 - 2 bit)
         for i in op.rotations:
             r = rotations[i]
             members.append(i)
             if r.slot is None:
-                constant = r.angle * signs if constant is None else constant + r.angle * signs
+                constant = np.zeros(2**n) if constant is None else constant
+                row, c = constant, r.angle
             else:
-                row = tables.setdefault(r.slot, np.zeros(2**n))
-                row += r.scale * signs
+                row, c = tables.setdefault(r.slot, np.zeros(2**n)), r.scale
+            row += c
+            row -= (2 * c) * bits
     slots = tuple(sorted(tables))
     stacked = np.stack([tables[k] for k in slots]) if slots else np.zeros((0, 2**n))
-    total = None if np.array_equal(moved.source, index) and moved.is_permutation else moved
-    if total is not None and np.array_equal(moved.source, index):  # diagonal (CZ): fold it in
+    if np.array_equal(stacked.astype(np.float32), stacked):  # sums of +-1/2, +-1: exact
+        stacked = stacked.astype(np.float32)  # half the memory of one row per slot
+    total = None
+    if not np.array_equal(image, index):
+        total = moved
+    elif moved.has_phases and not moved.is_permutation:  # diagonal (CZ): fold its phases in
         folded = -2.0 * np.angle(moved.phase)  # exp(-i/2 * folded) = phase
         constant = folded if constant is None else constant + folded
-        total = None
     return DiagonalLayer(tuple(blocks), tuple(members), slots, stacked, constant, total)

@@ -95,11 +95,72 @@ class Unitary:
         return Unitary(self.n_qubits, self.wires, self.matrix.conj().T, self.names)
 
 
-@dataclass(frozen=True, eq=False)
+def _elementary(name: str, wires: tuple[int, ...], n_qubits: int, idx: np.ndarray):
+    """One named monomial gate's gather index and phases at the basis states ``idx``.
+
+    Every permutation here is its own inverse, so the gather index ``source`` is also the map
+    of basis states (``U|b>`` is proportional to ``|source(b)>``).
+
+    Returns:
+        ``(source, phase)``: ``phase`` is ``None`` for a permutation.
+    """
+    phase = None
+    if name == "CNOT":
+        control, target = wires
+        source = idx ^ (bit(idx, control, n_qubits) << (n_qubits - 1 - target))
+    elif name == "CZ":
+        a, b = wires
+        source = idx
+        phase = np.where(bit(idx, a, n_qubits) & bit(idx, b, n_qubits), -1.0, 1.0) + 0j
+    elif name == "SWAP":
+        a, b = wires
+        differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+        flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+        source = np.where(differ == 1, idx ^ flip, idx)
+    elif name == "X":
+        (a,) = wires
+        source = idx ^ (1 << (n_qubits - 1 - a))
+    elif name == "Z":
+        (a,) = wires
+        source = idx
+        phase = np.where(bit(idx, a, n_qubits), -1.0, 1.0) + 0j
+    elif name == "CY":  # Y|0> = i|1>, Y|1> = -i|0> on the target when the control is 1
+        control, target = wires
+        on = bit(idx, control, n_qubits)
+        source = idx ^ (on << (n_qubits - 1 - target))
+        # output amplitude s comes from s with the target flipped: phase i if s has target 1
+        phase = np.where(on == 1, np.where(bit(idx, target, n_qubits) == 1, 1j, -1j), 1.0)
+    elif name == "ISWAP":
+        a, b = wires
+        differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+        flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+        source = np.where(differ == 1, idx ^ flip, idx)
+        phase = np.where(differ == 1, 1j, 1.0)
+    elif name == "Toffoli":
+        c1, c2, target = wires
+        on = bit(idx, c1, n_qubits) & bit(idx, c2, n_qubits)
+        source = idx ^ (on << (n_qubits - 1 - target))
+    else:  # CSWAP
+        control, a, b = wires
+        differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
+        flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
+        on = bit(idx, control, n_qubits) & differ
+        source = np.where(on == 1, idx ^ flip, idx)
+    return source, None if phase is None else np.asarray(phase, dtype=complex)
+
+
+#: The named monomials with phases other than 1.
+_PHASED = ("CZ", "Z", "CY", "ISWAP")
+
+
 class Monomial:
     """A fixed gate sequence that acts as ``U|s> = phase[s] |perm(s)>``.
 
     Stored as the gather form used by the engine: ``(U psi)[s] = phase[s] * psi[source[s]]``.
+    A monomial built from named gates (:meth:`gate`, :meth:`then`) keeps only their names
+    until its arrays are first read: a lowered circuit has many runs of CNOTs, and the ones a
+    diagonal layer absorbs (:mod:`qgradbench.circuits.schedule`) are never applied, while a
+    ``2**n`` index each would hold 8 MiB at 20 qubits.
 
     Attributes:
         n_qubits: number of qubits.
@@ -111,80 +172,85 @@ class Monomial:
         names: the gates it was compiled from, for display.
     """
 
-    n_qubits: int
-    source: np.ndarray
-    phase: np.ndarray | None = None
-    names: tuple[str, ...] = ()
+    def __init__(
+        self,
+        n_qubits: int,
+        source: np.ndarray | None = None,
+        phase: np.ndarray | None = None,
+        names: tuple[str, ...] = (),
+        parts: tuple[tuple[str, tuple[int, ...]], ...] | None = None,
+    ):
+        if source is None and parts is None:
+            raise ValueError("a Monomial needs its source array or the gates it is made of")
+        self.n_qubits, self.names = n_qubits, tuple(names)
+        self._source, self._phase, self._parts = source, phase, parts
 
     @classmethod
     def identity(cls, n_qubits: int) -> Monomial:
         """Return the identity on ``n_qubits`` qubits."""
-        return cls(n_qubits, np.arange(2**n_qubits))
+        return cls(n_qubits, parts=())
 
     @classmethod
     def gate(cls, name: str, wires: tuple[int, ...], n_qubits: int) -> Monomial:
-        """Return the monomial of one named gate: CNOT, CZ, SWAP, X or Z."""
-        idx = np.arange(2**n_qubits)
-        phase = None
-        if name == "CNOT":
-            control, target = wires
-            source = idx ^ (bit(idx, control, n_qubits) << (n_qubits - 1 - target))
-        elif name == "CZ":
-            a, b = wires
-            source = idx
-            phase = np.where(bit(idx, a, n_qubits) & bit(idx, b, n_qubits), -1.0, 1.0) + 0j
-        elif name == "SWAP":
-            a, b = wires
-            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
-            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
-            source = np.where(differ == 1, idx ^ flip, idx)
-        elif name == "X":
-            (a,) = wires
-            source = idx ^ (1 << (n_qubits - 1 - a))
-        elif name == "Z":
-            (a,) = wires
-            source = idx
-            phase = np.where(bit(idx, a, n_qubits), -1.0, 1.0) + 0j
-        elif name == "CY":  # Y|0> = i|1>, Y|1> = -i|0> on the target when the control is 1
-            control, target = wires
-            on = bit(idx, control, n_qubits)
-            source = idx ^ (on << (n_qubits - 1 - target))
-            # output amplitude s comes from s with the target flipped: phase i if s has target 1
-            phase = np.where(on == 1, np.where(bit(idx, target, n_qubits) == 1, 1j, -1j), 1.0)
-        elif name == "ISWAP":
-            a, b = wires
-            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
-            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
-            source = np.where(differ == 1, idx ^ flip, idx)
-            phase = np.where(differ == 1, 1j, 1.0)
-        elif name == "Toffoli":
-            c1, c2, target = wires
-            on = bit(idx, c1, n_qubits) & bit(idx, c2, n_qubits)
-            source = idx ^ (on << (n_qubits - 1 - target))
-        elif name == "CSWAP":
-            control, a, b = wires
-            differ = bit(idx, a, n_qubits) ^ bit(idx, b, n_qubits)
-            flip = (1 << (n_qubits - 1 - a)) | (1 << (n_qubits - 1 - b))
-            on = bit(idx, control, n_qubits) & differ
-            source = np.where(on == 1, idx ^ flip, idx)
-        else:
+        """Return the monomial of one named gate (:data:`MONOMIAL_GATES`)."""
+        if name not in MONOMIAL_GATES:
             raise ValueError(
                 f"unknown fixed gate {name!r}; expected one of {', '.join(MONOMIAL_GATES)}"
             )
-        if phase is not None:
-            phase = np.asarray(phase, dtype=complex)
         label = f"{name}({','.join(map(str, wires))})"
-        return cls(n_qubits, source, phase, (label,))
+        return cls(n_qubits, names=(label,), parts=((name, tuple(wires)),))
+
+    def _arrays(self) -> None:
+        """Compose the named gates into the gather index and phases (once)."""
+        if self._source is not None:
+            return
+        n = self.n_qubits
+        source, phase = np.arange(2**n), None
+        for name, wires in self._parts:
+            g_source, g_phase = _elementary(name, wires, n, np.arange(2**n))
+            phase = _composed_phase(phase, g_source, g_phase)
+            source = source[g_source]
+        self._source, self._phase = source, phase
+
+    @property
+    def source(self) -> np.ndarray:
+        """The gather index (see the class docstring)."""
+        self._arrays()
+        return self._source
+
+    @property
+    def phase(self) -> np.ndarray | None:
+        """The phases, or ``None`` for a permutation (see the class docstring)."""
+        self._arrays()
+        return self._phase
+
+    @property
+    def has_phases(self) -> bool:
+        """Whether any phase may differ from 1 (without building the arrays of named gates)."""
+        if self._source is None:
+            return any(name in _PHASED for name, _ in self._parts)
+        return self._phase is not None
+
+    def image(self, states: np.ndarray) -> np.ndarray:
+        """Where the monomial sends basis states: ``U|b>`` is proportional to ``|image(b)>``.
+
+        Computed gate by gate for a monomial still held as named gates, without building (and
+        keeping) its ``2**n`` arrays.
+        """
+        if self._source is not None:
+            return self.inverse.source[states]
+        for name, wires in self._parts:  # each named permutation is an involution
+            states = _elementary(name, wires, self.n_qubits, states)[0]
+        return states
 
     def then(self, other: Monomial) -> Monomial:
         """Return the monomial of applying ``self`` first and ``other`` second."""
+        names = self.names + other.names
+        if self._source is None and other._source is None:
+            return Monomial(self.n_qubits, names=names, parts=self._parts + other._parts)
         # (other (self psi))[s] = ph2[s] * ph1[src2[s]] * psi[src1[src2[s]]]
-        if self.phase is None:
-            phase = other.phase
-        else:
-            phase = self.phase[other.source]
-            phase = phase if other.phase is None else other.phase * phase
-        return Monomial(self.n_qubits, self.source[other.source], phase, self.names + other.names)
+        phase = _composed_phase(self.phase, other.source, other.phase)
+        return Monomial(self.n_qubits, self.source[other.source], phase, names)
 
     @functools.cached_property
     def inverse(self) -> Monomial:
@@ -203,3 +269,11 @@ class Monomial:
     def is_permutation(self) -> bool:
         """Whether all phases are 1 (a pure permutation of basis states)."""
         return self.phase is None or bool(np.all(self.phase == 1))
+
+
+def _composed_phase(first: np.ndarray | None, source: np.ndarray, second: np.ndarray | None):
+    """Phases of ``first``'s monomial followed by one with gather ``source`` and ``second``."""
+    if first is None:
+        return second
+    phase = first[source]
+    return phase if second is None else second * phase
