@@ -206,3 +206,15 @@ class TestDiagonalLayers:
         torch.testing.assert_close(
             execution.jacobian(theta.detach()).sum(1), theta.grad, rtol=0, atol=1e-10
         )
+
+    def test_budget_leaves_the_rest_gate_by_gate(self, monkeypatch):
+        """Test that past DIAGONAL_BUDGET runs stay gate by gate, with the same states."""
+        from qgradbench.circuits import schedule as schedules
+        from qgradbench.circuits.schedule import DiagonalStage
+
+        spec = self._ring(8, 3, rz_layer=False)  # 8 slots per ring
+        monkeypatch.setattr(schedules, "DIAGONAL_BUDGET", 2 * 8 * 2**8)  # room for two rings
+        circuit, _ = spec.compile()
+        kinds = [type(stage) for stage in circuit.schedule(0).stages]
+        assert kinds.count(DiagonalStage) == 2
+        self.check_states(spec)

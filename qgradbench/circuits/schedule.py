@@ -60,6 +60,10 @@ DENSE_QUBITS = 6
 #: split into several layers. 2**24 float32 entries are 64 MiB. Every slot of a diagonal layer
 #: keeps one row of ``2**n`` entries (4 MiB at 20 qubits in float32), built once per schedule.
 DIAGONAL_ENTRIES = 2**24
+#: Largest number of table entries all diagonal layers of one schedule may hold together (1 GiB
+#: in float32): past it, runs stay gate by gate. The 20-qubit TFIM ansatz of depth 10 (200
+#: slots) fits; at 24 qubits about 16 slots do.
+DIAGONAL_BUDGET = 2**28
 
 
 @dataclass(frozen=True)
@@ -826,12 +830,14 @@ def _diagonal_segments(circuit, lead: int) -> dict:
     """Runs of monomials and Z blocks after the leading blocks, as diagonal layers.
 
     A run holds at least two Z blocks, with the monomials between them and the one just before
-    and just after, and is cut where its tables would exceed :data:`DIAGONAL_ENTRIES`.
+    and just after, and is cut where its tables would exceed :data:`DIAGONAL_ENTRIES`; all the
+    layers together hold at most :data:`DIAGONAL_BUDGET` entries.
     Returns ``{start: (end, DiagonalLayer)}`` with op indices into ``circuit.ops`` (``end``
     exclusive).
     """
     ops, rotations = circuit.ops, circuit.rotations
     max_rows = max(1, DIAGONAL_ENTRIES >> circuit.n_qubits)
+    budget = DIAGONAL_BUDGET >> circuit.n_qubits  # rows left for the whole schedule
     out, k, floor = {}, lead, lead  # floor: the first op not in a layer yet
     while k < len(ops):
         if not _is_z_block(ops[k], rotations):
@@ -855,8 +861,10 @@ def _diagonal_segments(circuit, lead: int) -> dict:
             start, stop = k - before, last + 1 + after
             passes = _passes(ops, start, stop)
             layer = _diagonal_layer(circuit, ops[start:stop]) if passes > 1 else None
-            if layer is not None and passes > 1 + (layer.total is not None):
+            rows = 0 if layer is None else len(layer.slots) + (layer.constant is not None)
+            if layer is not None and passes > 1 + (layer.total is not None) and rows <= budget:
                 out[start] = (stop, layer)
+                budget -= rows
                 k = floor = stop
                 continue
         k = last + 1
