@@ -469,21 +469,24 @@ class Schedule:
         return self._cache[key]
 
     def _diagonal_tensors(self, layer: DiagonalLayer, real: torch.dtype, device) -> dict:
-        """A diagonal layer's tables, split into per-circuit and shared slots."""
+        """A diagonal layer's tables, per-circuit slots' rows first, then the shared ones.
+
+        Slots are sorted, so both are views of one tensor, which shares the layer's array
+        where dtype and device allow.
+        """
         slots = np.asarray(layer.slots, dtype=np.int64)
-        per_circuit = slots < self.n_batched
-
-        def tensor(values, dtype=real):
-            return torch.as_tensor(values, dtype=dtype, device=device)
-
+        split = int(np.sum(slots < self.n_batched))
+        tables = torch.as_tensor(layer.tables, dtype=real, device=device)
         return {
-            "batched": tensor(slots[per_circuit], torch.long),
-            "batched_tables": tensor(layer.tables[per_circuit]),
-            "shared": tensor(slots[~per_circuit] - self.n_batched, torch.long),
-            "shared_tables": tensor(layer.tables[~per_circuit]),
-            "constant": None if layer.constant is None else tensor(layer.constant),
-            "slots": tensor(slots, torch.long),
-            "tables": tensor(layer.tables),
+            "batched": torch.as_tensor(slots[:split], device=device),
+            "batched_tables": tables[:split],
+            "shared": torch.as_tensor(slots[split:] - self.n_batched, device=device),
+            "shared_tables": tables[split:],
+            "constant": None
+            if layer.constant is None
+            else torch.as_tensor(layer.constant, dtype=real, device=device),
+            "slots": torch.as_tensor(slots, device=device),
+            "tables": tables,
         }
 
     def diagonal_phases(self, batched: torch.Tensor, shared: torch.Tensor, t: dict) -> list:
