@@ -196,6 +196,10 @@ class QuantumLayer(nn.Module):
         """Circuits and shots spent so far, forward and backward (see :class:`Cost`)."""
         return self.execution.cost
 
+    def group_cost(self) -> list[dict]:
+        """What each measurement group of the observable spent (:meth:`Execution.group_cost`)."""
+        return self.execution.group_cost()
+
     def reset_cost(self) -> None:
         """Zero the cost counters."""
         self.execution.cost.reset()

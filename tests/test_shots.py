@@ -604,3 +604,31 @@ class TestBadInput:
         match = r"single Pauli words .*\(z-each, zz, global-z, .*\), got 'global-projector'"
         with pytest.raises(ValueError, match=match):
             QuantumLayer(2, 1, diff_method="shot-adjoint", shots=10, observable="global-projector")
+
+
+class TestGroupCost:
+    """Cost per measurement group: circuits and shots of each qubit-wise commuting group."""
+
+    def test_groups_split_shots_and_add_up(self):
+        """Test that the groups' circuits and shots add up to the layer's cost (weighted split)."""
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+        spec = CircuitSpec(
+            2,
+            [Gate("RY", [0], [w[0]]), Gate("CNOT", [0, 1]), Gate("RX", [1], [w[1]])],
+            n_weights=2,
+            observables=["3 Z0 Z1 + X0", "Z1"],
+        )
+        layer = QuantumLayer.from_circuit(
+            spec, diff_method="parameter-shift", shots=100, seed=1, shot_split="weighted"
+        )
+        layer(torch.zeros(5, 0)).sum().backward()
+        groups = layer.group_cost()
+        assert [g["basis"] for g in groups] == ["Z0 Z1", "X0"]
+        # weights 4 (3 Z0Z1 + Z1) and 1 (X0): 1 + floor(98 * 4/5) = 79, 1 + 19 + 1 (remainder)
+        assert [g["shots_per_evaluation"] for g in groups] == [79, 21]
+        cost = layer.cost
+        for phase in ("forward", "backward"):
+            assert sum(g[f"{phase}_circuits"] for g in groups) == getattr(cost, f"{phase}_circuits")
+            assert sum(g[f"{phase}_shots"] for g in groups) == getattr(cost, f"{phase}_shots")
+        assert groups[0]["forward_circuits"] == 5 and groups[0]["backward_circuits"] == 5 * 4

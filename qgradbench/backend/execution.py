@@ -59,6 +59,41 @@ class Execution:
         if self.shots is not None and not self.observable.diagonal:
             self.observable.allocate(self.shots, self.shot_split)  # enough shots for the groups
 
+    def group_cost(self) -> list[dict]:
+        """What each measurement group spent so far, forward and backward.
+
+        Every evaluation runs one circuit per group and splits ``shots`` among them the same
+        way (:meth:`~qgradbench.circuits.pauli.PauliObservable.allocate`), so group ``g``
+        spent ``circuits / G`` circuits and ``circuits / G * shots_g`` shots of each phase.
+
+        Returns:
+            One dict per group: ``group``, ``basis`` (e.g. ``"X0 X1"``, ``"Z"`` for the
+            computational basis), ``words``, ``shots_per_evaluation``, and
+            ``forward_circuits``, ``forward_shots``, ``backward_circuits``, ``backward_shots``.
+        """
+        groups = getattr(self.observable, "groups", None)
+        n_groups = self.n_groups
+        share = (
+            [self.shots] * n_groups
+            if self.shots is None or groups is None
+            else self.observable.allocate(self.shots, self.shot_split)
+        )
+        rows = []
+        for g in range(n_groups):
+            basis = groups[g].basis if groups is not None else {}
+            row = {
+                "group": g,
+                "basis": " ".join(f"{p}{w}" for w, p in sorted(basis.items())) or "Z",
+                "words": len(groups[g].words) if groups is not None else None,
+                "shots_per_evaluation": share[g],
+            }
+            for phase in ("forward", "backward"):
+                evaluations = getattr(self.cost, f"{phase}_circuits") // n_groups
+                row[f"{phase}_circuits"] = evaluations
+                row[f"{phase}_shots"] = evaluations * (share[g] or 0)
+            rows.append(row)
+        return rows
+
     @property
     def n_groups(self) -> int:
         """Circuits per evaluation on hardware: the observable's measurement groups."""
