@@ -1,0 +1,311 @@
+r"""Honest statistics for the report: intervals, paired tests, multiplicity, ties, findings.
+
+Every comparison the report prints is computed here and becomes one row of the findings
+table (:func:`findings_table`), with its estimate, interval, raw and adjusted p-value and a
+verdict that calls a difference only when the adjusted p-value is below ``1 - level``.
+
+* :func:`mean_interval`: Student's t interval on a mean, ``x_bar +- t_{n-1} s / sqrt(n)``.
+* :func:`proportion_interval`: the exact Clopper-Pearson interval on a proportion
+  (Clopper & Pearson 1934), from Beta quantiles.
+* :func:`paired_difference`: the paired t-test on matched seeds (Student 1908).
+* :func:`adjust`: Holm's step-down (Holm 1979, family-wise error) and Benjamini-Hochberg's
+  step-up (Benjamini & Hochberg 1995, false discovery rate) adjusted p-values.
+* :func:`collapse_identical`: configurations whose measurements are identical (backprop,
+  adjoint and exact parameter-shift train the same model) become one row naming them all.
+
+Uses numpy, pandas and scipy (``scipy.stats`` for the t, Beta and chi-square quantiles).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+LEVEL = 0.95
+
+#: Columns of :func:`findings_table`, in order.
+FINDING_COLUMNS = (
+    "comparison", "estimate", "low", "high", "level", "p_value", "p_adjusted", "verdict", "rows",
+)  # fmt: skip
+
+
+def _check_level(level: float) -> float:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    return float(level)
+
+
+def _clean(values) -> np.ndarray:
+    v = np.asarray(pd.Series(values, dtype="Float64").to_numpy(dtype=float, na_value=np.nan))
+    return v[~np.isnan(v)]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with a two-sided interval.
+
+    Attributes:
+        estimate: the point estimate.
+        low: lower end (NaN when there is no interval, e.g. one value).
+        high: upper end.
+        n: the sample size it rests on.
+        level: the nominal coverage.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    level: float
+
+
+def mean_interval(values, level: float = LEVEL) -> Interval:
+    r"""Student's t interval on the mean: ``x_bar +- t_{n-1, (1+level)/2} s / sqrt(n)``.
+
+    Holds (exact coverage) when the values are independent draws from a normal distribution,
+    and approximately when their mean is close to normal; it is built for small ``n`` (3 to 10
+    seeds), where the normal quantile would undercover. With n = 3 the t quantile is 4.30, so
+    the interval is wide: that is the honest width of three seeds. NaNs are dropped.
+
+    Args:
+        values: the sample (e.g. one final accuracy per seed).
+        level: nominal coverage in (0, 1).
+
+    Returns:
+        An :class:`Interval`; ``low`` and ``high`` are NaN for fewer than two values, and equal
+        the mean when the values do not vary.
+    """
+    level = _check_level(level)
+    v = _clean(values)
+    n = int(v.size)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, level)
+    mean = float(v.mean())
+    if n == 1:
+        return Interval(mean, math.nan, math.nan, 1, level)
+    half = float(_st.t.ppf((1 + level) / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
+    return Interval(mean, mean - half, mean + half, n, level)
+
+
+def proportion_interval(k: int, n: int, level: float = LEVEL) -> Interval:
+    r"""Exact Clopper-Pearson interval for ``k`` successes in ``n`` trials (e.g. an accuracy).
+
+    ``low = Beta^{-1}((1-level)/2; k, n-k+1)`` and ``high = Beta^{-1}((1+level)/2; k+1, n-k)``
+    (Clopper & Pearson 1934), with ``low = 0`` for ``k = 0`` and ``high = 1`` for ``k = n``.
+    Its coverage is at least ``level`` for every true proportion (it is conservative).
+
+    Raises:
+        ValueError: unless ``0 <= k <= n`` are integers and ``n >= 1``.
+    """
+    level = _check_level(level)
+    if int(n) != n or int(k) != k or n < 1 or not 0 <= k <= n:
+        raise ValueError(f"need integers 0 <= k <= n with n >= 1, got k={k!r}, n={n!r}")
+    k, n = int(k), int(n)
+    alpha = 1 - level
+    low = 0.0 if k == 0 else float(_st.beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(_st.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return Interval(k / n, low, high, n, level)
+
+
+@dataclass(frozen=True)
+class Test:
+    """An estimate, its interval and a two-sided p-value against no difference."""
+
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    level: float
+
+
+def paired_difference(a, b, level: float = LEVEL) -> Test:
+    r"""Paired t-test of ``a - b`` on matched units (same seeds, same data).
+
+    With ``d_i = a_i - b_i``: ``t = d_bar / (s_d / sqrt(n))`` on ``n - 1`` degrees of freedom,
+    the interval ``d_bar +- t_{n-1} s_d / sqrt(n)`` (Student 1908). Holds when the
+    differences are independent across seeds and close to normal. When every difference is
+    the same the test is undefined: the p-value is 1 if they are all 0 and NaN otherwise
+    (reported as no evidence, never as a certainty).
+
+    Raises:
+        ValueError: if ``a`` and ``b`` differ in length.
+    """
+    level = _check_level(level)
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples need equal lengths, got {a.shape} and {b.shape}")
+    d = a - b
+    d = d[~np.isnan(d)]
+    interval = mean_interval(d, level)
+    n = interval.n
+    if n < 2:
+        return Test(interval.estimate, math.nan, math.nan, math.nan, n, level)
+    sd = float(d.std(ddof=1))
+    if sd == 0:
+        p = 1.0 if interval.estimate == 0 else math.nan
+    else:
+        t = interval.estimate / (sd / math.sqrt(n))
+        p = float(2 * _st.t.sf(abs(t), n - 1))
+    return Test(interval.estimate, interval.low, interval.high, p, n, level)
+
+
+def adjust(p_values, method: str = "holm") -> np.ndarray:
+    r"""Adjusted p-values for multiple comparisons; NaNs are left out of the family and kept.
+
+    * ``holm`` (Holm 1979): sorted ``p_(1) <= ... <= p_(m)``,
+      ``p~_(i) = max_{j<=i} min(1, (m - j + 1) p_(j))``; controls the family-wise error.
+    * ``bh`` (Benjamini & Hochberg 1995): ``p~_(i) = min_{j>=i} min(1, m p_(j) / j)``;
+      controls the false discovery rate (independent or positively dependent tests).
+
+    Raises:
+        ValueError: for another method or a p-value outside [0, 1].
+    """
+    if method not in ("holm", "bh"):
+        raise ValueError(f"unknown adjustment {method!r}; expected 'holm' or 'bh'")
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = ~np.isnan(p)
+    if np.any((p[ok] < 0) | (p[ok] > 1)):
+        raise ValueError(f"p-values must lie in [0, 1], got {p[ok].tolist()}")
+    q = p[ok]
+    m = q.size
+    if m == 0:
+        return out
+    order = np.argsort(q, kind="stable")
+    ranked = q[order]
+    i = np.arange(1, m + 1)
+    if method == "holm":
+        adj = np.maximum.accumulate(np.minimum(1.0, (m - i + 1) * ranked))
+    else:
+        adj = np.minimum.accumulate(np.minimum(1.0, m * ranked / i)[::-1])[::-1]
+    result = np.empty(m)
+    result[order] = adj
+    out[ok] = result
+    return out
+
+
+def tie_text(level: float) -> str:
+    """The verdict for a difference not found: ``tie (no difference at level L ...)``."""
+    return f"tie (no difference at level {level:g} after correction)"
+
+
+def verdict(
+    estimate: float,
+    p_adjusted: float,
+    level: float = LEVEL,
+    higher: str = "higher",
+    lower: str = "lower",
+) -> str:
+    """``higher`` / ``lower`` when ``p_adjusted < 1 - level``, by the estimate's sign; else a tie.
+
+    A NaN p-value (no test possible) is a tie: absence of evidence is never called a
+    difference.
+    """
+    level = _check_level(level)
+    if p_adjusted is None or math.isnan(p_adjusted) or p_adjusted >= 1 - level or estimate == 0:
+        return tie_text(level)
+    return higher if estimate > 0 else lower
+
+
+def collapse_identical(
+    frame: pd.DataFrame, keys, value_columns, *, sep: str = " = "
+) -> pd.DataFrame:
+    """Merge configurations whose rows are identical in every measured column.
+
+    A configuration is a group of ``frame`` by ``keys`` (e.g. method and shots); its rows are
+    compared, after sorting by the remaining columns (seed, epoch, ...), on those columns and
+    ``value_columns``. Configurations that match exactly become one: its first member's rows,
+    with each key column that differs among the members replaced by the members' values
+    joined with ``sep`` (e.g. ``"adjoint = backprop = parameter-shift"``).
+
+    Returns:
+        The frame with one set of rows per distinct configuration, in the original order.
+    """
+    keys = list(keys)
+    values = list(value_columns)
+    missing = [c for c in [*keys, *values] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns {missing} are not in the frame; it has {list(frame.columns)}")
+    context = [c for c in frame.columns if c not in keys and c not in values]
+    groups: dict[tuple, list] = {}
+    order = []
+    for key, group in frame.groupby(keys, dropna=False, sort=False):
+        sub = group[[*context, *values]]
+        if context:
+            sub = sub.sort_values(context, kind="stable")
+        signature = tuple(map(tuple, sub.astype(object).where(sub.notna(), None).to_numpy()))
+        if signature not in groups:
+            groups[signature] = []
+            order.append(signature)
+        groups[signature].append((key if isinstance(key, tuple) else (key,), group))
+    parts = []
+    for signature in order:
+        members = groups[signature]
+        first = members[0][1].copy()
+        for j, column in enumerate(keys):
+            names = []
+            for key, _ in members:
+                text = "" if pd.isna(key[j]) else str(key[j])
+                if text not in names:
+                    names.append(text)
+            if len(names) > 1:
+                first[column] = sep.join(sorted(names))
+        parts.append(first)
+    return pd.concat(parts).sort_index(kind="stable") if parts else frame.iloc[0:0]
+
+
+@dataclass
+class Finding:
+    """One comparison the report makes (see :func:`findings_table`).
+
+    Attributes:
+        comparison: what is compared, in words.
+        estimate, low, high: the estimate and its interval.
+        p_value: two-sided p-value against no difference (NaN: no test).
+        rows: the row indices or task keys it was computed from, as text.
+        higher, lower: the verdict words for a positive / negative estimate.
+        level: nominal level.
+    """
+
+    comparison: str
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    rows: str
+    higher: str = "higher"
+    lower: str = "lower"
+    level: float = LEVEL
+
+
+def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFrame:
+    """The findings as a table, p-values adjusted over all of them together (one family).
+
+    Returns:
+        Columns ``comparison, estimate, low, high, level, p_value, p_adjusted, verdict, rows``
+        (:data:`FINDING_COLUMNS`), one row per finding, in order.
+    """
+    if not findings:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
+    adjusted = adjust([f.p_value for f in findings], method)
+    rows = [
+        {
+            "comparison": f.comparison,
+            "estimate": float(f.estimate),
+            "low": float(f.low),
+            "high": float(f.high),
+            "level": float(f.level),
+            "p_value": float(f.p_value),
+            "p_adjusted": float(p),
+            "verdict": verdict(f.estimate, p, f.level, f.higher, f.lower),
+            "rows": f.rows,
+        }
+        for f, p in zip(findings, adjusted, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
