@@ -1,0 +1,373 @@
+r"""``qgradbench.qubit``: qgradbench's engine as a PennyLane device.
+
+>>> import pennylane as qml
+>>> dev = qml.device("qgradbench.qubit", wires=2)
+>>> @qml.qnode(dev, diff_method="adjoint")
+... def circuit(t):
+...     qml.RX(t, wires=0)
+...     qml.CNOT(wires=[0, 1])
+...     return qml.expval(qml.Z(1))
+
+**Execution.** PennyLane's ``decompose`` preprocessing lowers every operation to the circuit
+model's gate set (:data:`~qgradbench.circuits.model.GATES`). Each tape then becomes a
+:class:`~qgradbench.circuits.model.CircuitSpec` whose every gate angle is its own weight
+``w[k]``, so that the compiled circuit's slots are the tape's angles in order: a broadcast tape
+(``tape.batch_size = B``) runs as one batched simulation of ``B`` angle vectors, in
+``complex128``. The circuit model lowers fixed gates to rotations equal *up to a global phase*;
+for ``qml.state()`` that phase is restored gate by gate (:func:`_gate_phase`), so the state
+equals ``default.qubit``'s. Measurements are then computed from the final state by PennyLane's
+own measurement functions (``measure_final_state``): exact values, or, with shots (shot vectors
+included), samples drawn with the device's seeded numpy generator.
+
+**Derivatives.** ``diff_method="adjoint"`` runs the engine's adjoint sweep
+(:meth:`Execution.jacobian <qgradbench.backend.execution.Execution.jacobian>`, Jones & Gacon,
+arXiv:2009.02823) on expectation values of Pauli sums. ``diff_method="device"`` takes
+``gradient_kwargs={"method": name}`` with ``name`` one of :data:`DEVICE_METHODS`: the engine's
+batched parameter-shift rule, the Hadamard test, or the shot-based adjoint, with the tape's
+shots (or exact without).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+try:
+    import pennylane as qml
+    from pennylane.devices import Device, ExecutionConfig
+    from pennylane.devices.modifiers import simulator_tracking
+    from pennylane.devices.preprocess import (
+        decompose,
+        validate_device_wires,
+        validate_measurements,
+        validate_observables,
+    )
+    from pennylane.devices.qubit import measure_final_state
+    from pennylane.measurements import ExpectationMP, StateMP
+    from pennylane.transforms import broadcast_expand, defer_measurements
+    from pennylane.transforms.core import CompilePipeline
+except ImportError as err:  # pragma: no cover
+    raise ImportError(
+        "qgradbench.device needs PennyLane: pip install 'qgradbench[pennylane]'"
+    ) from err
+
+from qgradbench.backend import Execution
+from qgradbench.circuits.model import GATES, CircuitSpec, Gate, w
+from qgradbench.circuits.pauli import as_observable
+from qgradbench.pennylane_import import _observable
+
+#: Engine gradient rules that ``diff_method="device"`` accepts (``gradient_kwargs["method"]``).
+DEVICE_METHODS = ("adjoint", "parameter-shift", "hadamard", "shot-adjoint")
+_DTYPE = torch.complex128
+
+
+# ---------------------------------------------------------------------------- preprocessing
+
+
+def _native(op) -> bool:
+    """Whether the engine runs ``op`` directly (QubitUnitary: up to 3 wires)."""
+    if op.name == "QubitUnitary":
+        return len(op.wires) <= 3
+    return op.name in GATES
+
+
+def _native_differentiable(op) -> bool:
+    """Native, and with angles only where trainable (a trainable matrix is decomposed)."""
+    if not _native(op):
+        return False
+    return op.name != "QubitUnitary" or not any(qml.math.requires_grad(d) for d in op.data)
+
+
+def _expval_of_pauli_sum(m) -> bool:
+    if not isinstance(m, ExpectationMP) or m.obs is None:
+        return False
+    try:
+        qml.pauli.pauli_sentence(m.obs)
+    except (ValueError, TypeError, NotImplementedError, AttributeError):
+        return False
+    return True
+
+
+def _observable_ok(obs) -> bool:
+    return obs.has_matrix or obs.has_diagonalizing_gates
+
+
+# ---------------------------------------------------------------------------- tape to engine
+
+
+def _angles(op) -> list[float] | list[np.ndarray]:
+    """An operation's angle parameters as float64 arrays (QubitUnitary's matrix is no angle)."""
+    if op.name == "QubitUnitary":
+        return []
+    return [np.asarray(qml.math.unwrap(p), dtype=float) for p in op.parameters]
+
+
+def _matrix(op) -> np.ndarray:
+    return np.asarray(qml.math.unwrap(op.parameters[0]), dtype=complex)
+
+
+def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
+    """The tape (standard wires, native gates) as a spec whose slot ``k`` is angle ``k``.
+
+    Returns:
+        ``(spec, theta, slot_of)``: ``theta`` ``(B, P)`` the angles (``B = 1`` for a tape
+        without broadcasting), ``slot_of[i]`` the slot of the tape's parameter ``i`` (over
+        ``tape.get_parameters(trainable_only=False)``), ``None`` for a matrix or an
+        observable's parameter.
+    """
+    n_qubits = max(1, len(tape.wires))
+    batch = tape.batch_size or 1
+    gates, columns, slot_of = [], [], []
+    for op in tape.operations:
+        wires = [int(v) for v in op.wires]
+        if op.name == "QubitUnitary":
+            gates.append(Gate("QubitUnitary", wires, matrix=_matrix(op)))
+            slot_of.append(None)
+            continue
+        values = _angles(op)
+        ks = list(range(len(columns), len(columns) + len(values)))
+        slot_of.extend(ks)
+        columns.extend(np.broadcast_to(v, (batch,)) for v in values)
+        params = [w[k] for k in ks]
+        word = op.hyperparameters["pauli_word"] if op.name == "PauliRot" else None
+        gates.append(Gate(op.name, wires, params, word=word))
+    n_obs_params = len(tape.get_parameters(trainable_only=False)) - len(slot_of)
+    slot_of.extend([None] * n_obs_params)
+    spec = CircuitSpec(n_qubits=n_qubits, gates=gates, n_weights=len(columns), observables=[])
+    theta = torch.tensor(np.stack(columns, axis=1) if columns else np.zeros((batch, 0)))
+    return spec, theta.to(torch.float64), slot_of
+
+
+@functools.lru_cache(maxsize=4096)
+def _gate_phase(name: str, n_wires: int, params: tuple, word, matrix_bytes) -> complex:
+    """``e^{i a}`` with ``U_true = e^{i a} U_engine`` for one gate at constant angles.
+
+    Both unitaries map ``|0...0>`` to a unit vector, so ``e^{i a} = <U_engine 0|U_true 0>``.
+    """
+    matrix = None if matrix_bytes is None else np.frombuffer(matrix_bytes, dtype=complex)
+    if matrix is not None:
+        matrix = matrix.reshape(2**n_wires, 2**n_wires)
+    gate = Gate(name, list(range(n_wires)), list(params), word=word, matrix=matrix)
+    spec = CircuitSpec(n_qubits=n_wires, gates=[gate], observables=[])
+    circuit, _ = spec.compile()
+    engine = circuit.run(torch.zeros(1, 0, dtype=torch.float64), _DTYPE).reshape(-1).numpy()
+    true = gate.unitary(params)[:, 0]
+    return complex(np.vdot(engine, true))
+
+
+def global_phases(spec: CircuitSpec, theta: torch.Tensor) -> np.ndarray:
+    """Per batch row, the global phase ``(B,)`` between the tape's unitary and the engine's."""
+    out = np.ones(theta.shape[0], dtype=complex)
+    values = theta.numpy()
+    for b in range(theta.shape[0]):
+        for gate in spec.gates:
+            params = tuple(float(values[b, a.weights[0][0]]) for a in gate.params)
+            matrix = None if gate.matrix is None else gate.matrix.tobytes()
+            out[b] *= _gate_phase(gate.name, len(gate.wires), params, gate.word, matrix)
+    return out
+
+
+def final_state(tape) -> tuple[np.ndarray, bool]:
+    """The tape's final state as ``default.qubit`` has it: ``((B,) 2, ..., 2)``, batched or not."""
+    spec, theta, _ = tape_to_spec(tape)
+    circuit, _ = spec.compile()
+    state = circuit.run(theta, _DTYPE).numpy()
+    if len(tape.wires) == 0:
+        state = state[:, :1]  # no wires: the amplitude of |0>
+    if any(isinstance(m, StateMP) for m in tape.measurements):
+        phases = global_phases(spec, theta)
+        state = state * phases.reshape((-1,) + (1,) * (state.ndim - 1))
+    batched = tape.batch_size is not None
+    return (state if batched else state[0]), batched
+
+
+# ---------------------------------------------------------------------------- the device
+
+
+@simulator_tracking
+class QgradbenchQubit(Device):
+    """PennyLane device ``qgradbench.qubit``: qgradbench's batched state-vector engine.
+
+    Args:
+        wires: the device's wires (number or labels), or ``None`` (the circuit's).
+        shots: default shots of the QNodes (PennyLane's ``shots`` argument).
+        seed: seed of the numpy generator that draws samples; ``None``: fresh entropy.
+    """
+
+    name = "qgradbench.qubit"
+    short_name = "qgradbench.qubit"
+    pennylane_requires = ">=0.45"
+    version = "0.1.0"
+    author = "qgradbench developers"
+
+    def __init__(self, wires=None, shots=None, seed=None):
+        super().__init__(wires=wires, shots=shots)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+            raise ValueError(f"seed must be None or an integer, got {seed!r}")
+        self._seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._torch_gen = torch.Generator().manual_seed(
+            int(seed) + 1 if seed is not None else int(self._rng.integers(2**62))
+        )
+
+    # -------------------------------------------------------------- configuration
+    def _method(self, config) -> str | None:
+        if config is None or config.gradient_method not in ("adjoint", "device"):
+            return None
+        if config.gradient_method == "adjoint":
+            return "adjoint"
+        return (config.gradient_keyword_arguments or {}).get("method", "adjoint")
+
+    def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
+        """Adjoint (exact), and ``device`` with a method of :data:`DEVICE_METHODS`.
+
+        Only expectation values of Pauli sums on circuits of the gate set are differentiated;
+        the shot-free ``adjoint`` refuses shots, the other device methods take them.
+
+        Raises:
+            ValueError: for ``diff_method="device"`` with a method not in :data:`DEVICE_METHODS`.
+        """
+        if execution_config is None:
+            return False
+        method = self._method(execution_config)
+        if execution_config.gradient_method == "device" and method not in DEVICE_METHODS:
+            raise ValueError(
+                f"{self.name}: gradient_kwargs method must be one of "
+                f"{', '.join(DEVICE_METHODS)}, got {method!r}"
+            )
+        if method is None:
+            return False
+        if circuit is None:
+            return True
+        if method == "adjoint" and circuit.shots:
+            return False
+        return all(_expval_of_pauli_sum(m) for m in circuit.measurements)
+
+    def setup_execution_config(self, config=None, circuit=None):
+        """Resolve ``best`` to the adjoint and check the device method's name."""
+        config = config or ExecutionConfig()
+        updates = {}
+        if config.gradient_method == "best":
+            updates["gradient_method"] = "adjoint"
+        if config.gradient_method in ("adjoint", "best"):
+            updates["use_device_gradient"] = True
+            updates["grad_on_execution"] = False
+        if config.gradient_method == "device":
+            method = (config.gradient_keyword_arguments or {}).get("method", "adjoint")
+            if method not in DEVICE_METHODS:
+                raise ValueError(
+                    f"qgradbench.qubit: gradient_kwargs method must be one of "
+                    f"{', '.join(DEVICE_METHODS)}, got {method!r}"
+                )
+            updates["use_device_gradient"] = True
+            updates["grad_on_execution"] = False
+        if config.gradient_method in ("adjoint", "device", "best"):
+            updates["use_device_jacobian_product"] = False
+        return replace(config, **updates)
+
+    def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
+        """Defer mid-circuit measurements, decompose to the gate set, validate wires/measurements.
+
+        With device derivatives, also: no trainable QubitUnitary, expectation values only,
+        broadcasting split into tapes, and (adjoint) no shots.
+        """
+        config = execution_config or ExecutionConfig()
+        pipeline = CompilePipeline()
+        pipeline.add_transform(defer_measurements, allow_postselect=False)
+        pipeline.add_transform(
+            decompose, stopping_condition=_native, device_wires=self.wires, name=self.name
+        )
+        pipeline.add_transform(validate_device_wires, self.wires, name=self.name)
+        pipeline.add_transform(validate_observables, _observable_ok, name=self.name)
+        pipeline.add_transform(validate_measurements, name=self.name)
+        method = self._method(config)
+        if method is not None:
+            name = f"{method} + {self.name}"
+            if method == "adjoint" and config.gradient_method == "adjoint":
+                pipeline.add_transform(qml.devices.preprocess.no_sampling, name=name)
+            pipeline.add_transform(
+                decompose,
+                stopping_condition=_native_differentiable,
+                device_wires=self.wires,
+                name=name,
+            )
+            pipeline.add_transform(
+                validate_observables,
+                lambda obs: _expval_of_pauli_sum(qml.expval(obs)),
+                name=name,
+            )
+            pipeline.add_transform(broadcast_expand)
+        return pipeline
+
+    # -------------------------------------------------------------- execution
+    def execute(self, circuits, execution_config=None):
+        """Run each tape on the engine and measure its final state."""
+        return tuple(self._execute_one(tape) for tape in circuits)
+
+    def _execute_one(self, tape):
+        tape = tape.map_to_standard_wires()
+        state, batched = final_state(tape)
+        return measure_final_state(tape, state, batched, rng=self._rng)
+
+    # -------------------------------------------------------------- derivatives
+    def compute_derivatives(self, circuits, execution_config=None):
+        """The Jacobian of each tape by the configured engine method."""
+        method = self._method(execution_config) or "adjoint"
+        return tuple(self._jacobian_one(tape, method) for tape in circuits)
+
+    def execute_and_compute_derivatives(self, circuits, execution_config=None):
+        """Results and Jacobians (tracked once, as PennyLane's simulators are)."""
+        method = self._method(execution_config) or "adjoint"
+        results = tuple(self._execute_one(tape) for tape in circuits)
+        return results, tuple(self._jacobian_one(tape, method) for tape in circuits)
+
+    def _jacobian_one(self, tape, method: str):
+        from qgradbench.methods import get_method
+
+        tape = tape.map_to_standard_wires()
+        spec, theta, slot_of = tape_to_spec(tape)
+        circuit, _ = spec.compile()
+        qubit = {i: i for i in range(spec.n_qubits)}
+        sums = [_observable(m, i, qubit) for i, m in enumerate(tape.measurements)]
+        execution = Execution(
+            circuit,
+            as_observable(sums, spec.n_qubits),
+            _DTYPE,
+            tape.shots.total_shots or None,
+            self._torch_gen,
+        )
+        trainable = [slot_of[i] for i in tape.trainable_params]
+        if any(s is None for s in trainable):
+            raise ValueError(
+                f"{self.name}: only gate angles can be differentiated, not observables' "
+                f"coefficients or matrices (trainable parameters {list(tape.trainable_params)})"
+            )
+        slots = np.asarray(trainable, dtype=np.int64)
+        if len(slots) == 0:
+            jac = np.zeros((len(sums), 0))
+        elif method == "adjoint":
+            jac = execution.jacobian(theta)[0][:, slots].numpy()
+        else:
+            engine_method = get_method(method)
+            f0 = execution.estimate(theta)
+            with torch.no_grad():
+                jac = engine_method.jacobian(execution, theta, slots, f0)[0].numpy()
+        return _format(jac)
+
+
+def _format(jac: np.ndarray):
+    """A ``(n_meas, n_params)`` Jacobian in PennyLane's nesting (as ``default.qubit``'s adjoint)."""
+    n_meas, n_params = jac.shape
+    if n_meas == 1 and n_params == 1:
+        return np.array(jac[0, 0])
+    if n_meas == 1:
+        return tuple(np.array(v) for v in jac[0])
+    if n_params == 1:
+        return tuple(np.array(v) for v in jac[:, 0])
+    return tuple(tuple(np.array(v) for v in row) for row in jac)
+
+
+__all__ = ["DEVICE_METHODS", "QgradbenchQubit", "final_state", "global_phases", "tape_to_spec"]

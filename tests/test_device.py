@@ -1,0 +1,247 @@
+"""The PennyLane device ``qgradbench.qubit`` against ``default.qubit``.
+
+The reference is ``default.qubit`` in complex128 on the same random circuits: values (expval,
+var, probs, state, broadcasting) and derivatives (adjoint, device parameter-shift, Hadamard,
+shot-adjoint) agree to 1e-10 (float64 rounding of a few dozen gates is ~1e-15). With shots,
+estimates agree within 5 standard errors of the estimator (stated per test).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pennylane as qml
+import pytest
+from pennylane import numpy as pnp
+
+from qgradbench.device import DEVICE_METHODS, QgradbenchQubit
+
+pytestmark = pytest.mark.pennylane
+
+N = 3
+TOL = 1e-10
+ONE_PARAM = ["RX", "RY", "RZ", "PhaseShift"]
+TWO_WIRE = ["IsingXX", "IsingYY", "IsingZZ", "IsingXY", "CRX", "CRY", "CRZ"]
+FIXED = ["Hadamard", "S", "T", "SX", "PauliY"]
+
+
+def random_qfunc(seed: int, n_params: int = 10):
+    """A random circuit of ``n_params`` angles from the gate set and fixed gates, plus templates."""
+    rng = np.random.default_rng(seed)
+    plan = []
+    for k in range(n_params):
+        kind = rng.integers(3)
+        if kind == 0:
+            plan.append((str(rng.choice(ONE_PARAM)), [int(rng.integers(N))], k))
+        else:
+            a, b = (int(v) for v in rng.choice(N, 2, replace=False))
+            plan.append((str(rng.choice(TWO_WIRE)), [a, b], k))
+        plan.append((str(rng.choice(FIXED)), [int(rng.integers(N))], None))
+
+    def qfunc(t):
+        qml.Hadamard(0)
+        for name, wires, k in plan:
+            getattr(qml, name)(*(() if k is None else (t[..., k],)), wires=wires)
+        qml.CNOT([0, 1])
+        qml.Rot(t[..., 0], t[..., 1], t[..., 2], wires=2)
+        qml.QFT(wires=[0, 1, 2])  # decomposed by PennyLane's preprocessing
+
+    return qfunc
+
+
+def values_circuit(seed: int):
+    """Every analytic measurement of a random circuit."""
+    qfunc = random_qfunc(seed)
+
+    def circuit(t):
+        qfunc(t)
+        return (
+            qml.expval(qml.Z(0) @ qml.X(1) + 0.3 * qml.Y(2)),
+            qml.expval(qml.Hermitian(np.diag([1.0, 2.0]), wires=1)),
+            qml.var(qml.X(0) @ qml.Y(2)),
+            qml.probs(wires=[2, 0]),
+            qml.state(),
+        )
+
+    return circuit
+
+
+def expval_circuit(seed: int):
+    """Expectation values of Pauli sums of a random circuit (what device derivatives take)."""
+    qfunc = random_qfunc(seed)
+
+    def circuit(t):
+        qfunc(t)
+        return qml.expval(qml.Z(0) @ qml.X(1) - 0.5 * qml.Y(2)), qml.expval(qml.Z(1))
+
+    return circuit
+
+
+def _close(a, b, tol=TOL) -> float:
+    for x, y in zip(a, b, strict=True):
+        assert np.max(np.abs(np.asarray(x) - np.asarray(y))) < tol
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_values_match_default_qubit(seed):
+    """Test that expval, var, probs and the state of random circuits equal default.qubit's."""
+    t = np.random.default_rng(100 + seed).uniform(-np.pi, np.pi, 10)
+    ours = qml.QNode(values_circuit(seed), qml.device("qgradbench.qubit", wires=N))(t)
+    ref = qml.QNode(values_circuit(seed), qml.device("default.qubit", wires=N))(t)
+    _close(ours, ref)
+
+
+def test_broadcasting_matches_default_qubit():
+    """Test that a broadcast QNode (one batched simulation) equals default.qubit row by row."""
+    t = np.random.default_rng(7).uniform(-np.pi, np.pi, (4, 10))
+    ours = qml.QNode(values_circuit(3), qml.device("qgradbench.qubit", wires=N))(t)
+    ref = qml.QNode(values_circuit(3), qml.device("default.qubit", wires=N))(t)
+    assert np.asarray(ours[0]).shape == (4,)
+    _close(ours, ref)
+
+
+def test_wire_labels_and_unused_wires():
+    """Test that string wire labels and a measured wire without gates map as default.qubit's."""
+
+    def circuit(t):
+        qml.RX(t, wires="b")
+        qml.CNOT(wires=["b", "a"])
+        return qml.probs(wires=["a", "c"]), qml.state()
+
+    ours = qml.QNode(circuit, qml.device("qgradbench.qubit", wires=["c", "a", "b"]))(0.4)
+    ref = qml.QNode(circuit, qml.device("default.qubit", wires=["c", "a", "b"]))(0.4)
+    _close(ours, ref)
+
+
+def _jacobian(circuit, dev, t, **kwargs):
+    qnode = qml.QNode(circuit, dev, **kwargs)
+    return np.asarray(qml.jacobian(lambda p: qml.math.stack(qnode(p)))(t))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_adjoint_jacobian_matches_default_qubit(seed):
+    """Test that diff_method='adjoint' (the engine's sweep) equals default.qubit's Jacobian."""
+    t = pnp.array(np.random.default_rng(seed).uniform(-np.pi, np.pi, 10), requires_grad=True)
+    dev = qml.device("qgradbench.qubit", wires=N)
+    ref = _jacobian(expval_circuit(seed), qml.device("default.qubit", wires=N), t)
+    ours = _jacobian(expval_circuit(seed), dev, t, diff_method="adjoint")
+    assert ours.shape == (2, 10)
+    assert np.max(np.abs(ours - ref)) < TOL
+
+
+@pytest.mark.parametrize("method", DEVICE_METHODS)
+def test_device_methods_exact(method):
+    """Test that each diff_method='device' rule, without shots, equals default.qubit's Jacobian."""
+    t = pnp.array(np.random.default_rng(5).uniform(-np.pi, np.pi, 10), requires_grad=True)
+    dev = qml.device("qgradbench.qubit", wires=N)
+    ref = _jacobian(expval_circuit(5), qml.device("default.qubit", wires=N), t)
+    kwargs = {"diff_method": "device", "gradient_kwargs": {"method": method}}
+    assert np.max(np.abs(_jacobian(expval_circuit(5), dev, t, **kwargs) - ref)) < TOL
+
+
+@pytest.mark.parametrize("method", ["parameter-shift", "hadamard", "shot-adjoint"])
+def test_device_methods_with_shots(method):
+    """Test that each shot-based device rule is unbiased within 5 standard errors.
+
+    A derivative of ``<Z>``-type outputs (|O| <= 1.5) is a difference of two estimates of
+    ``shots`` each: variance <= 2 * 1.5**2 / shots per entry, so 5 sigma at 20000 shots is
+    5 * sqrt(4.5 / 20000) = 0.075 (the Hadamard test's ancilla estimate has the same bound).
+    """
+    t = pnp.array([0.3, 1.1, -0.7], requires_grad=True)
+
+    def circuit(p):
+        qml.RX(p[0], 0)
+        qml.IsingZZ(p[1], [0, 1])
+        qml.RY(p[2], 1)
+        qml.CNOT([1, 2])
+        return qml.expval(qml.Z(0) + 0.5 * qml.X(2)), qml.expval(qml.Y(1))
+
+    ref = _jacobian(circuit, qml.device("default.qubit", wires=N), t)
+    dev = qml.device("qgradbench.qubit", wires=N, seed=11)
+    kwargs = {"diff_method": "device", "gradient_kwargs": {"method": method}, "shots": 20000}
+    ours = _jacobian(circuit, dev, t, **kwargs)
+    assert np.max(np.abs(ours - ref)) < 5 * np.sqrt(4.5 / 20000)
+
+
+def test_shot_measurements_are_seeded_and_shaped():
+    """Test that samples, counts and shot vectors have PennyLane's shapes and follow the seed."""
+
+    def circuit():
+        qml.Hadamard(0)
+        qml.CNOT([0, 1])
+        return qml.sample(wires=[0, 1]), qml.counts(qml.Z(0)), qml.expval(qml.Z(1))
+
+    def run(seed):
+        dev = qml.device("qgradbench.qubit", wires=2, seed=seed)
+        return qml.QNode(circuit, dev, shots=[100, (50, 2)])()
+
+    a, b = run(3), run(3)
+    assert len(a) == 3 and np.asarray(a[0][0]).shape == (100, 2)
+    assert np.array_equal(a[0][0], b[0][0])
+    samples = np.asarray(a[0][0])
+    assert np.array_equal(samples[:, 0], samples[:, 1])  # a Bell pair
+    assert sum(a[2][1].values()) == 50
+
+
+def test_shot_expval_is_unbiased():
+    """Test that a sampled <Z> of RY(t)|0> is within 5 sqrt((1 - cos^2 t) / shots) of cos t."""
+    t, shots = 1.2, 10000
+
+    def circuit():
+        qml.RY(t, 0)
+        return qml.expval(qml.Z(0))
+
+    value = qml.QNode(circuit, qml.device("qgradbench.qubit", wires=1, seed=0), shots=shots)()
+    c = np.cos(t)
+    assert abs(value - c) < 5 * np.sqrt((1 - c**2) / shots)
+
+
+def test_tracker_counts_as_default_qubit():
+    """Test that qml.Tracker totals (executions, shots, batches) equal default.qubit's."""
+
+    def circuit(p):
+        qml.RX(p[0], 0)
+        qml.CNOT([0, 1])
+        return qml.expval(qml.Z(1)), qml.expval(qml.X(0))
+
+    def totals(name, **kwargs):
+        dev = qml.device(name, wires=2)
+        qnode = qml.QNode(circuit, dev, **kwargs)
+        with qml.Tracker(dev) as tracker:
+            qnode(np.array([0.1]))
+            qnode(np.array([[0.1], [0.2]]).T)
+        return tracker.totals
+
+    for kwargs in ({}, {"shots": 100}, {"shots": [10, 20]}):
+        assert totals("qgradbench.qubit", **kwargs) == totals("default.qubit", **kwargs)
+
+
+def test_supports_derivatives_says_what_is_supported():
+    """Test that supports_derivatives accepts adjoint/device rules on Pauli expvals only."""
+    from pennylane.devices import ExecutionConfig
+
+    dev = QgradbenchQubit(wires=1)
+    ok = qml.tape.QuantumScript([qml.RX(0.1, 0)], [qml.expval(qml.Z(0))])
+    probs = qml.tape.QuantumScript([qml.RX(0.1, 0)], [qml.probs(wires=0)])
+    adjoint = ExecutionConfig(gradient_method="adjoint")
+    assert dev.supports_derivatives(adjoint, ok)
+    assert not dev.supports_derivatives(adjoint, probs)
+    assert not dev.supports_derivatives(adjoint, ok.copy(shots=100))
+    assert not dev.supports_derivatives(ExecutionConfig(gradient_method="backprop"), ok)
+    hadamard = {"method": "hadamard"}
+    shift = ExecutionConfig(gradient_method="device", gradient_keyword_arguments=hadamard)
+    assert dev.supports_derivatives(shift, ok.copy(shots=100))
+
+
+def test_bad_seed_and_method_are_refused():
+    """Test that a non-integer seed and an unknown device method raise ValueError naming them."""
+    with pytest.raises(ValueError, match="seed"):
+        qml.device("qgradbench.qubit", wires=1, seed=1.5)
+    dev = qml.device("qgradbench.qubit", wires=1)
+
+    @qml.qnode(dev, diff_method="device", gradient_kwargs={"method": "spsa"})
+    def circuit(t):
+        qml.RX(t, 0)
+        return qml.expval(qml.Z(0))
+
+    with pytest.raises(ValueError, match="spsa"):
+        qml.grad(circuit)(pnp.array(0.1, requires_grad=True))
