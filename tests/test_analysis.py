@@ -11,6 +11,7 @@ import pytest
 from qgradbench.analysis import study
 from qgradbench.analysis.load import ResultsError, load
 from qgradbench.analysis.report import build_report, write_report
+from qgradbench.analysis.scaling import TWO_DESIGN_SLOPE, fit_models, slope_verdict
 from qgradbench.analysis.summaries import (
     bootstrap_ci,
     estimator_summary,
@@ -130,6 +131,50 @@ class TestSummaries:
         """Test one summary row per method and budget with positive MSE."""
         summary = estimator_summary(load(smoke)["estimator"])
         assert len(summary) == 3 and (summary["mse"] > 0).all()
+
+
+def _noisy_curve(variance, rel_se=0.05, seed=0):
+    """Points with 5% relative standard errors and that much Gaussian noise."""
+    n = np.array([2, 4, 6, 8, 10])
+    true = variance(n)
+    rng = np.random.default_rng(seed)
+    se = rel_se * true
+    return pd.DataFrame({"n_qubits": n, "variance": true + rng.normal(0, se), "variance_se": se})
+
+
+class TestModelFits:
+    def test_power_law_data_prefer_the_power_law(self):
+        """Test that Var = 0.3 n^-2 with 5% noise is a power law with exponent -2 within 3 se."""
+        fits = fit_models(_noisy_curve(lambda n: 0.3 * n**-2.0))
+        assert fits.preferred == "power law"
+        assert abs(fits.power_law.slope + 2) < 3 * fits.power_law.scaled_se
+        assert fits.exponential.chi2_dof > 5  # the wrong model fits badly
+
+    def test_exponential_data_prefer_the_exponential(self):
+        """Test that Var = 2^-n with 5% noise is exponential with ln-slope -ln 2 within 3 se."""
+        fits = fit_models(_noisy_curve(lambda n: 2.0**-n, seed=1))
+        assert fits.preferred == "exponential"
+        assert abs(fits.exponential.slope - TWO_DESIGN_SLOPE) < 3 * fits.exponential.scaled_se
+
+    def test_chi2_and_scaled_error(self):
+        """Test chi2 = sum of squared weighted residuals and the Birge scaling sqrt(chi2/dof)."""
+        frame = _noisy_curve(lambda n: 0.3 * n**-2.0, seed=2)
+        fit = fit_models(frame).exponential
+        sigma = frame["variance_se"] / frame["variance"]
+        resid = np.log(frame["variance"]) - fit.slope * frame["n_qubits"] - fit.intercept
+        assert fit.chi2 == pytest.approx(float(((resid / sigma) ** 2).sum()))
+        assert fit.scaled_se == pytest.approx(fit.slope_se * np.sqrt(fit.chi2 / 3))
+
+    def test_verdict_flips_at_five_sigma(self):
+        """Test that a slope 5 se off the 2-design value differs, one 1 se off is consistent."""
+        se = 0.01
+        assert slope_verdict(TWO_DESIGN_SLOPE + 1 * se, se).text.startswith("consistent")
+        off = slope_verdict(TWO_DESIGN_SLOPE + 5 * se, se)
+        assert off.text.startswith("differs") and off.z == pytest.approx(5.0)
+        assert off.p_value == pytest.approx(5.733e-7, rel=1e-3)  # erfc(5 / sqrt 2)
+        fits = fit_models(_noisy_curve(lambda n: np.exp((TWO_DESIGN_SLOPE + 0.1) * n), 0.02))
+        fit = fits.exponential
+        assert slope_verdict(fit.slope, fit.scaled_se).text.startswith("differs")
 
 
 def texts(ax) -> list[str]:
