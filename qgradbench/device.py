@@ -57,28 +57,53 @@ except ImportError as err:  # pragma: no cover
 from qgradbench.backend import Execution
 from qgradbench.circuits.model import GATES, CircuitSpec, Gate, w
 from qgradbench.circuits.pauli import as_observable
-from qgradbench.pennylane_import import _observable
+from qgradbench.pennylane_import import _expand, _observable
 
 #: Engine gradient rules that ``diff_method="device"`` accepts (``gradient_kwargs["method"]``).
 DEVICE_METHODS = ("adjoint", "parameter-shift", "hadamard", "shot-adjoint")
 _DTYPE = torch.complex128
+#: ``slot_of`` marker of a parameter no expectation value depends on (``GlobalPhase``).
+ZERO = "zero"
 
 
 # ---------------------------------------------------------------------------- preprocessing
 
 
 def _native(op) -> bool:
-    """Whether the engine runs ``op`` directly (QubitUnitary: up to 3 wires)."""
-    if op.name == "QubitUnitary":
-        return len(op.wires) <= 3
-    return op.name in GATES
+    """Whether the engine runs ``op`` directly.
+
+    The gate set, ``GlobalPhase``, and on up to 3 wires ``QubitUnitary`` and any operation
+    with a matrix but no decomposition (``BlockEncode``...), run as its matrix.
+    """
+    if op.name in GATES and op.name != "QubitUnitary" or op.name == "GlobalPhase":
+        return True
+    small = len(op.wires) <= 3
+    return small and (op.name == "QubitUnitary" or (not op.has_decomposition and op.has_matrix))
+
+
+@qml.transform
+def matrix_fallback(tape):
+    """Operations without a decomposition but with a matrix become ``QubitUnitary``.
+
+    On up to 3 wires the engine runs that unitary; on more, PennyLane decomposes it (quantum
+    Shannon decomposition) into the gate set.
+    """
+
+    def swap(op):
+        if _native(op) or op.has_decomposition or not op.has_matrix:
+            return op
+        return qml.QubitUnitary(op.matrix(), wires=op.wires)
+
+    new = tape.copy(operations=[swap(op) for op in tape.operations])
+    return (new,), lambda results: results[0]
 
 
 def _native_differentiable(op) -> bool:
     """Native, and with angles only where trainable (a trainable matrix is decomposed)."""
     if not _native(op):
         return False
-    return op.name != "QubitUnitary" or not any(qml.math.requires_grad(d) for d in op.data)
+    angles = op.name in GATES and op.name != "QubitUnitary" or op.name == "GlobalPhase"
+    return angles or not any(qml.math.requires_grad(d) for d in op.data)
 
 
 def _expval_of_pauli_sum(m) -> bool:
@@ -100,13 +125,15 @@ def _observable_ok(obs) -> bool:
 
 def _angles(op) -> list[float] | list[np.ndarray]:
     """An operation's angle parameters as float64 arrays (QubitUnitary's matrix is no angle)."""
-    if op.name == "QubitUnitary":
+    if op.name not in GATES or op.name == "QubitUnitary":
         return []
     return [np.asarray(qml.math.unwrap(p), dtype=float) for p in op.parameters]
 
 
 def _matrix(op) -> np.ndarray:
-    return np.asarray(qml.math.unwrap(op.parameters[0]), dtype=complex)
+    if op.name == "QubitUnitary":
+        return np.asarray(qml.math.unwrap(op.parameters[0]), dtype=complex)
+    return np.asarray(qml.math.unwrap(op.matrix()), dtype=complex)
 
 
 def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
@@ -116,16 +143,24 @@ def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
         ``(spec, theta, slot_of)``: ``theta`` ``(B, P)`` the angles (``B = 1`` for a tape
         without broadcasting), ``slot_of[i]`` the slot of the tape's parameter ``i`` (over
         ``tape.get_parameters(trainable_only=False)``), ``None`` for a matrix or an
-        observable's parameter.
+        observable's parameter, :data:`ZERO` for a global phase (a zero derivative).
     """
     n_qubits = max(1, len(tape.wires))
     batch = tape.batch_size or 1
     gates, columns, slot_of = [], [], []
-    for op in tape.operations:
+    operations = _initial_state(tape.operations)
+    for op in operations:
         wires = [int(v) for v in op.wires]
-        if op.name == "QubitUnitary":
+        if isinstance(op, qml.operation.StatePrepBase):
+            gates.extend(_state_prep(op, wires))
+            slot_of.extend([None] * op.num_params)
+            continue
+        if op.name == "GlobalPhase":  # no effect on measurements; see final_state
+            slot_of.append(ZERO)
+            continue
+        if op.name == "QubitUnitary" or op.name not in GATES:
             gates.append(Gate("QubitUnitary", wires, matrix=_matrix(op)))
-            slot_of.append(None)
+            slot_of.extend([None] * op.num_params)
             continue
         values = _angles(op)
         ks = list(range(len(columns), len(columns) + len(values)))
@@ -139,6 +174,50 @@ def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
     spec = CircuitSpec(n_qubits=n_qubits, gates=gates, n_weights=len(columns), observables=[])
     theta = torch.tensor(np.stack(columns, axis=1) if columns else np.zeros((batch, 0)))
     return spec, theta.to(torch.float64), slot_of
+
+
+def _initial_state(operations: list) -> list:
+    """The operations, a first state preparation on more than 3 wires decomposed.
+
+    ``BasisState`` stays (it becomes X gates); ``StatePrep`` on up to 3 wires stays (one
+    unitary); a larger one is decomposed by PennyLane (Mottonen), exact up to a global phase.
+    """
+    if not operations or not isinstance(operations[0], qml.operation.StatePrepBase):
+        return list(operations)
+    first = operations[0]
+    if first.name == "BasisState" or (first.name == "StatePrep" and len(first.wires) <= 3):
+        return list(operations)
+    parts = [op for op, _ in _expand(first.decomposition())]
+    return parts + list(operations[1:])
+
+
+def householder(psi: np.ndarray) -> np.ndarray:
+    r"""A unitary ``U`` with ``U |0> = psi``: a phase times a Householder reflection.
+
+    With ``e^{i phi} = psi_0 / |psi_0|`` (1 if ``psi_0 = 0``) and ``v = |0> - e^{-i phi} psi``,
+    :math:`U = e^{i\phi} (1 - 2 v v^\dagger / v^\dagger v)` (``U = e^{i phi} 1`` if ``v = 0``):
+    the reflection swaps ``|0>`` and ``e^{-i phi} psi``, unit vectors with a real overlap.
+    """
+    psi = np.asarray(psi, dtype=complex).reshape(-1)
+    phase = psi[0] / abs(psi[0]) if abs(psi[0]) > 1e-15 else 1.0
+    v = -np.conj(phase) * psi
+    v[0] += 1.0
+    norm = np.vdot(v, v).real
+    reflection = np.eye(len(psi), dtype=complex)
+    if norm > 1e-30:
+        reflection -= 2 * np.outer(v, v.conj()) / norm
+    return phase * reflection
+
+
+def _state_prep(op, wires: list[int]) -> list[Gate]:
+    """The first ``BasisState`` (X gates) or ``StatePrep`` (one unitary) as gates."""
+    if op.name == "BasisState":
+        bits = np.asarray(qml.math.unwrap(op.parameters[0])).reshape(-1)
+        return [Gate("PauliX", [wire]) for wire, bit in zip(wires, bits, strict=True) if bit]
+    psi = np.asarray(qml.math.unwrap(op.state_vector()), dtype=complex).reshape(-1)
+    if psi.size != 2 ** len(wires):
+        raise ValueError(f"{op.name}: a broadcast state preparation is not supported")
+    return [Gate("QubitUnitary", wires, matrix=householder(psi))]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -170,6 +249,15 @@ def global_phases(spec: CircuitSpec, theta: torch.Tensor) -> np.ndarray:
     return out
 
 
+def _global_phase_ops(tape) -> np.ndarray:
+    """``prod e^{-i phi}`` of the tape's ``GlobalPhase(phi)`` operations, per batch row."""
+    phi = np.zeros(tape.batch_size or 1)
+    for op in tape.operations:
+        if op.name == "GlobalPhase":
+            phi = phi + np.asarray(qml.math.unwrap(op.parameters[0]), dtype=float)
+    return np.exp(-1j * phi)
+
+
 def final_state(tape) -> tuple[np.ndarray, bool]:
     """The tape's final state as ``default.qubit`` has it: ``((B,) 2, ..., 2)``, batched or not."""
     spec, theta, _ = tape_to_spec(tape)
@@ -178,7 +266,7 @@ def final_state(tape) -> tuple[np.ndarray, bool]:
     if len(tape.wires) == 0:
         state = state[:, :1]  # no wires: the amplitude of |0>
     if any(isinstance(m, StateMP) for m in tape.measurements):
-        phases = global_phases(spec, theta)
+        phases = global_phases(spec, theta) * _global_phase_ops(tape)
         state = state * phases.reshape((-1,) + (1,) * (state.ndim - 1))
     batched = tape.batch_size is not None
     return (state if batched else state[0]), batched
@@ -277,8 +365,13 @@ class QgradbenchQubit(Device):
         config = execution_config or ExecutionConfig()
         pipeline = CompilePipeline()
         pipeline.add_transform(defer_measurements, allow_postselect=False)
+        pipeline.add_transform(matrix_fallback)
         pipeline.add_transform(
-            decompose, stopping_condition=_native, device_wires=self.wires, name=self.name
+            decompose,
+            stopping_condition=_native,
+            device_wires=self.wires,
+            name=self.name,
+            skip_initial_state_prep=True,
         )
         pipeline.add_transform(validate_device_wires, self.wires, name=self.name)
         pipeline.add_transform(validate_observables, _observable_ok, name=self.name)
@@ -345,16 +438,16 @@ class QgradbenchQubit(Device):
                 f"{self.name}: only gate angles can be differentiated, not observables' "
                 f"coefficients or matrices (trainable parameters {list(tape.trainable_params)})"
             )
-        slots = np.asarray(trainable, dtype=np.int64)
-        if len(slots) == 0:
-            jac = np.zeros((len(sums), 0))
-        elif method == "adjoint":
-            jac = execution.jacobian(theta)[0][:, slots].numpy()
-        else:
+        columns = [i for i, s in enumerate(trainable) if s != ZERO]
+        slots = np.asarray([trainable[i] for i in columns], dtype=np.int64)
+        jac = np.zeros((len(sums), len(trainable)))
+        if len(slots) and method == "adjoint":
+            jac[:, columns] = execution.jacobian(theta)[0][:, slots].numpy()
+        elif len(slots):
             engine_method = get_method(method)
             f0 = execution.estimate(theta)
             with torch.no_grad():
-                jac = engine_method.jacobian(execution, theta, slots, f0)[0].numpy()
+                jac[:, columns] = engine_method.jacobian(execution, theta, slots, f0)[0].numpy()
         return _format(jac)
 
 
@@ -370,4 +463,13 @@ def _format(jac: np.ndarray):
     return tuple(tuple(np.array(v) for v in row) for row in jac)
 
 
-__all__ = ["DEVICE_METHODS", "QgradbenchQubit", "final_state", "global_phases", "tape_to_spec"]
+__all__ = [
+    "DEVICE_METHODS",
+    "ZERO",
+    "QgradbenchQubit",
+    "final_state",
+    "global_phases",
+    "householder",
+    "matrix_fallback",
+    "tape_to_spec",
+]

@@ -13,7 +13,7 @@ import pennylane as qml
 import pytest
 from pennylane import numpy as pnp
 
-from qgradbench.device import DEVICE_METHODS, QgradbenchQubit
+from qgradbench.device import DEVICE_METHODS, QgradbenchQubit, householder
 
 pytestmark = pytest.mark.pennylane
 
@@ -245,3 +245,66 @@ def test_bad_seed_and_method_are_refused():
 
     with pytest.raises(ValueError, match="spsa"):
         qml.grad(circuit)(pnp.array(0.1, requires_grad=True))
+
+
+def test_householder_maps_zero_to_the_state():
+    """Test that householder(psi) is unitary with first column psi (psi_0 = 0 included)."""
+    rng = np.random.default_rng(2)
+    for psi in (rng.normal(size=8) + 1j * rng.normal(size=8), np.array([0, 1j, 0, 0])):
+        psi = psi / np.linalg.norm(psi)
+        u = householder(psi)
+        assert np.allclose(u @ u.conj().T, np.eye(len(psi)), atol=1e-12)
+        assert np.allclose(u[:, 0], psi, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_prep", [2, 4])
+def test_state_preparation_global_phase_and_matrix_ops(n_prep):
+    """Test that StatePrep, BasisState, GlobalPhase, BlockEncode and a 4-wire excitation match.
+
+    ``n_prep = 4`` takes the decomposed StatePrep (exact up to a phase: compared on probs and on
+    the state up to its global phase); 2 wires run as one unitary (the state exactly).
+    """
+    rng = np.random.default_rng(n_prep)
+    psi = rng.normal(size=2**n_prep) + 1j * rng.normal(size=2**n_prep)
+    psi /= np.linalg.norm(psi)
+
+    def circuit(t):
+        qml.StatePrep(psi, wires=range(n_prep))
+        qml.GlobalPhase(t)
+        qml.BlockEncode(np.array([[0.1, 0.2], [0.3, 0.4]]), wires=[0, 1])
+        qml.DoubleExcitationPlus(t, wires=[0, 1, 2, 3])
+        qml.CNOT([1, 2])
+        return qml.probs(wires=[0, 1, 2, 3]), qml.state(), qml.expval(qml.X(0) @ qml.Y(3))
+
+    ours = qml.QNode(circuit, qml.device("qgradbench.qubit", wires=4))(0.7)
+    ref = qml.QNode(circuit, qml.device("default.qubit", wires=4))(0.7)
+    _close(ours[::2], ref[::2])
+    overlap = np.vdot(ours[1], ref[1])
+    assert abs(abs(overlap) - 1) < TOL
+    if n_prep == 2:
+        assert abs(overlap - 1) < TOL
+
+    def basis():
+        qml.BasisState(np.array([1, 0, 1]), wires=[0, 1, 2])
+        qml.Hadamard(1)
+        return qml.state()
+
+    _close(
+        [qml.QNode(basis, qml.device("qgradbench.qubit", wires=3))()],
+        [qml.QNode(basis, qml.device("default.qubit", wires=3))()],
+    )
+
+
+def test_global_phase_has_zero_derivative():
+    """Test that a trainable GlobalPhase gets a zero adjoint derivative next to a real one."""
+    dev = qml.device("qgradbench.qubit", wires=1)
+
+    @qml.qnode(dev, diff_method="adjoint")
+    def circuit(a, b):
+        qml.RX(a, 0)
+        qml.GlobalPhase(b)
+        return qml.expval(qml.Z(0))
+
+    a, b = pnp.array(0.4, requires_grad=True), pnp.array(0.9, requires_grad=True)
+    ga, gb = qml.grad(circuit)(a, b)
+    assert abs(ga + np.sin(0.4)) < TOL and gb == 0
