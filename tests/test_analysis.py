@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from qgradbench.analysis import study
 from qgradbench.analysis.load import ResultsError, load
 from qgradbench.analysis.report import build_report, write_report
 from qgradbench.analysis.scaling import TWO_DESIGN_SLOPE, fit_models, slope_verdict
+from qgradbench.analysis.stats import FINDING_COLUMNS, tie_text
 from qgradbench.analysis.summaries import (
     bootstrap_ci,
     estimator_summary,
@@ -22,6 +24,8 @@ from qgradbench.analysis.summaries import (
     variance_slopes,
 )
 from qgradbench.cli import main
+
+REFERENCE = Path(__file__).resolve().parents[1] / "results" / "default" / "reference"
 
 
 @pytest.fixture
@@ -271,6 +275,47 @@ class TestReport:
         assert any("0.810" in r for r in readings[0]) and any("0.930" in r for r in readings[1])
         assert any("Never reached 0.90" in r for r in readings[0])
         assert any("Reaching 0.90 test accuracy costs" in r for r in readings[1])
+
+    def test_findings_are_written_and_ties_reported_as_ties(self, tmp_path, capsys):
+        """Test findings.parquet: a planted 5-point gain over 10 seeds is found, equal runs tie."""
+        rng = np.random.default_rng(5)
+        base = rng.normal(0.80, 0.02, 10)
+        rows = train_rows({
+            ("hybrid", "parameter-shift", 1000, 2): list(base + 0.05 + rng.normal(0, 0.02, 10)),
+            ("hybrid", "spsa", 1000, 2): list(base + rng.normal(0, 0.02, 10)),
+            ("hybrid", "backprop", None, 2): list(base + 0.001),
+            ("hybrid", "adjoint", None, 2): list(base + 0.001),
+            ("classical", None, None, None): list(base),
+        })  # fmt: skip
+        rows.to_parquet(tmp_path / "train.parquet")
+        assert main(["report", str(tmp_path), "--format", "md"]) == 0
+        assert f"wrote {tmp_path / 'findings.parquet'}" in capsys.readouterr().out
+        findings = pd.read_parquet(tmp_path / "findings.parquet")
+        assert tuple(findings.columns) == FINDING_COLUMNS
+        versus = findings[findings["family"] == "hybrid minus classical"].set_index("comparison")
+        verdicts = {
+            c.split(",")[0].removeprefix("hybrid "): v for c, v in versus["verdict"].items()
+        }
+        # backprop and adjoint trained identically: one configuration naming both
+        assert verdicts == {
+            "parameter-shift": "above classical",
+            "spsa": tie_text(0.95),
+            "adjoint = backprop": tie_text(0.95),
+        }
+        md = (tmp_path / "report.md").read_text()
+        assert "1 above the classical baseline, 0 below, 2 ties" in md
+        assert "t-interval over 10 seeds" in md and "Clopper-Pearson on 1000 test samples" in md
+
+    def test_reference_report_is_honest(self, tmp_path):
+        """Test the default reference run: no hybrid/classical difference, power law, 3-way tie."""
+        run = shutil.copytree(REFERENCE, tmp_path / "reference")
+        readings = " ".join(build_report(run).readings())
+        assert "0 above the classical baseline, 0 below, 24 ties" in readings
+        assert "95% confidence" not in readings
+        assert "the data prefer the power law" in readings  # local-z: n^-2.00
+        assert "consistent with -0.693 within 1.96 sigma" in readings  # McClean's zz slope
+        assert readings.count("the lowest MSE is a 3-way tie") == 3
+        assert "Bias against the noise floor" in readings and "consistent with 0 for 15" in readings
 
     def test_no_results_is_exit_2(self, tmp_path, capsys):
         """Test that a directory without results is one line and exit code 2."""

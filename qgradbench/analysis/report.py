@@ -5,6 +5,12 @@ study's figures into ``RUN_DIR/figures/``, and writes ``report.md`` and, on requ
 self-contained ``report.html`` (figures embedded as data URIs). Every sentence that states a
 result is built from the tables ("parameter-shift (1000 shots) reaches 0.95 test accuracy
 with 3.1e9 shots"); none is written by hand.
+
+Every comparison the report states is a row of :func:`qgradbench.analysis.stats.findings_table`
+(estimate, interval, p-value, Holm-adjusted p-value within its family, verdict), written to
+``RUN_DIR/findings.parquet``; a difference is called only when its adjusted p-value is below
+``1 - level``, and the rest are reported as ties. Intervals name what they are (a Student-t
+interval over seeds, Clopper-Pearson on test samples).
 """
 
 from __future__ import annotations
@@ -19,13 +25,16 @@ import pandas as pd
 
 from qgradbench.analysis import figures, study
 from qgradbench.analysis.load import ResultsError, load, metadata, run_dirs
+from qgradbench.analysis.stats import LEVEL, Finding, findings_table, tie_text
 from qgradbench.analysis.summaries import (
-    estimator_summary,
-    final_accuracy,
-    hybrid_minus_classical,
+    accuracy_summary,
+    best_configurations,
+    estimator_findings,
+    hybrid_vs_classical,
     peer_ratios,
     shots_to_target,
     step_times,
+    variance_fits,
     variance_slopes,
 )
 
@@ -38,6 +47,7 @@ class Report:
 
     title: str
     blocks: list[tuple[str, object]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     def heading(self, text: str) -> None:  # noqa: D102
         self.blocks.append(("h", text))
@@ -50,6 +60,10 @@ class Report:
 
     def image(self, path: Path) -> None:  # noqa: D102
         self.blocks.append(("img", path))
+
+    def findings_table(self) -> pd.DataFrame:
+        """Every comparison the report makes (:func:`~qgradbench.analysis.stats.findings_table`)."""
+        return findings_table(self.findings)
 
     def readings(self) -> list[str]:
         """The report's sentences (paragraphs), for tests and summaries."""
@@ -157,21 +171,35 @@ def _environment(report: Report, meta: dict) -> None:
     report.table(pd.DataFrame(rows, columns=["", "value"]))
 
 
+def _family(findings: list[Finding]) -> pd.DataFrame:
+    """The findings of one family with Holm-adjusted p-values and verdicts (for display)."""
+    table = findings_table(findings)
+    return table[["comparison", "estimate", "low", "high", "p_value", "p_adjusted", "verdict"]]
+
+
 def _training(report: Report, train: pd.DataFrame, folder: Path, target: float) -> None:
     report.heading("Training: accuracy, shots and hybrid against classical")
-    summary = final_accuracy(train)
+    summary = accuracy_summary(train)
     report.table(summary)
+    n_seeds = int(summary["n"].max())
+    seeds = f"{n_seeds} seed{'' if n_seeds == 1 else 's'}"
+    n_test = summary["n_test"].max() if "n_test" in summary else None
+    report.text(
+        f"mean: mean final test accuracy over the seeds; t_low-t_high: {LEVEL:.0%} Student-t "
+        f"interval over the {seeds} (between-seed spread; zero width when the seeds agree, "
+        f"which with {seeds} is not evidence of zero spread; none for one seed)"
+        + (
+            f"; cp_low-cp_high: {LEVEL:.0%} Clopper-Pearson interval on the n x {int(n_test)} "
+            "pooled test samples (test-sampling error alone; each seed draws its own data)"
+            if n_test is not None and pd.notna(n_test)
+            else ""
+        )
+        + ". Configurations whose train and test accuracy agree at every epoch and seed "
+        "(the same gradient computed different ways) are one row naming all of them."
+    )
     hybrid = summary[summary["model"] == "hybrid"]
     if not hybrid.empty:
-        best = hybrid.sort_values("median", ascending=False).iloc[0]
-        report.text(
-            f"The best hybrid configuration is {best['method']} ({_shots(best['shots'])}, "
-            f"{_layers(best['n_layers'])}): median final test accuracy {best['median']:.3f} "
-            f"[{best['ci_low']:.3f}, {best['ci_high']:.3f}] over {int(best['n'])} seeds; one test "
-            f"sample is {1 / best['n_test']:.3f} of accuracy."
-            if "n_test" in best
-            else f"The best hybrid configuration is {best['method']}."
-        )
+        _best(report, train, hybrid)
         reach = shots_to_target(train, target)
         with_shots = reach[reach["shots"].notna() & (reach["reached"] > 0)]
         if not with_shots.empty:
@@ -180,7 +208,10 @@ def _training(report: Report, train: pd.DataFrame, folder: Path, target: float) 
                 f"{r.median_shots:.2g} shots"
                 for r in with_shots.sort_values("median_shots").itertuples()
             ]
-            report.text(f"Reaching {target:.2f} test accuracy costs: " + "; ".join(phrases) + ".")
+            report.text(
+                f"Reaching {target:.2f} test accuracy costs (median over the seeds that reach "
+                "it; a listing, not a tested ranking): " + "; ".join(phrases) + "."
+            )
             report.table(reach)
         missed = reach[(reach["reached"] == 0)]
         if not missed.empty:
@@ -194,22 +225,72 @@ def _training(report: Report, train: pd.DataFrame, folder: Path, target: float) 
         ):
             report.image(figures.save(plot(train), folder / f"{name}.png"))
         _curves(report, train, folder)
-    diff = hybrid_minus_classical(train)
-    if not diff.empty:
-        report.table(diff)
-        above = diff[diff["ci_low"] > 0]
-        below = diff[diff["ci_high"] < 0]
-        report.text(
-            f"Hybrid minus classical (paired by seed): {len(above)} configurations above the "
-            f"classical baseline with 95% confidence, {len(below)} below, "
-            f"{len(diff) - len(above) - len(below)} indistinguishable; the largest median "
-            f"difference is {diff['median'].max():+.3f} ({_label(diff, 'median', max)})."
+    _versus_classical(report, train, folder)
+
+
+def _best(report: Report, train: pd.DataFrame, hybrid: pd.DataFrame) -> None:
+    top = hybrid["mean"].max()
+    leaders = hybrid[hybrid["mean"] == top]
+    names = "; ".join(
+        f"{r['method']} ({_shots(r['shots'])}, {_layers(r['n_layers'])})"
+        for _, r in leaders.iterrows()
+    )
+    first = leaders.iloc[0]
+    text = (
+        f"The highest mean final test accuracy, {top:.3f}, is reached by "
+        f"{len(leaders)} configuration{'' if len(leaders) == 1 else 's'} ({names})"
+        + (f"; for {names.split('; ')[0]}: " if len(leaders) > 1 else ": ")
+        + _t_text(first["t_low"], first["t_high"], int(first["n"]))
+    )
+    if "cp_low" in first and pd.notna(first["cp_low"]):
+        text += (
+            f", Clopper-Pearson on {int(first['n']) * int(first['n_test'])} test samples "
+            f"[{first['cp_low']:.3f}, {first['cp_high']:.3f}]; one test sample is "
+            f"{1 / first['n_test']:.3f} of accuracy"
         )
-        report.image(
-            figures.save(
-                study.plot_hybrid_minus_classical(train), folder / "hybrid_minus_classical.png"
-            )
+    _, _, findings = best_configurations(train)
+    if findings:
+        report.findings += findings
+        table = findings_table(findings)
+        tied = int((table["verdict"] == tie_text(LEVEL)).sum())
+        text += (
+            f". Paired over seeds against each of the other {len(findings)} configurations "
+            f"(Holm-adjusted, level {LEVEL:g}), {tied} are ties with it and "
+            f"{len(findings) - tied} are lower"
         )
+    report.text(text + ".")
+
+
+def _t_text(low: float, high: float, n: int, sign: str = "") -> str:
+    if n < 2 or pd.isna(low):
+        return f"no t-interval from {n} seed{'' if n == 1 else 's'}"
+    return f"t-interval over {n} seeds [{low:{sign}.3f}, {high:{sign}.3f}]"
+
+
+def _versus_classical(report: Report, train: pd.DataFrame, folder: Path) -> None:
+    findings = hybrid_vs_classical(train)
+    if not findings:
+        return
+    report.findings += findings
+    table = _family(findings)
+    report.table(table)
+    above = int((table["verdict"] == "above classical").sum())
+    below = int((table["verdict"] == "below classical").sum())
+    ties = len(table) - above - below
+    top = table.loc[table["estimate"].idxmax()]
+    n_seeds = int(train["seed"].nunique()) if "seed" in train else 1
+    report.text(
+        f"Hybrid minus classical final test accuracy (paired t-test over matched seeds, "
+        f"Holm-adjusted over the {len(table)} configurations, level {LEVEL:g}): {above} above "
+        f"the classical baseline, {below} below, {ties} ties (no difference after correction). "
+        f"The largest mean difference is {top['estimate']:+.3f} "
+        f"({_t_text(top['low'], top['high'], n_seeds, '+')}; {top['verdict']})."
+    )
+    report.image(
+        figures.save(
+            study.plot_hybrid_minus_classical(train), folder / "hybrid_minus_classical.png"
+        )
+    )
 
 
 def _label(frame: pd.DataFrame, column: str, pick) -> str:
@@ -234,32 +315,98 @@ def _curves(report: Report, train: pd.DataFrame, folder: Path) -> None:
 def _variance(report: Report, variance: pd.DataFrame, folder: Path) -> None:
     report.heading("Gradient variance (barren plateaus)")
     slopes = variance_slopes(variance)
-    if not slopes.empty:
-        report.table(slopes)
-        for r in slopes.itertuples():
-            extra = ""
-            if r.observable == "zz" and r.param == "first":
-                extra = f" (2-design line: 2^({r.two_design_slope / math.log(2):.2f} n))"
-            report.text(
-                f"{r.observable}, {r.depth}, {r.method} ({_shots(r.shots)}): the variance falls "
-                f"as 2^({r.base2_exponent:.2f} n) over {r.qubits} qubits, ln-slope "
-                f"{r.slope:.3f} +- {r.slope_se:.3f}{extra}."
+    fits, findings = variance_fits(variance)
+    if not fits.empty:
+        report.findings += findings
+        report.table(fits)
+        report.text(
+            "Each curve is fitted two ways by weighted least squares on ln Var with the "
+            "variance's standard errors: exponential Var = a b^n (exp_slope = ln b per qubit) "
+            "and power law Var = a n^p (power_exponent = p). chi2/dof near 1 means a fit within "
+            "the errors; above 1 the slope's standard error is scaled by sqrt(chi2/dof). "
+            "preferred is the lower chi2/dof (both models have two parameters, so AIC agrees)."
+        )
+        for r, s in zip(fits.itertuples(), slopes.itertuples(), strict=True):
+            text = (
+                f"{r.observable}, {r.depth}, {r.method} ({_shots(r.shots)}), {r.qubits} "
+                f"qubits: exponential ln-slope {r.exp_slope:.3f} +- {r.exp_se:.3f} "
+                f"(chi2/dof {r.exp_chi2_dof:.2g}), power-law exponent {r.power_exponent:.2f} +- "
+                f"{r.power_se:.2f} (chi2/dof {r.power_chi2_dof:.2g}); "
+                + (
+                    f"the data prefer the {r.preferred}"
+                    if r.preferred != "undecided"
+                    else "with two qubit counts neither model can be preferred (no degrees of "
+                    "freedom left)"
+                )
             )
+            if r.two_design:
+                text += (
+                    f". Against the 2-design slope ln(1/2) = -0.693 per qubit (McClean et al. "
+                    f"2018) the exponential slope "
+                    f"{'is ' if r.two_design.startswith('consistent') else ''}{r.two_design}; "
+                    "the exact 2-design curve "
+                    f"over these qubits has ln-slope {s.two_design_slope:.3f}"
+                )
+            report.text(text + ".")
     report.image(figures.save(study.plot_variance_scaling(variance), folder / "variance.png"))
 
 
 def _estimator(report: Report, estimator: pd.DataFrame, folder: Path) -> None:
     report.heading("Gradient estimators at equal shot budgets")
-    summary = estimator_summary(estimator)
+    summary, findings = estimator_findings(estimator)
+    report.findings += findings
     report.table(summary)
+    report.text(
+        "mse: mean over the circuits with its t-interval (mse_low-mse_high); bias: the "
+        "measured root-mean-square error of the mean over repeats, which for an unbiased "
+        "estimator is the noise floor sqrt(variance / repeats) (noise_floor), not 0; "
+        "bias_excess: the bias left after removing the noise floor, sqrt(max(0, "
+        "bias^2 - variance / repeats)) averaged over circuits."
+    )
+    table = findings_table(findings)
+    bias = table[table["family"] == "estimator bias"]
+    names = [c.split(" above")[0].removeprefix("bias of ") for c in bias["comparison"]]
+    biased = [n for n, v in zip(names, bias["verdict"], strict=True) if v == "biased"]
+    clean = [n for n, v in zip(names, bias["verdict"], strict=True) if v != "biased"]
+    if len(bias):
+        text = (
+            f"Bias against the noise floor (t-test over circuits, Holm over {len(bias)} "
+            f"estimators, level {LEVEL:g}): consistent with 0 for {len(clean)}"
+        )
+        if biased:
+            rows = bias[bias["verdict"] == "biased"]
+            text += "; biased: " + "; ".join(
+                f"{n} (bias {math.sqrt(max(0.0, e)):.3g}, interval "
+                f"[{math.sqrt(max(0.0, lo)):.3g}, {math.sqrt(max(0.0, hi)):.3g}])"
+                for n, e, lo, hi in zip(
+                    biased, rows["estimate"], rows["low"], rows["high"], strict=True
+                )
+            )
+        report.text(text + ".")
     budgets = summary[summary["budget"].notna()] if "budget" in summary else summary.iloc[0:0]
     for budget, group in budgets.groupby("budget"):
-        best = group.sort_values("mse").iloc[0]
-        worst = group.sort_values("mse").iloc[-1]
+        order = group.sort_values("mse")
+        best, worst = order.iloc[0], order.iloc[-1]
+        family = table[table["family"] == f"lowest MSE at {int(budget)}"]
+        tied = [
+            c.split(" minus ")[0].removeprefix("MSE of ")
+            for c, v in zip(family["comparison"], family["verdict"], strict=True)
+            if v == tie_text(LEVEL)
+        ]
+        lead = " = ".join([best["method"], *tied])
         report.text(
-            f"At {int(budget)} shots per Jacobian the lowest MSE is {best['method']}'s "
-            f"({best['mse']:.3g}, cosine {best['cosine']:.3f}); the highest is "
-            f"{worst['method']}'s ({worst['mse']:.3g}), {worst['mse'] / best['mse']:.1f}x more."
+            f"At {int(budget)} shots per Jacobian the lowest mean MSE is {best['method']}'s "
+            f"({best['mse']:.3g}, cosine {best['cosine']:.3f}); paired over the same circuits "
+            f"and Holm-adjusted, the lowest MSE is a {len(tied) + 1}-way tie: {lead}"
+            if tied
+            else f"At {int(budget)} shots per Jacobian the lowest MSE is {best['method']}'s "
+            f"({best['mse']:.3g}, cosine {best['cosine']:.3f}), lower than every other method "
+            f"after Holm's correction"
+        )
+        report.blocks[-1] = (
+            "p",
+            report.blocks[-1][1] + f"; the highest is {worst['method']}'s ({worst['mse']:.3g}), "
+            f"{worst['mse'] / best['mse']:.1f}x the lowest.",
         )
     report.image(figures.save(study.plot_estimator_mse(estimator), folder / "estimator_mse.png"))
 
@@ -275,6 +422,10 @@ def _runtime(report: Report, runtime: pd.DataFrame, folder: Path) -> None:
             f"({fast['time_total'] * 1e3:.3g} ms); the slowest, {slow['method']} "
             f"({_shots(slow['shots'])}), takes {slow['ratio_to_fastest']:.1f}x as long."
         )
+    report.text(
+        "Step times are medians over the timed steps of one run on one machine; they carry no "
+        "interval and their ratios are not tested comparisons (not in findings.parquet)."
+    )
     peers = peer_ratios(runtime)
     if not peers.empty:
         report.table(peers)
@@ -313,13 +464,35 @@ def build_report(run_dir: str | Path, *, target: float = 0.9) -> Report:
                 section(report, tables[table], folder, target)
             else:
                 section(report, tables[table], folder)
+    if report.findings:
+        _findings(report)
     return report
 
 
-def write_report(run_dir: str | Path, formats=("md", "html"), *, target: float = 0.9) -> list:
-    """Write ``report.md`` (and ``report.html``) into ``run_dir``; return the files written.
+def _findings(report: Report) -> None:
+    table = report.findings_table()
+    report.heading("Findings")
+    report.text(
+        f"Every comparison above is a row of findings.parquet: estimate, {LEVEL:.0%} interval, "
+        "p-value, Holm-adjusted p-value within its family, verdict and the rows it rests on. "
+        f"A difference is called only when the adjusted p-value is below {1 - LEVEL:.2g}."
+    )
+    counts = (
+        table.assign(called=table["verdict"] != tie_text(LEVEL))
+        .groupby("family", sort=False)
+        .agg(comparisons=("verdict", "size"), differences=("called", "sum"))
+        .reset_index()
+    )
+    counts["ties"] = counts["comparisons"] - counts["differences"]
+    report.table(counts)
 
-    The figures are written to ``run_dir/figures/`` and listed first.
+
+def write_report(run_dir: str | Path, formats=("md", "html"), *, target: float = 0.9) -> list:
+    """Write ``report.md`` (and ``report.html``) and ``findings.parquet``; return the files.
+
+    The figures are written to ``run_dir/figures/`` and listed first; ``findings.parquet``
+    (every comparison the report makes, :func:`qgradbench.analysis.stats.findings_table`) is
+    written when the report makes any.
     """
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -334,5 +507,9 @@ def write_report(run_dir: str | Path, formats=("md", "html"), *, target: float =
     if "html" in formats:
         path = run_dir / "report.html"
         path.write_text(render_html(report))
+        written.append(path)
+    if report.findings:
+        path = run_dir / "findings.parquet"
+        report.findings_table().to_parquet(path, index=False)
         written.append(path)
     return written

@@ -184,7 +184,7 @@ def slope_verdict(
     z = (slope - reference) / se
     p = math.erfc(abs(z) / math.sqrt(2))
     if abs(z) <= k:
-        text = f"consistent with {reference:.3f} within {k:g} sigma (z = {z:+.1f})"
+        text = f"consistent with {reference:.3f} within {k:.3g} sigma (z = {z:+.1f})"
     else:
         text = f"differs from {reference:.3f} by {abs(z):.1f} sigma"
     return SlopeVerdict(float(z), float(p), text)

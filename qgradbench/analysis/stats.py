@@ -30,6 +30,7 @@ LEVEL = 0.95
 #: Columns of :func:`findings_table`, in order.
 FINDING_COLUMNS = (
     "comparison", "estimate", "low", "high", "level", "p_value", "p_adjusted", "verdict", "rows",
+    "family",
 )  # fmt: skip
 
 
@@ -271,6 +272,7 @@ class Finding:
         rows: the row indices or task keys it was computed from, as text.
         higher, lower: the verdict words for a positive / negative estimate.
         level: nominal level.
+        family: the comparisons adjusted together (e.g. ``hybrid minus classical``).
     """
 
     comparison: str
@@ -282,18 +284,29 @@ class Finding:
     higher: str = "higher"
     lower: str = "lower"
     level: float = LEVEL
+    family: str = "all"
 
 
 def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFrame:
-    """The findings as a table, p-values adjusted over all of them together (one family).
+    """The findings as a table, p-values adjusted within each family of comparisons.
+
+    A family is the set of comparisons one reading of the report rests on (all hybrid
+    configurations against classical; every configuration against the best; ...); Holm's
+    correction within it bounds the chance of any false "higher"/"lower" in that reading.
 
     Returns:
-        Columns ``comparison, estimate, low, high, level, p_value, p_adjusted, verdict, rows``
-        (:data:`FINDING_COLUMNS`), one row per finding, in order.
+        Columns ``comparison, estimate, low, high, level, p_value, p_adjusted, verdict, rows,
+        family`` (:data:`FINDING_COLUMNS`), one row per finding, in order.
     """
     if not findings:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
-    adjusted = adjust([f.p_value for f in findings], method)
+    families = np.array([f.family for f in findings], dtype=object)
+    adjusted = np.full(len(findings), np.nan)
+    for family in dict.fromkeys(families):
+        mask = families == family
+        adjusted[mask] = adjust(
+            [f.p_value for f, m in zip(findings, mask, strict=True) if m], method
+        )
     rows = [
         {
             "comparison": f.comparison,
@@ -305,6 +318,7 @@ def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFram
             "p_adjusted": float(p),
             "verdict": verdict(f.estimate, p, f.level, f.higher, f.lower),
             "rows": f.rows,
+            "family": f.family,
         }
         for f, p in zip(findings, adjusted, strict=True)
     ]

@@ -1,9 +1,16 @@
-"""Summaries of result tables: medians with bootstrap intervals over seeds, slopes, ratios.
+"""Summaries of result tables: intervals over seeds, paired comparisons, slopes, ratios.
 
 Each function takes an experiment's tidy table (:func:`qgradbench.analysis.load`) and returns
-a tidy DataFrame whose columns are documented in its docstring. Intervals are percentile
-bootstrap intervals of the median over seeds (or circuits), from a seeded generator, so a
-summary is reproducible.
+a tidy DataFrame whose columns are documented in its docstring.
+
+The report's summaries (:func:`accuracy_summary`, :func:`hybrid_vs_classical`,
+:func:`best_configurations`, :func:`estimator_findings`, :func:`variance_fits`) use
+:mod:`qgradbench.analysis.stats`: Student-t intervals over seeds, Clopper-Pearson intervals on
+test samples, paired t-tests on matched seeds or circuits and Holm-adjusted verdicts; each
+comparison they make is a :class:`~qgradbench.analysis.stats.Finding`. The older
+median-and-bootstrap summaries (:func:`final_accuracy`, :func:`hybrid_minus_classical`,
+:func:`estimator_summary`) feed the figures; with 3 seeds their percentile bootstrap of the
+median is just ``[min, max]`` (about a 75% interval), so the report no longer quotes them.
 """
 
 from __future__ import annotations
@@ -13,7 +20,22 @@ import math
 import numpy as np
 import pandas as pd
 
-from qgradbench.analysis.scaling import log_slope, two_design_variance
+from qgradbench.analysis.scaling import (
+    TWO_DESIGN_SLOPE,
+    fit_models,
+    log_slope,
+    slope_verdict,
+    two_design_variance,
+)
+from qgradbench.analysis.stats import (
+    Finding,
+    adjust,
+    collapse_identical,
+    mean_interval,
+    paired_difference,
+    proportion_interval,
+    verdict,
+)
 
 LEVEL = 0.95
 N_BOOT = 2000
@@ -154,6 +176,25 @@ def shots_to_target(train: pd.DataFrame, target: float) -> pd.DataFrame:
 VARIANCE_KEYS = ("label", "ansatz", "observable", "param", "method", "shots", "layers_per_qubit")
 
 
+def _variance_curves(variance: pd.DataFrame):
+    """``(key, points, rows)`` per curve: grouped by :data:`VARIANCE_KEYS` and depth rule."""
+    frame = variance.copy()
+    if "layers_per_qubit" in frame and frame["layers_per_qubit"].isna().any():
+        depth = frame["layers_per_qubit"].astype("Float64")
+        frame["depth"] = [
+            f"{int(d)} per qubit" if pd.notna(d) else f"{int(n)} layer{'' if n == 1 else 's'}"
+            for d, n in zip(depth, frame["n_layers"], strict=True)
+        ]
+    else:
+        frame["depth"] = [f"{int(d)} per qubit" for d in frame["layers_per_qubit"]]
+    keys = [*_keys(frame, VARIANCE_KEYS[:-1]), "depth"]
+    for key, group in frame.groupby(keys, dropna=False, sort=True):
+        points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
+        if len(points) < 2 or (points["variance"] <= 0).any():
+            continue
+        yield dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), points, group
+
+
 def variance_slopes(variance: pd.DataFrame) -> pd.DataFrame:
     """Fitted decay of the gradient variance with qubits, beside the 2-design line.
 
@@ -167,21 +208,8 @@ def variance_slopes(variance: pd.DataFrame) -> pd.DataFrame:
         ``2^(exponent n)``) and ``two_design_slope`` (the 2-design curve's slope over the same
         qubits; meaningful for the ``zz`` first-parameter case).
     """
-    frame = variance.copy()
-    if "layers_per_qubit" in frame and frame["layers_per_qubit"].isna().any():
-        depth = frame["layers_per_qubit"].astype("Float64")
-        frame["depth"] = [
-            f"{int(d)} per qubit" if pd.notna(d) else f"{int(n)} layer{'' if n == 1 else 's'}"
-            for d, n in zip(depth, frame["n_layers"], strict=True)
-        ]
-    else:
-        frame["depth"] = [f"{int(d)} per qubit" for d in frame["layers_per_qubit"]]
-    keys = [*_keys(frame, VARIANCE_KEYS[:-1]), "depth"]
     rows = []
-    for key, group in frame.groupby(keys, dropna=False, sort=True):
-        points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
-        if len(points) < 2 or (points["variance"] <= 0).any():
-            continue
+    for key, points, _ in _variance_curves(variance):
         fit = log_slope(points)
         design = pd.DataFrame(
             {"n_qubits": points["n_qubits"], "variance": two_design_variance(points["n_qubits"])}
@@ -189,7 +217,7 @@ def variance_slopes(variance: pd.DataFrame) -> pd.DataFrame:
         n = points["n_qubits"]
         rows.append(
             {
-                **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+                **key,
                 "qubits": f"{int(n.min())}-{int(n.max())}",
                 "slope": fit.slope,
                 "slope_se": fit.slope_se,
@@ -256,3 +284,341 @@ def peer_ratios(runtime: pd.DataFrame) -> pd.DataFrame:
     peers = runtime[runtime["implementation"] != "qgradbench"]
     keys = _keys(peers, ("n_qubits", "n_layers", "batch", "method", "shots", "implementation"))
     return peers[[*keys, "time_total", "ratio_to_qgradbench"]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ the report's statistics
+#: Training columns compared when deciding that two configurations trained the same model:
+#: the accuracies the report is about. Losses are left out on purpose: the same gradient
+#: computed by different kernels (backprop, adjoint, exact parameter-shift) rounds
+#: differently in float32, so their losses drift apart by 1e-6 to 1e-3 over 20 epochs while
+#: every accuracy stays equal.
+TRAIN_MEASURED = ("train_accuracy", "test_accuracy")
+#: Configuration columns merged by :func:`collapsed_final`: only the method, so runs at
+#: different shot counts stay apart even when their accuracies happen to agree.
+COLLAPSE_KEYS = ("method",)
+
+
+def _config_name(row) -> str:
+    shots = row["shots"] if "shots" in row else None
+    parts = [str(row["method"]) if pd.notna(row.get("method")) else str(row["model"])]
+    if "shots" in row:
+        parts.append("exact" if shots is None or pd.isna(shots) else f"{shots} shots")
+    if "n_layers" in row and pd.notna(row["n_layers"]):
+        n = int(row["n_layers"])
+        parts.append(f"{n} layer{'' if n == 1 else 's'}")
+    if "dataset" in row:
+        parts.append(str(row["dataset"]))
+    return ", ".join(parts)
+
+
+def collapsed_final(train: pd.DataFrame) -> pd.DataFrame:
+    """Final epochs, hybrid configurations that trained identically merged into one.
+
+    Backprop, adjoint and exact parameter-shift (and exact shot-adjoint) compute the same
+    gradient, so with the same seeds their runs agree in train and test accuracy
+    (:data:`TRAIN_MEASURED`) at every epoch of every seed;
+    :func:`qgradbench.analysis.stats.collapse_identical` makes them one configuration whose
+    ``method`` names them all (``"adjoint = backprop"``).
+    """
+    hybrid = train[train["model"] == "hybrid"]
+    keys = [c for c in COLLAPSE_KEYS if c in hybrid.columns]
+    measured = [c for c in TRAIN_MEASURED if c in hybrid.columns]
+    if keys and measured and not hybrid.empty:
+        within = [c for c in TRAIN_KEYS if c in hybrid and c not in keys]
+        compared = [*within, *keys, *_keys(hybrid, ("seed", "epoch")), *measured]
+        parts = [
+            collapse_identical(part[compared], keys, measured)
+            for _, part in hybrid.groupby(within, dropna=False, sort=False)
+        ]
+        merged = pd.concat(parts)
+        hybrid = hybrid.loc[merged.index].astype(dict.fromkeys(keys, object))
+        hybrid[keys] = merged[keys]
+    classical = final_epochs(train[train["model"] != "hybrid"])
+    parts = [p for p in (classical, final_epochs(hybrid) if len(hybrid) else None) if p is not None]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _groups(final: pd.DataFrame):
+    keys = _keys(final, TRAIN_KEYS)
+    for key, group in final.groupby(keys, dropna=False, sort=True):
+        yield dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), group
+
+
+def _rows_text(group: pd.DataFrame) -> str:
+    column = "task" if "task" in group else None
+    values = group[column].tolist() if column else group.index.tolist()
+    return f"{column or 'row'} " + ",".join(str(v) for v in values)
+
+
+def accuracy_summary(train: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
+    """Final test accuracy per configuration (identical ones merged): mean and two intervals.
+
+    Returns:
+        One row per configuration with ``mean``; ``t_low``, ``t_high``: Student-t interval
+        over the ``n`` seeds (spread between seeds); ``cp_low``, ``cp_high``: Clopper-Pearson
+        interval on the ``n * n_test`` pooled test samples (each seed draws its own data, so
+        the test sets are independent; this is the test-sampling error alone).
+    """
+    rows = []
+    for config, group in _groups(collapsed_final(train)):
+        acc = group["test_accuracy"].astype(float)
+        iv = mean_interval(acc, level)
+        row = {**config, "mean": iv.estimate, "t_low": iv.low, "t_high": iv.high, "n": iv.n}
+        if "n_test" in group:
+            n_test = int(group["n_test"].iloc[0])
+            k = int(round(float((acc * group["n_test"].astype(float)).sum())))
+            cp = proportion_interval(k, n_test * len(acc), level)
+            row.update(n_test=n_test, cp_low=cp.low, cp_high=cp.high)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def hybrid_vs_classical(train: pd.DataFrame, level: float = LEVEL) -> list[Finding]:
+    """Paired t-tests of hybrid minus classical final test accuracy, matched by data set and seed.
+
+    One :class:`Finding` per (merged) hybrid configuration with a classical run on the same
+    seeds; the verdict words are ``above classical`` / ``below classical``.
+    """
+    final = collapsed_final(train)
+    classical = final[final["model"] == "classical"]
+    if classical.empty:
+        return []
+    base = classical.groupby(["dataset", "seed"])["test_accuracy"].mean()
+    out = []
+    for config, group in _groups(final[final["model"] == "hybrid"]):
+        group = group[
+            [(d, s) in base.index for d, s in zip(group["dataset"], group["seed"], strict=True)]
+        ]
+        if group.empty:
+            continue
+        ref = [base[(d, s)] for d, s in zip(group["dataset"], group["seed"], strict=True)]
+        test = paired_difference(group["test_accuracy"].astype(float), ref, level)
+        rows = _rows_text(group) + "; classical " + _rows_text(classical)
+        out.append(
+            Finding(
+                f"hybrid {_config_name(config)} minus classical (test accuracy, paired over "
+                f"{test.n} seeds)",
+                test.estimate,
+                test.low,
+                test.high,
+                test.p_value,
+                rows,
+                "above classical",
+                "below classical",
+                level,
+                "hybrid minus classical",
+            )
+        )
+    return out
+
+
+def best_configurations(train: pd.DataFrame, level: float = LEVEL):
+    """The hybrid configuration with the highest mean accuracy and those tied with it.
+
+    Each other configuration is compared with the best by a paired t-test on matched seeds
+    (family ``best configuration``). The best is the highest mean; ``tied`` lists every
+    configuration with the same mean or whose difference is not significant after Holm's
+    correction over the family.
+
+    Returns:
+        ``(best_name, tied_names, findings)``; ``(None, [], [])`` without hybrid runs.
+    """
+    final = collapsed_final(train)
+    hybrid = final[final["model"] == "hybrid"]
+    if hybrid.empty:
+        return None, [], []
+    groups = list(_groups(hybrid))
+    means = [float(g["test_accuracy"].mean()) for _, g in groups]
+    top = int(np.argmax(means))
+    config, best = groups[top]
+    best = best.set_index("seed")["test_accuracy"].astype(float)
+    findings = []
+    equal = []
+    for i, (other, group) in enumerate(groups):
+        if i == top:
+            continue
+        if means[i] == means[top]:
+            equal.append(_config_name(other))
+        values = group.set_index("seed")["test_accuracy"].astype(float)
+        seeds = best.index.intersection(values.index)
+        test = paired_difference(best[seeds].to_numpy(), values[seeds].to_numpy(), level)
+        findings.append(
+            Finding(
+                f"best ({_config_name(config)}) minus {_config_name(other)} (test accuracy, "
+                f"paired over {test.n} seeds)",
+                test.estimate,
+                test.low,
+                test.high,
+                test.p_value,
+                _rows_text(group),
+                "best is higher",
+                "best is lower",
+                level,
+                "best configuration",
+            )
+        )
+    adjusted = adjust([f.p_value for f in findings])
+    tied = list(equal)
+    for f, p, (other, _) in zip(
+        findings, adjusted, [g for i, g in enumerate(groups) if i != top], strict=True
+    ):
+        name = _config_name(other)
+        if verdict(f.estimate, p, level) not in ("higher",) and name not in tied:
+            tied.append(name)
+    return _config_name(config), tied, findings
+
+
+def estimator_findings(estimator: pd.DataFrame, level: float = LEVEL):
+    r"""Bias against the noise floor, and the lowest MSE with its ties, per shot budget.
+
+    The ``bias`` column is ``sqrt(mean_e (mean_r J_hat - J)^2)``, whose expectation for an
+    unbiased estimator is the noise floor ``sqrt(variance / repeats)`` (the variance column
+    uses ddof 1). Per circuit the excess ``bias^2 - variance / repeats`` has mean
+    ``b_true^2`` (0 when unbiased); a t-test over the circuits tests it, and the bias is
+    reported as ``sqrt(max(0, excess))`` with the interval's ends treated alike.
+
+    The lowest MSE is compared with every other method at the same budget by a paired t-test
+    on the same circuits (family ``lowest MSE``); ties are named.
+
+    Returns:
+        ``(table, findings)``: one row per (method, budget or shots) with ``gradient_shots``,
+        ``mse`` (mean over circuits), ``mse_low``, ``mse_high`` (t-interval over circuits),
+        ``bias``, ``noise_floor``, ``bias_excess`` (estimated true bias), ``cosine``.
+    """
+    keys = _keys(estimator, ("n_qubits", "n_layers", "method", "budget", "shots"))
+    rows, findings = [], []
+    for key, group in estimator.groupby(keys, dropna=False, sort=True):
+        config = dict(zip(keys, key, strict=True))
+        mse = mean_interval(group["mse"], level)
+        floor2 = group["variance"].astype(float) / group["repeats"].astype(float)
+        excess = group["bias"].astype(float) ** 2 - floor2
+        test = paired_difference(excess.to_numpy(), np.zeros(len(excess)), level)
+        clip = lambda v: math.sqrt(max(0.0, v)) if not math.isnan(v) else math.nan  # noqa: E731
+        rows.append(
+            {
+                **config,
+                "gradient_shots": int(group["gradient_shots"].iloc[0]),
+                "mse": mse.estimate,
+                "mse_low": mse.low,
+                "mse_high": mse.high,
+                "bias": float(group["bias"].mean()),
+                "noise_floor": float(np.sqrt(floor2).mean()),
+                "bias_excess": clip(test.estimate),
+                "cosine": float(group["cosine"].mean()),
+            }
+        )
+        name = _estimator_name(config)
+        findings.append(
+            Finding(
+                f"bias of {name} above its noise floor sqrt(variance / repeats) (squared, "
+                f"t over {test.n} circuits)",
+                test.estimate,
+                test.low,
+                test.high,
+                test.p_value,
+                _rows_text(group),
+                "biased",
+                "below the noise floor",
+                level,
+                "estimator bias",
+            )
+        )
+    table = pd.DataFrame(rows)
+    if "budget" in estimator:
+        for budget, part in estimator[estimator["budget"].notna()].groupby("budget"):
+            findings += _mse_ties(part, int(budget), level)
+    return table, findings
+
+
+def _estimator_name(config: dict) -> str:
+    shots = config.get("shots")
+    text = "exact" if shots is None or pd.isna(shots) else f"{int(shots)} shots"
+    budget = config.get("budget")
+    if budget is not None and not pd.isna(budget):
+        text += f", budget {int(budget)}"
+    return f"{config['method']} ({text})"
+
+
+def _mse_ties(part: pd.DataFrame, budget: int, level: float) -> list[Finding]:
+    means = part.groupby("method")["mse"].mean().sort_values()
+    best = means.index[0]
+    ref = part[part["method"] == best].set_index("circuit")["mse"].astype(float)
+    out = []
+    for method in means.index[1:]:
+        other = part[part["method"] == method].set_index("circuit")["mse"].astype(float)
+        common = ref.index.intersection(other.index)
+        test = paired_difference(other[common].to_numpy(), ref[common].to_numpy(), level)
+        out.append(
+            Finding(
+                f"MSE of {method} minus {best} at {budget} shots per Jacobian (paired over "
+                f"{test.n} circuits)",
+                test.estimate,
+                test.low,
+                test.high,
+                test.p_value,
+                _rows_text(part[part["method"].isin([best, method])]),
+                "higher MSE",
+                "lower MSE",
+                level,
+                f"lowest MSE at {budget}",
+            )
+        )
+    return out
+
+
+def variance_fits(variance: pd.DataFrame, level: float = LEVEL):
+    """Exponential and power-law fits of every variance curve, and 2-design slope verdicts.
+
+    Returns:
+        ``(table, findings)``: per curve (as :func:`variance_slopes` groups them) ``exp_slope``,
+        ``exp_se`` (scaled by ``sqrt(chi2/dof)`` when above 1), ``exp_chi2_dof``,
+        ``power_exponent``, ``power_se``, ``power_chi2_dof``, ``preferred`` (lower chi2/dof)
+        and, for the ``zz`` first-parameter (McClean) curves, ``two_design`` (the verdict of
+        the exponential slope against ``ln(1/2)`` within ``z_{(1+level)/2}`` standard errors);
+        one finding per such verdict.
+    """
+    rows, findings = [], []
+    z = float(_st_norm_ppf((1 + level) / 2))
+    for key, points, group in _variance_curves(variance):
+        fits = fit_models(points)
+        e, p = fits.exponential, fits.power_law
+        n = points["n_qubits"]
+        row = {
+            **key,
+            "qubits": f"{int(n.min())}-{int(n.max())}",
+            "exp_slope": e.slope,
+            "exp_se": e.scaled_se,
+            "exp_chi2_dof": e.chi2_dof,
+            "power_exponent": p.slope,
+            "power_se": p.scaled_se,
+            "power_chi2_dof": p.chi2_dof,
+            "preferred": fits.preferred,
+            "two_design": "",
+        }
+        if key.get("observable") == "zz" and key.get("param") == "first":
+            v = slope_verdict(e.slope, e.scaled_se, TWO_DESIGN_SLOPE, k=z)
+            row["two_design"] = v.text
+            diff = e.slope - TWO_DESIGN_SLOPE
+            findings.append(
+                Finding(
+                    f"{key['observable']} {key['depth']} exponential ln-slope minus the "
+                    "2-design ln(1/2) (McClean et al. 2018; se scaled by sqrt(chi2/dof))",
+                    diff,
+                    diff - z * e.scaled_se,
+                    diff + z * e.scaled_se,
+                    v.p_value,
+                    _rows_text(group),
+                    "shallower than 2-design",
+                    "steeper than 2-design",
+                    level,
+                    "2-design slope",
+                )
+            )
+        rows.append(row)
+    return pd.DataFrame(rows), findings
+
+
+def _st_norm_ppf(q: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(q)
