@@ -258,10 +258,36 @@ def _global_phase_ops(tape) -> np.ndarray:
     return np.exp(-1j * phi)
 
 
+def _structure(spec: CircuitSpec) -> tuple:
+    """What a spec of :func:`tape_to_spec` compiles from: its gates without angle values."""
+    return (spec.n_qubits,) + tuple(
+        (g.name, g.wires, g.word, None if g.matrix is None else g.matrix.tobytes(), len(g.params))
+        for g in spec.gates
+    )
+
+
+_COMPILED: dict = {}
+_COMPILED_MAX = 256
+
+
+def compiled(spec: CircuitSpec):
+    """The compiled circuit of a :func:`tape_to_spec` spec, cached by structure.
+
+    Tapes that differ only in their angles (an optimisation loop, a batch of inputs, a
+    broadcast split) share one compiled circuit and its execution schedules.
+    """
+    key = _structure(spec)
+    if key not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[key] = spec.compile()[0]
+    return _COMPILED[key]
+
+
 def final_state(tape) -> tuple[np.ndarray, bool]:
     """The tape's final state as ``default.qubit`` has it: ``((B,) 2, ..., 2)``, batched or not."""
     spec, theta, _ = tape_to_spec(tape)
-    circuit, _ = spec.compile()
+    circuit = compiled(spec)
     state = circuit.run(theta, _DTYPE).numpy()
     if len(tape.wires) == 0:
         state = state[:, :1]  # no wires: the amplitude of |0>
@@ -303,14 +329,14 @@ class QgradbenchQubit(Device):
 
     # -------------------------------------------------------------- configuration
     def _method(self, config) -> str | None:
-        if config is None or config.gradient_method not in ("adjoint", "device"):
+        if config is None or config.gradient_method not in ("adjoint", "device", "best"):
             return None
-        if config.gradient_method == "adjoint":
+        if config.gradient_method in ("adjoint", "best"):
             return "adjoint"
         return (config.gradient_keyword_arguments or {}).get("method", "adjoint")
 
     def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
-        """Adjoint (exact), and ``device`` with a method of :data:`DEVICE_METHODS`.
+        """Adjoint (exact; also ``best``), and ``device`` with a method of :data:`DEVICE_METHODS`.
 
         Only expectation values of Pauli sums on circuits of the gate set are differentiated;
         the shot-free ``adjoint`` refuses shots, the other device methods take them.
@@ -422,7 +448,7 @@ class QgradbenchQubit(Device):
 
         tape = tape.map_to_standard_wires()
         spec, theta, slot_of = tape_to_spec(tape)
-        circuit, _ = spec.compile()
+        circuit = compiled(spec)
         qubit = {i: i for i in range(spec.n_qubits)}
         sums = [_observable(m, i, qubit) for i, m in enumerate(tape.measurements)]
         execution = Execution(
@@ -467,6 +493,7 @@ __all__ = [
     "DEVICE_METHODS",
     "ZERO",
     "QgradbenchQubit",
+    "compiled",
     "final_state",
     "global_phases",
     "householder",

@@ -211,7 +211,13 @@ def test_tracker_counts_as_default_qubit():
             qnode(np.array([[0.1], [0.2]]).T)
         return tracker.totals
 
-    for kwargs in ({}, {"shots": 100}, {"shots": [10, 20]}):
+    cases = (
+        {"diff_method": None},
+        {"diff_method": "adjoint"},  # both split the broadcast tape for the sweep
+        {"diff_method": None, "shots": 100},
+        {"diff_method": None, "shots": [10, 20]},
+    )
+    for kwargs in cases:
         assert totals("qgradbench.qubit", **kwargs) == totals("default.qubit", **kwargs)
 
 
@@ -308,3 +314,62 @@ def test_global_phase_has_zero_derivative():
     a, b = pnp.array(0.4, requires_grad=True), pnp.array(0.9, requires_grad=True)
     ga, gb = qml.grad(circuit)(a, b)
     assert abs(ga + np.sin(0.4)) < TOL and gb == 0
+
+
+def _torch_training(name: str) -> list[float]:
+    """The tutorial's hybrid model: Linear, a QNode in qml.qnn.TorchLayer, Linear, Adam."""
+    import torch
+
+    torch.manual_seed(0)
+    dev = qml.device(name, wires=2)
+
+    @qml.qnode(dev)
+    def qnode(inputs, weights):
+        qml.AngleEmbedding(inputs, wires=range(2))
+        qml.BasicEntanglerLayers(weights, wires=range(2))
+        return [qml.expval(qml.Z(i)) for i in range(2)]
+
+    layer = qml.qnn.TorchLayer(qnode, {"weights": (2, 2)})
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), layer, torch.nn.Linear(2, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    x = torch.randn(8, 3)
+    y = x.sum(1, keepdim=True).tanh()
+    losses = []
+    for _ in range(3):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_torch_layer_training_runs_unchanged():
+    """Test that a TorchLayer model trained with Adam follows default.qubit's losses (float32)."""
+    ours, ref = _torch_training("qgradbench.qubit"), _torch_training("default.qubit")
+    assert np.allclose(ours, ref, atol=1e-5)  # torch.nn.Linear works in float32
+
+
+def _vqe(name: str) -> np.ndarray:
+    """The tutorial's VQE: an expval of a Hamiltonian, qml.GradientDescentOptimizer."""
+    dev = qml.device(name, wires=2)
+    h = qml.Hamiltonian([0.5, -0.8, 0.3], [qml.Z(0) @ qml.Z(1), qml.X(0), qml.Y(1)])
+
+    @qml.qnode(dev)
+    def cost(p):
+        qml.RY(p[0], 0)
+        qml.RY(p[1], 1)
+        qml.CNOT([0, 1])
+        qml.RX(p[2], 1)
+        return qml.expval(h)
+
+    opt = qml.GradientDescentOptimizer(0.2)
+    p = pnp.array([0.1, 0.2, 0.3], requires_grad=True)
+    for _ in range(5):
+        p = opt.step(cost, p)
+    return np.append(np.asarray(p), cost(p))
+
+
+def test_vqe_runs_unchanged():
+    """Test that a VQE with GradientDescentOptimizer follows default.qubit's steps to 1e-10."""
+    assert np.max(np.abs(_vqe("qgradbench.qubit") - _vqe("default.qubit"))) < TOL
