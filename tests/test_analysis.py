@@ -161,7 +161,7 @@ class TestModelFits:
         assert abs(fits.exponential.slope - TWO_DESIGN_SLOPE) < 3 * fits.exponential.scaled_se
 
     def test_chi2_and_scaled_error(self):
-        """Test chi2 = sum of squared weighted residuals and the Birge scaling sqrt(chi2/dof)."""
+        """Test that chi2 sums squared weighted residuals and se scales by sqrt(chi2/dof)."""
         frame = _noisy_curve(lambda n: 0.3 * n**-2.0, seed=2)
         fit = fit_models(frame).exponential
         sigma = frame["variance_se"] / frame["variance"]
@@ -277,7 +277,7 @@ class TestReport:
         assert any("Reaching 0.90 test accuracy costs" in r for r in readings[1])
 
     def test_findings_are_written_and_ties_reported_as_ties(self, tmp_path, capsys):
-        """Test findings.parquet: a planted 5-point gain over 10 seeds is found, equal runs tie."""
+        """Test that findings.parquet finds a planted 5-point gain and calls equal runs ties."""
         rng = np.random.default_rng(5)
         base = rng.normal(0.80, 0.02, 10)
         rows = train_rows({
@@ -307,7 +307,7 @@ class TestReport:
         assert "t-interval over 10 seeds" in md and "Clopper-Pearson on 1000 test samples" in md
 
     def test_reference_report_is_honest(self, tmp_path):
-        """Test the default reference run: no hybrid/classical difference, power law, 3-way tie."""
+        """Test that the reference report claims no hybrid gain, a power law and 3-way MSE ties."""
         run = shutil.copytree(REFERENCE, tmp_path / "reference")
         readings = " ".join(build_report(run).readings())
         assert "0 above the classical baseline, 0 below, 24 ties" in readings

@@ -41,7 +41,7 @@ class TestIntervals:
         assert abs(hits / DRAWS - 0.95) < COVERAGE_TOL
 
     def test_t_interval_closed_form(self):
-        """Test the t interval against x_bar +- t_{2,0.975} s / sqrt(3) for 1, 2, 3."""
+        """Test that the t interval of 1, 2, 3 is x_bar +- t_{2,0.975} s / sqrt(3)."""
         iv = mean_interval([1.0, 2.0, 3.0])
         assert iv.estimate == 2.0 and iv.n == 3
         assert iv.high - 2.0 == pytest.approx(4.302652729911275 * 1.0 / math.sqrt(3))
@@ -64,7 +64,7 @@ class TestIntervals:
         assert abs(simulated - 0.95) < COVERAGE_TOL + (exact - 0.95)
 
     def test_clopper_pearson_closed_form(self):
-        """Test the edges: k = 0 gives high 1 - (alpha/2)^(1/n), k = n low (alpha/2)^(1/n)."""
+        """Test that k = 0 gives high 1 - (alpha/2)^(1/n) and k = n gives low (alpha/2)^(1/n)."""
         iv = proportion_interval(0, 10)
         assert iv.low == 0 and iv.high == pytest.approx(1 - 0.025 ** (1 / 10))
         iv = proportion_interval(10, 10)
@@ -75,13 +75,13 @@ class TestIntervals:
 
 class TestAdjust:
     def test_holm_by_hand(self):
-        """Test Holm on p = .01 .04 .03 .005: sorted times 4,3,2,1, running max."""
+        """Test that Holm on p = .01 .04 .03 .005 matches the hand computation."""
         out = adjust([0.01, 0.04, 0.03, 0.005], "holm")
         # sorted .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> max-accumulated .02 .03 .06 .06
         assert out == pytest.approx([0.03, 0.06, 0.06, 0.02])
 
     def test_bh_by_hand(self):
-        """Test Benjamini-Hochberg on p = .01 .04 .03 .005: m p / rank, running min from the top."""
+        """Test that Benjamini-Hochberg on p = .01 .04 .03 .005 matches the hand computation."""
         out = adjust([0.01, 0.04, 0.03, 0.005], "bh")
         # sorted .005*4/1=.02, .01*4/2=.02, .03*4/3=.04, .04*4/4=.04
         assert out == pytest.approx([0.02, 0.04, 0.04, 0.02])
@@ -108,7 +108,7 @@ def _study(rng, n_configs, seeds, effect=None):
 
 class TestFindings:
     def test_paired_difference_matches_scipy(self):
-        """Test the paired t-test against scipy.stats.ttest_rel."""
+        """Test that the paired t-test agrees with scipy.stats.ttest_rel."""
         rng = np.random.default_rng(0)
         a, b = rng.normal(size=6), rng.normal(size=6)
         t = paired_difference(a, b)
