@@ -63,3 +63,40 @@ def test_switch_off_keeps_the_defaults():
     result = _probe("0")
     assert not result["applied"] and not result["retained"]
     assert result["faults"] > 10 * PAGES_PER_TENSOR // 2, result
+
+
+LAYER_PROBE = """
+import json, resource, torch
+import qgradbench
+torch.set_num_threads(1)
+x, faults = torch.rand(8, 20), {}
+for layers in (1, 3):
+    layer = qgradbench.QuantumLayer(20, layers, seed=0)
+    with torch.no_grad():
+        layer(x)  # warm-up: schedules, index tables
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        layer(x)
+    faults[layers] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(json.dumps(faults))
+"""
+
+
+@glibc
+def test_plain_forward_faults_do_not_grow_with_depth():
+    """Test that a no-grad forward without retained memory faults in a depth-independent amount.
+
+    20 qubits x batch 8 in complex64: 64 MiB per state, above glibc's largest mmap threshold,
+    so every state allocated is a fresh mapping faulting in 16,384 pages. A strongly
+    entangling layer is 5 passes (4 wire groups, one CNOT ring): a state per pass would add
+    about 160,000 faults for two more layers; two reused buffers add none (measured: 57,349
+    against 57,636, the constant being the product state, its buffer and the readout).
+    """
+    env = {k: v for k, v in os.environ.items() if k != memory.ENV_SWITCH}
+    env[memory.ENV_SWITCH] = "0"
+    env["OMP_NUM_THREADS"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", LAYER_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    faults = json.loads(out.stdout)
+    assert faults["3"] - faults["1"] < PAGES_PER_TENSOR // 4, faults
+    assert faults["1"] < 6 * PAGES_PER_TENSOR, faults

@@ -218,3 +218,93 @@ class TestDiagonalLayers:
         kinds = [type(stage) for stage in circuit.schedule(0).stages]
         assert kinds.count(DiagonalStage) == 2
         self.check_states(spec)
+
+
+class TestBufferedRuns:
+    """Without autograd a run reuses two state buffers (:class:`qgradbench.engine.PingPong`)."""
+
+    @pytest.mark.parametrize("dense_qubits,block_wires", SHORTCUTS)
+    def test_states_equal_the_recorded_run(self, dense_qubits, block_wires):
+        """Test that the buffered run gives the recorded (autograd) run's states.
+
+        The same kernels, but on the recorded path the first stage may read a broadcast view of
+        one product state, where the buffered one reads a copy: BLAS may round differently
+        (seen: 7e-17), so the tolerance is a few complex128 ulps of a unit-norm amplitude.
+        """
+        for n_qubits, seed in ((4, 0), (5, 3)):
+            circuit = random_circuit(n_qubits, 6 * n_qubits + 4, seed)
+            gen = torch.Generator().manual_seed(seed)
+            theta = 4 * torch.rand(BATCH, circuit.n_params, generator=gen, dtype=torch.float64)
+            batched, shared, _ = split(theta, circuit.n_params // 3)
+            schedule = Schedule(circuit, batched.shape[1], dense_qubits, block_wires)
+            buffered = schedule.run(batched, shared, torch.complex128)
+            recorded = schedule.run(batched, shared.clone().requires_grad_(), torch.complex128)
+            assert recorded.requires_grad
+            torch.testing.assert_close(buffered, recorded.detach(), rtol=0, atol=1e-15)
+
+    def test_diagonal_layers_equal_the_recorded_run(self):
+        """Test that a diagonal layer multiplied in place gives the recorded run's state."""
+        spec = TestDiagonalLayers._ring(8, 2, rz_layer=False)
+        circuit, _ = spec.compile()
+        shared = torch.rand(spec.n_weights, dtype=torch.float64) * 6
+        batched = torch.zeros(BATCH, 0, dtype=torch.float64)
+        buffered = circuit.schedule(0).run(batched, shared, torch.complex128)
+        recorded = circuit.schedule(0).run(batched, shared.requires_grad_(), torch.complex128)
+        torch.testing.assert_close(buffered, recorded.detach(), rtol=0, atol=1e-15)
+
+    @staticmethod
+    def _allocated(layers: int, no_grad: bool) -> int:
+        """States PingPong allocates for one 8-qubit layer run of ``layers`` layers."""
+        from qgradbench.circuits import strongly_entangling
+
+        circuit = strongly_entangling(8, layers)
+        x = torch.rand(BATCH, 8)
+        weights = torch.rand(circuit.n_params - 8)
+        schedule = Schedule(circuit, 8)
+        before = engine.PingPong.allocated
+        with torch.set_grad_enabled(not no_grad):
+            schedule.run(x, weights.requires_grad_(not no_grad))
+        return engine.PingPong.allocated - before
+
+    def test_allocations_do_not_grow_with_depth(self):
+        """Test that a run without autograd allocates at most two states at any depth."""
+        assert self._allocated(2, no_grad=True) <= 2
+        assert self._allocated(8, no_grad=True) <= 2
+        assert self._allocated(8, no_grad=False) == 0  # the recorded path keeps every state
+
+    def test_returned_states_are_not_overwritten(self):
+        """Test that a state a run returned is unchanged by later runs (buffers are per call)."""
+        empty = torch.zeros(BATCH, 0, dtype=torch.float64)
+        for seed, block_wires in ((0, 3), (0, 1), (1, 1), (2, 2)):  # odd and even step counts
+            circuit = random_circuit(5, 34, seed)
+            schedule = Schedule(circuit, 0, 0, block_wires)
+            first = schedule.run(empty, torch.zeros(circuit.n_params, dtype=torch.float64))
+            kept = first.clone()
+            for draw in range(2):
+                gen = torch.Generator().manual_seed(draw)
+                schedule.run(empty, torch.rand(circuit.n_params, generator=gen).double())
+            assert torch.equal(first, kept)
+
+
+@pytest.mark.parametrize("method", ["backprop", "adjoint"])
+def test_no_grad_runs_leave_saved_tensors_alone(method):
+    """Test that no-grad forwards between a forward and its backward leave the gradient exact.
+
+    A buffer of a no-grad run that aliased a tensor autograd saved (the state the adjoint
+    sweep starts from, a state backprop keeps) would change the interleaved gradient.
+    """
+    from qgradbench import QuantumLayer
+
+    torch.manual_seed(0)
+    x, other = torch.rand(BATCH, 8), torch.rand(BATCH, 8)
+    layer = QuantumLayer(8, 3, diff_method=method, seed=0)
+    layer(x).sum().backward()
+    want = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    out = layer(x)
+    with torch.no_grad():
+        for _ in range(2):
+            layer(other)
+    out.sum().backward()
+    for param, grad in zip(layer.parameters(), want, strict=True):
+        assert torch.equal(param.grad, grad)

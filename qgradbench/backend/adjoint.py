@@ -141,32 +141,11 @@ def adjoint_sweep(
 
     per_slot = []  # (values (B, K, rows), slots): the diagonal layers' derivatives
 
+    buffers = None if torch.is_grad_enabled() and both.requires_grad else engine.PingPong(both)
     for stage, step in zip(reversed(schedule.stages), plan.stages, strict=True):
-        if isinstance(stage, Monomial | Unitary):
-            both = engine.apply_fixed(both, stage.inverse)
-        elif isinstance(stage, DiagonalStage):
-            per_slot.append(_diagonal_derivatives(both, schedule, stage.layer, n))
-            phases = gates.diagonals[stage.layer]
-            phases = phases.unsqueeze(1) if phases.dim() > 1 else phases  # (B, 1, 2**n)
-            both = apply_phases(both, phases.conj(), n)
-        elif isinstance(stage, DenseStage):
-            layer = schedule.dense_layers[stage.layer]
-            if layer.post is not None:
-                both = engine.apply_monomial(both, layer.post.inverse)
-            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
-            flat = both.reshape(*both.shape[:2], -1) @ unitaries[stage.layer].conj()
-            both = flat.reshape(both.shape)
-        elif isinstance(stage, FusedStage):
-            blocks = schedule.fused_blocks(stage, gates)
-            for block, group_step in zip(reversed(blocks), step, strict=True):
-                differentiate(group_step, _group_reduced(both, block.shape[-1]))
-                block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
-                both = fused.apply_block_top_inverse(both, block, n)
-        else:
-            differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
-            inverse = schedule.gate_matrix(stage, gates).mH
-            inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
-            both = engine.apply_matrix(both, inverse, stage.wire, n)
+        both = _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differentiate)
+        per_slot.extend(both[1:])
+        both = both[0]
     if plan.lead.wires:
         if n > schedule.dense_qubits and len(plan.lead.wires) > 1:
             columns = schedule.lead_columns(gates, batched.shape[0])
@@ -187,6 +166,59 @@ def adjoint_sweep(
     for values, slots in per_slot:
         grads.index_add_(-1, slots, values)
     return grads
+
+
+def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differentiate):
+    """Emit one stage's derivatives and apply its inverse to ``both`` (:func:`adjoint_sweep`).
+
+    With ``buffers`` (:class:`qgradbench.engine.PingPong` holding ``both``, when nothing is
+    recorded for autograd) each inverse writes into the spare buffer, or in place for a
+    diagonal layer: the sweep allocates a fixed number of state pairs. Without, each inverse
+    returns a new tensor (differentiable).
+
+    Returns:
+        ``(both, *per_slot)``: the new pair, then a diagonal layer's ``(values, slots)``.
+    """
+    n = schedule.n_qubits
+
+    def apply(kernel):  # kernel(state, out) -> new state; out None: allocate
+        return kernel(both, None) if buffers is None else buffers.step(kernel)
+
+    if isinstance(stage, Monomial | Unitary):
+        return (apply(lambda s, out: engine.apply_fixed(s, stage.inverse, out)),)
+    if isinstance(stage, DiagonalStage):
+        found = _diagonal_derivatives(both, schedule, stage.layer, n)
+        phases = gates.diagonals[stage.layer]
+        phases = phases.unsqueeze(1) if phases.dim() > 1 else phases  # (B, 1, 2**n)
+        if buffers is None:
+            return apply_phases(both, phases.conj(), n), found
+        both.reshape(*both.shape[:2], 2**n).mul_(phases.conj())  # exact in place
+        return both, found
+    if isinstance(stage, DenseStage):
+        layer = schedule.dense_layers[stage.layer]
+        if layer.post is not None:
+            both = apply(lambda s, out: engine.apply_monomial(s, layer.post.inverse, out))
+        differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+        unitary = unitaries[stage.layer].conj()
+
+        def product(state, out):
+            flat = state.reshape(*state.shape[:2], -1)
+            if out is None:
+                return (flat @ unitary).reshape(state.shape)
+            return torch.matmul(flat, unitary, out=out.view(flat.shape))
+
+        return (apply(product),)
+    if isinstance(stage, FusedStage):
+        blocks = schedule.fused_blocks(stage, gates)
+        for block, group_step in zip(reversed(blocks), step, strict=True):
+            differentiate(group_step, _group_reduced(both, block.shape[-1]))
+            block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
+            both = apply(lambda s, out, b=block: fused.apply_block_top_inverse(s, b, n, out))
+        return (both,)
+    differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+    inverse = schedule.gate_matrix(stage, gates).mH
+    inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
+    return (apply(lambda s, out: engine.apply_matrix(s, inverse, stage.wire, n, out)),)
 
 
 def _diagonal_derivatives(both: torch.Tensor, schedule: Schedule, layer: int, n: int):

@@ -549,6 +549,9 @@ class Schedule:
         batch = batched.shape[0]
         state = self._product_state(gates, t, batch)
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
+        recorded = batched.requires_grad or shared.requires_grad or state.requires_grad
+        if not (torch.is_grad_enabled() and recorded):  # nothing to save: two buffers suffice
+            return self._run_buffered(state, gates, unitaries)
         for stage in self.stages:  # inline: on small registers the per-stage overhead shows
             if isinstance(stage, DenseStage):
                 flat = state.reshape(batch, -1) @ unitaries[stage.layer].T
@@ -564,6 +567,42 @@ class Schedule:
             else:
                 state = engine.apply_fixed(state, stage)
         return state
+
+    def _run_buffered(self, state: torch.Tensor, gates: Gates, unitaries) -> torch.Tensor:
+        """:meth:`run`'s stages without autograd, in two state buffers (:class:`engine.PingPong`).
+
+        The same kernels as the recorded path, writing into the buffer that is not the input
+        (a diagonal layer multiplies in place), so a run allocates a fixed number of states.
+        ``state``, the product state, is the run's own and becomes one of the buffers.
+        """
+        buffers = engine.PingPong(state)
+        for stage in self.stages:
+            self._apply_buffered(stage, buffers, gates, unitaries)
+        return buffers.state
+
+    def _apply_buffered(self, stage, buffers, gates: Gates, unitaries) -> None:
+        """Apply one stage to ``buffers.state`` ``(B, 2, ..., 2)`` without autograd."""
+        n = self.n_qubits
+        if isinstance(stage, DenseStage):
+            unitary = unitaries[stage.layer].T
+
+            def dense_product(state, out):
+                flat = state.reshape(state.shape[0], -1)
+                return torch.matmul(flat, unitary, out=out.view(flat.shape))
+
+            buffers.step(dense_product)
+        elif isinstance(stage, DiagonalStage):
+            state = buffers.state
+            flat = state.reshape(*state.shape[: state.dim() - n], 2**n)
+            flat.mul_(gates.diagonals[stage.layer])  # elementwise: exact in place
+        elif isinstance(stage, FusedStage):
+            for block in self.fused_blocks(stage, gates):
+                buffers.step(lambda state, out, b=block: fused.apply_block_bottom(state, b, n, out))
+        elif isinstance(stage, GateStage):
+            matrix = self.gate_matrix(stage, gates)
+            buffers.step(lambda state, out: engine.apply_matrix(state, matrix, stage.wire, n, out))
+        else:
+            buffers.step(lambda state, out: engine.apply_fixed(state, stage, out))
 
     def _apply(self, stage, state, gates: Gates, unitaries, branches: bool = False):
         """Apply one stage to ``state`` ``(B, 2, ..., 2)``.

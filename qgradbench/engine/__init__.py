@@ -1,5 +1,6 @@
 """Batched state-vector simulator in PyTorch: states, gates, measurement. No training, no I/O."""
 
+from qgradbench.engine.buffers import PingPong
 from qgradbench.engine.dense import (
     kron_table,
     kron_unitaries,
@@ -35,6 +36,7 @@ __all__ = [
     "MONOMIAL_GATES",
     "PAULIS",
     "Monomial",
+    "PingPong",
     "Unitary",
     "apply_fixed",
     "apply_matrix",

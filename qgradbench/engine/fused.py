@@ -94,7 +94,9 @@ def _per_product(unitary: torch.Tensor, lead: torch.Size, count: int) -> torch.T
     return unitary.expand(*lead, size, size).reshape(count, size, size)
 
 
-def apply_block_bottom(state: torch.Tensor, unitary: torch.Tensor, n_qubits: int) -> torch.Tensor:
+def apply_block_bottom(
+    state: torch.Tensor, unitary: torch.Tensor, n_qubits: int, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Apply ``unitary`` to the bottom ``k`` wires and move them to the top.
 
     Differentiable; the backward pass is the same kind of product (:class:`_BlockBottom`).
@@ -104,21 +106,28 @@ def apply_block_bottom(state: torch.Tensor, unitary: torch.Tensor, n_qubits: int
         unitary: ``(K, K)`` for all circuits, or one per circuit, broadcastable to
             ``(*batch, K, K)``.
         n_qubits: number of wire axes.
+        out: without gradients, a contiguous tensor of ``state``'s shape to write the result
+            into (:class:`qgradbench.engine.PingPong`), or ``None``.
 
     Returns:
         The state with wire order ``[bottom k, the rest]``, same shape.
     """
     if torch.is_grad_enabled() and (state.requires_grad or unitary.requires_grad):
         return _BlockBottom.apply(state, unitary, n_qubits)
-    return _block_bottom(state, unitary, n_qubits)
+    return _block_bottom(state, unitary, n_qubits, out)
 
 
-def _block_bottom(state: torch.Tensor, unitary: torch.Tensor, n_qubits: int) -> torch.Tensor:
+def _block_bottom(
+    state: torch.Tensor, unitary: torch.Tensor, n_qubits: int, out: torch.Tensor | None = None
+) -> torch.Tensor:
     shape = state.shape
     lead = shape[: len(shape) - n_qubits]
     size = unitary.shape[-1]
     flat = state.reshape(-1, 2**n_qubits // size, size)  # (b, M, K)
     u = _per_product(unitary, lead, flat.shape[0])
+    if out is not None:
+        torch.bmm(u, flat.transpose(1, 2), out=out.view(flat.shape[0], size, -1))
+        return out
     return torch.bmm(u, flat.transpose(1, 2)).reshape(shape)
 
 
@@ -169,11 +178,12 @@ def _block_bottom_backward(state, unitary, n, grad, needs):
 
 
 def apply_block_top_inverse(
-    state: torch.Tensor, unitary: torch.Tensor, n_qubits: int
+    state: torch.Tensor, unitary: torch.Tensor, n_qubits: int, out: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Apply ``unitary^dagger`` to the top ``k`` wires and move them to the bottom.
 
-    The inverse of :func:`apply_block_bottom`; ``unitary`` as there.
+    The inverse of :func:`apply_block_bottom`; ``unitary`` and ``out`` (not differentiable)
+    as there.
     """
     shape = state.shape
     lead = shape[: len(shape) - n_qubits]
@@ -181,6 +191,9 @@ def apply_block_top_inverse(
     flat = state.reshape(-1, size, 2**n_qubits // size)  # (b, K, M)
     u = _per_product(unitary, lead, flat.shape[0])
     # (U^dagger psi)^T = psi^T conj(U)
+    if out is not None:
+        torch.bmm(flat.transpose(1, 2), u.conj(), out=out.view(flat.shape[0], -1, size))
+        return out
     return torch.bmm(flat.transpose(1, 2), u.conj()).reshape(shape)
 
 

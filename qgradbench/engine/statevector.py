@@ -53,7 +53,11 @@ def zero_state(
 
 
 def apply_matrix(
-    state: torch.Tensor, matrix: torch.Tensor, wire: int, n_qubits: int
+    state: torch.Tensor,
+    matrix: torch.Tensor,
+    wire: int,
+    n_qubits: int,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Apply a single-qubit gate to ``wire``.
 
@@ -63,13 +67,18 @@ def apply_matrix(
             circuit, or one for all.
         wire: the wire it acts on.
         n_qubits: number of qubits of the state.
+        out: a contiguous tensor of ``state``'s shape to write the result into (no gradient
+            flows through it; see :class:`qgradbench.engine.PingPong`), or ``None``.
 
     Returns:
-        The new state, same shape.
+        The new state, same shape (``out`` when given).
     """
     shape = state.shape
     batch = shape[: len(shape) - n_qubits]
     psi = state.reshape(*batch, 2**wire, 2, 2 ** (n_qubits - wire - 1))
+    if out is not None:
+        torch.matmul(matrix.unsqueeze(-3), psi, out=out.view(psi.shape))
+        return out
     return torch.matmul(matrix.unsqueeze(-3), psi).reshape(shape)
 
 
@@ -92,10 +101,15 @@ def _unitary_tensor(gate: Unitary, dtype: torch.dtype, device: str) -> torch.Ten
     return torch.tensor(np.array(gate.matrix), dtype=dtype, device=device)
 
 
-def apply_fixed(state: torch.Tensor, gate: Monomial | Unitary) -> torch.Tensor:
-    """Apply a fixed gate: a :class:`Monomial` run or a dense :class:`Unitary`."""
+def apply_fixed(
+    state: torch.Tensor, gate: Monomial | Unitary, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Apply a fixed gate: a :class:`Monomial` run or a dense :class:`Unitary`.
+
+    ``out``: as in :func:`apply_monomial` (a :class:`Unitary` ignores it: a new state).
+    """
     if isinstance(gate, Monomial):
-        return apply_monomial(state, gate)
+        return apply_monomial(state, gate, out)
     if state.is_conj():
         state = state.resolve_conj()
     matrix = _unitary_tensor(gate, state.dtype, str(state.device))
@@ -109,15 +123,23 @@ def _monomial_tensors(gate: Monomial, dtype: torch.dtype, device: str):
     return source, phase
 
 
-def apply_monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
+def apply_monomial(
+    state: torch.Tensor, gate: Monomial, out: torch.Tensor | None = None
+) -> torch.Tensor:
     """Apply a fixed monomial gate (a compiled run of CNOT, CZ, ...): one gather, one product.
 
     Differentiable; the backward pass applies the inverse monomial to the gradient (a gather
     too, where autograd's own would zero a buffer and scatter into it).
+
+    Args:
+        state: ``(*batch, 2, ..., 2)``.
+        gate: the monomial.
+        out: without gradients, a contiguous tensor of ``state``'s shape to gather into
+            (ignored for a conjugated view, which gets a new one), or ``None``.
     """
     if torch.is_grad_enabled() and state.requires_grad:
         return _MonomialFunction.apply(state, gate)
-    return _monomial(state, gate)
+    return _monomial(state, gate, out)
 
 
 #: From this many qubits on, :func:`apply_monomial` gathers with ``torch.gather`` (one index
@@ -129,18 +151,19 @@ def apply_monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
 GATHER_QUBITS = 8
 
 
-def _monomial(state: torch.Tensor, gate: Monomial) -> torch.Tensor:
+def _monomial(state: torch.Tensor, gate: Monomial, into: torch.Tensor | None = None):
     lazy = state.is_conj()  # a conjugated view (fused groups' gradients) stays one: no copy
     if lazy:
-        state = state.conj()
+        state, into = state.conj(), None
     n = gate.n_qubits
     shape = state.shape
     flat = state.reshape(-1, 2**n)  # one batch axis: a 3-D gather is far slower on CPU
     source, phase = _monomial_tensors(gate, state.dtype, str(state.device))
+    target = None if into is None else into.view(flat.shape)
     if n >= GATHER_QUBITS:
-        out = torch.gather(flat, 1, source.expand(flat.shape[0], -1))
+        out = torch.gather(flat, 1, source.expand(flat.shape[0], -1), out=target)
     else:
-        out = flat.index_select(-1, source)
+        out = torch.index_select(flat, -1, source, out=target)
     if phase is not None:
         out.mul_(phase.conj() if lazy else phase)  # out is new: no second state
     out = out.reshape(shape)
