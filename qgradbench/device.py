@@ -54,7 +54,7 @@ except ImportError as err:  # pragma: no cover
         "qgradbench.device needs PennyLane: pip install 'qgradbench[pennylane]'"
     ) from err
 
-from qgradbench.backend import Execution
+from qgradbench.backend import MAX_AMPLITUDES_PER_CALL, Execution
 from qgradbench.circuits.model import GATES, CircuitSpec, Gate, w
 from qgradbench.circuits.pauli import as_observable
 from qgradbench.pennylane_import import _expand, _observable
@@ -284,11 +284,9 @@ def compiled(spec: CircuitSpec):
     return _COMPILED[key]
 
 
-def final_state(tape) -> tuple[np.ndarray, bool]:
-    """The tape's final state as ``default.qubit`` has it: ``((B,) 2, ..., 2)``, batched or not."""
-    spec, theta, _ = tape_to_spec(tape)
-    circuit = compiled(spec)
-    state = circuit.run(theta, _DTYPE).numpy()
+def _finish(tape, spec: CircuitSpec, theta: torch.Tensor, state: torch.Tensor):
+    """One tape's engine states ``(B, 2, ..., 2)`` as ``default.qubit`` has them."""
+    state = state.numpy()
     if len(tape.wires) == 0:
         state = state[:, :1]  # no wires: the amplitude of |0>
     if any(isinstance(m, StateMP) for m in tape.measurements):
@@ -296,6 +294,37 @@ def final_state(tape) -> tuple[np.ndarray, bool]:
         state = state * phases.reshape((-1,) + (1,) * (state.ndim - 1))
     batched = tape.batch_size is not None
     return (state if batched else state[0]), batched
+
+
+def _run_rows(circuit, theta: torch.Tensor) -> torch.Tensor:
+    """``circuit.run`` over the rows of ``theta``, in chunks of at most 2**24 amplitudes."""
+    rows = max(1, MAX_AMPLITUDES_PER_CALL >> circuit.n_qubits)
+    parts = [circuit.run(chunk, _DTYPE) for chunk in theta.split(rows)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def final_states(tapes) -> list[tuple[np.ndarray, bool]]:
+    """The tapes' final states (``((B,) 2, ..., 2)``, batched or not), as ``default.qubit``'s.
+
+    Tapes of one structure (same gates and wires, other angles: a gradient rule's shifted tapes,
+    a batch of inputs) run as one batched simulation, their angle rows stacked.
+    """
+    specs = [tape_to_spec(tape)[:2] for tape in tapes]
+    groups: dict = {}
+    for i, (spec, _) in enumerate(specs):
+        groups.setdefault(_structure(spec), []).append(i)
+    out = [None] * len(tapes)
+    for members in groups.values():
+        thetas = [specs[i][1] for i in members]
+        states = _run_rows(compiled(specs[members[0]][0]), torch.cat(thetas))
+        for i, state in zip(members, states.split([len(t) for t in thetas]), strict=True):
+            out[i] = _finish(tapes[i], specs[i][0], specs[i][1], state)
+    return out
+
+
+def final_state(tape) -> tuple[np.ndarray, bool]:
+    """The tape's final state as ``default.qubit`` has it: ``((B,) 2, ..., 2)``, batched or not."""
+    return final_states([tape])[0]
 
 
 # ---------------------------------------------------------------------------- the device
@@ -423,13 +452,16 @@ class QgradbenchQubit(Device):
 
     # -------------------------------------------------------------- execution
     def execute(self, circuits, execution_config=None):
-        """Run each tape on the engine and measure its final state."""
-        return tuple(self._execute_one(tape) for tape in circuits)
+        """Run the tapes on the engine (one batched run per structure) and measure them."""
+        return self._execute(circuits)
 
-    def _execute_one(self, tape):
-        tape = tape.map_to_standard_wires()
-        state, batched = final_state(tape)
-        return measure_final_state(tape, state, batched, rng=self._rng)
+    def _execute(self, circuits) -> tuple:
+        tapes = [tape.map_to_standard_wires() for tape in circuits]
+        states = final_states(tapes)
+        return tuple(
+            measure_final_state(tape, state, batched, rng=self._rng)
+            for tape, (state, batched) in zip(tapes, states, strict=True)
+        )
 
     # -------------------------------------------------------------- derivatives
     def compute_derivatives(self, circuits, execution_config=None):
@@ -440,7 +472,7 @@ class QgradbenchQubit(Device):
     def execute_and_compute_derivatives(self, circuits, execution_config=None):
         """Results and Jacobians (tracked once, as PennyLane's simulators are)."""
         method = self._method(execution_config) or "adjoint"
-        results = tuple(self._execute_one(tape) for tape in circuits)
+        results = self._execute(circuits)
         return results, tuple(self._jacobian_one(tape, method) for tape in circuits)
 
     def _jacobian_one(self, tape, method: str):
@@ -495,6 +527,7 @@ __all__ = [
     "QgradbenchQubit",
     "compiled",
     "final_state",
+    "final_states",
     "global_phases",
     "householder",
     "matrix_fallback",

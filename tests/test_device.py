@@ -373,3 +373,25 @@ def _vqe(name: str) -> np.ndarray:
 def test_vqe_runs_unchanged():
     """Test that a VQE with GradientDescentOptimizer follows default.qubit's steps to 1e-10."""
     assert np.max(np.abs(_vqe("qgradbench.qubit") - _vqe("default.qubit"))) < TOL
+
+
+def test_tapes_of_one_structure_run_as_one_batch(monkeypatch):
+    """Test that tapes run one engine call per structure and give default.qubit's values."""
+    import qgradbench.device as device_module
+
+    calls = []
+    run_rows = device_module._run_rows
+    monkeypatch.setattr(
+        device_module, "_run_rows", lambda c, theta: calls.append(len(theta)) or run_rows(c, theta)
+    )
+
+    def tape(t, gate="RY"):
+        ops = [qml.RX(t, 0), getattr(qml, gate)(2 * t, 1), qml.CNOT([0, 1])]
+        return qml.tape.QuantumScript(ops, [qml.expval(qml.Z(1)), qml.probs(wires=[0])])
+
+    tapes = [tape(0.1), tape(0.2), tape(np.array([0.3, 0.4])), tape(0.5, "RZ")]
+    ours = qml.execute(tapes, qml.device("qgradbench.qubit", wires=2), diff_method=None)
+    ref = qml.execute(tapes, qml.device("default.qubit", wires=2), diff_method=None)
+    assert sorted(calls) == [1, 4]  # three RY tapes (4 rows with the broadcast one), one RZ
+    for a, b in zip(ours, ref, strict=True):
+        _close(a, b)
