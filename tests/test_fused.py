@@ -156,6 +156,26 @@ class TestBranchedRuns:
             change[0, [0, far]] = 0.5
             schedule.run_branched(theta, theta.unsqueeze(1) + change, torch.complex128)
 
+    @pytest.mark.parametrize("block_wires", [1, 3])
+    def test_buffered_branches_equal_recorded_ones(self, block_wires):
+        """Test that branched runs without autograd (buffer pairs) equal the recorded run."""
+        circuit = random_circuit(7, 70, 0)
+        schedule = Schedule(circuit, circuit.n_params, 0, block_wires)
+        theta, _ = angles(circuit, 2, circuit.n_params, torch.complex128, 0)
+        theta = theta.detach()
+        stage_of_slot = schedule.rotation_stage[[r[0] for r in circuit.slot_rotations]]
+        change = torch.zeros(4, circuit.n_params, dtype=torch.float64)
+        for j, stage in enumerate(sorted(set(stage_of_slot.tolist()))[:3]):  # 3 branch points
+            change[j, int(np.flatnonzero(stage_of_slot == stage)[0])] = 0.9
+        variants = theta.unsqueeze(1) + change
+        before = engine.PingPong.allocated
+        psi, states = schedule.run_branched(theta, variants, torch.complex128)
+        assert engine.PingPong.allocated - before <= 2 * 4  # two per running state at most
+        got_psi, got = schedule.run_branched(theta.requires_grad_(), variants, torch.complex128)
+        assert got.requires_grad
+        torch.testing.assert_close(psi, got_psi.detach(), rtol=0, atol=1e-15)
+        torch.testing.assert_close(states, got.detach(), rtol=0, atol=1e-15)
+
     @pytest.mark.parametrize("ansatz", ANSATZES)
     def test_kicked_parameter_shift_is_exact(self, ansatz):
         """Test parameter-shift (any shift) and Hadamard on 8 qubits (pi-kicked) against adjoint."""

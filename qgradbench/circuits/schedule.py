@@ -580,26 +580,34 @@ class Schedule:
             self._apply_buffered(stage, buffers, gates, unitaries)
         return buffers.state
 
-    def _apply_buffered(self, stage, buffers, gates: Gates, unitaries) -> None:
-        """Apply one stage to ``buffers.state`` ``(B, 2, ..., 2)`` without autograd."""
+    def _apply_buffered(
+        self, stage, buffers, gates: Gates, unitaries, branches: bool = False
+    ) -> None:
+        """Apply one stage to ``buffers.state`` without autograd (``branches``: :meth:`_apply`)."""
         n = self.n_qubits
+
+        def per_branch(matrix):
+            return matrix.unsqueeze(1) if branches and matrix.dim() > 2 else matrix
+
         if isinstance(stage, DenseStage):
             unitary = unitaries[stage.layer].T
 
             def dense_product(state, out):
-                flat = state.reshape(state.shape[0], -1)
+                flat = state.reshape(*state.shape[: state.dim() - n], -1)
                 return torch.matmul(flat, unitary, out=out.view(flat.shape))
 
             buffers.step(dense_product)
         elif isinstance(stage, DiagonalStage):
-            state = buffers.state
+            state, phases = buffers.state, gates.diagonals[stage.layer]  # (B, 2**n) or (2**n,)
+            phases = phases.unsqueeze(1) if branches and phases.dim() > 1 else phases
             flat = state.reshape(*state.shape[: state.dim() - n], 2**n)
-            flat.mul_(gates.diagonals[stage.layer])  # elementwise: exact in place
+            flat.mul_(phases)  # elementwise: exact in place
         elif isinstance(stage, FusedStage):
             for block in self.fused_blocks(stage, gates):
+                block = per_branch(block)
                 buffers.step(lambda state, out, b=block: fused.apply_block_bottom(state, b, n, out))
         elif isinstance(stage, GateStage):
-            matrix = self.gate_matrix(stage, gates)
+            matrix = per_branch(self.gate_matrix(stage, gates))
             buffers.step(lambda state, out: engine.apply_matrix(state, matrix, stage.wire, n, out))
         else:
             buffers.step(lambda state, out: engine.apply_fixed(state, stage, out))
@@ -669,12 +677,25 @@ class Schedule:
         start = [int(hit.pop()) if hit else None for hit in stages_hit]
         gates = self.gates(theta, empty, dtype)
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
-        state = self._product_state(gates, t, batch)
+        # without autograd every running state (the circuits', each cohort's) is a buffer pair
+        buffered = not (torch.is_grad_enabled() and (theta.requires_grad or variants.requires_grad))
+        main = self._product_state(gates, t, batch)
+        main = engine.PingPong(main) if buffered else main
         cohorts = []  # (members, states (B, m, ...)) of variants that branched off already
+
+        def value(current):
+            return current.state if buffered else current
+
+        def advance(current, stage, branches=False):
+            if not buffered:
+                return self._apply(stage, current, gates, unitaries, branches)
+            self._apply_buffered(stage, current, gates, unitaries, branches)
+            return current
 
         def branch(members, first_stage):
             rows = variants[:, members].reshape(-1, n_params)
             own = self.gates(rows, empty, dtype)
+            state = value(main)
             if first_stage == -1:
                 states = self._product_state(own, t, rows.shape[0])
             else:
@@ -682,7 +703,8 @@ class Schedule:
                 own_unitaries = self.dense_unitaries(own) if self.dense_layers else None
                 states = states.reshape(rows.shape[0], *state.shape[1:])
                 states = self._apply(self.stages[first_stage], states, own, own_unitaries)
-            cohorts.append((members, states.reshape(batch, len(members), *state.shape[1:])))
+            states = states.reshape(batch, len(members), *state.shape[1:])  # new: owned here
+            cohorts.append((members, engine.PingPong(states) if buffered else states))
 
         def members_from(stage):
             return [j for j in range(count) if start[j] == stage]
@@ -690,10 +712,12 @@ class Schedule:
         if members_from(-1):
             branch(members_from(-1), -1)
         for i, stage in enumerate(self.stages):
-            cohorts = [(m, self._apply(stage, s, gates, unitaries, True)) for m, s in cohorts]
+            cohorts = [(m, advance(s, stage, True)) for m, s in cohorts]
             if members_from(i):
                 branch(members_from(i), i)
-            state = self._apply(stage, state, gates, unitaries)
+            main = advance(main, stage)
+        state = value(main)
+        cohorts = [(m, value(s)) for m, s in cohorts]
         unchanged = members_from(None)
         if unchanged:
             cohorts.append(
