@@ -1,6 +1,8 @@
 """Keep freed CPU memory in the process, so that a new state does not cost fresh pages.
 
-Every gate application writes a new state tensor. glibc's ``malloc`` serves blocks above its
+Where autograd records the circuit (backprop), every gate application writes a new state
+tensor; elsewhere the engine reuses two buffers per call (:class:`qgradbench.engine.PingPong`)
+and needs none of this. glibc's ``malloc`` serves blocks above its
 mmap threshold (at most 32 MiB by its own adaptation) with ``mmap`` and hands them back to the
 kernel on ``free``; the next state of the same size then faults every page in again, and the
 kernel zeroes each one: one more pass over the state, in system time, per operation. On the
@@ -10,8 +12,9 @@ and spent 1.7 s of its 5.3 s in the kernel; with freed memory retained it faulte
 :func:`retain_freed_memory` raises glibc's mmap and trim thresholds (``mallopt``), so freed
 blocks stay in the heap and are reused. Peak memory is unchanged; the process keeps its peak
 after the work is done instead of returning it. The command line and the suite's workers call it
-at start (``QGRADBENCH_RETAIN_FREED_MEMORY=0`` turns it off); library users call it once
-themselves. Off glibc (macOS, musl) it does nothing.
+at start (``QGRADBENCH_RETAIN_FREED_MEMORY=0`` turns it off); library users may call it once
+themselves (an option: it speeds up backprop on large registers). Off glibc (macOS, musl) it
+does nothing.
 """
 
 from __future__ import annotations
