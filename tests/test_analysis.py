@@ -71,10 +71,14 @@ class TestLoad:
         assert set(tables["variance"]["run_id"]) == {"a", "b"}
 
     def test_committed_references_load(self):
-        """Test that the committed reference runs load, the default suite's with every table."""
+        """Test that the committed reference runs load, the default suite's with every table.
+
+        Its report step wrote ``findings.parquet`` too, the report's conclusions as a table.
+        """
         assert len(load("results/train/reference")["train"]) > 0
         tables = load("results/default/reference")
-        assert set(tables) == {"train", "variance", "estimator", "runtime"}
+        assert set(tables) == {"train", "variance", "estimator", "runtime", "findings"}
+        assert {"comparison", "p_adjusted", "verdict"} <= set(tables["findings"].columns)
         assert str(tables["train"]["shots"].dtype) == "Int64"
 
     def test_nothing_to_load(self, tmp_path):
