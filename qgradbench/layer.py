@@ -106,7 +106,7 @@ class QuantumLayer(nn.Module):
             seed,
             dtype,
             device,
-            circuit.observables if observable is None else observable,
+            observable,
             shot_split,
             method_options,
         )
@@ -144,7 +144,7 @@ class QuantumLayer(nn.Module):
             seed,
             dtype,
             device,
-            circuit.observables if observable is None else observable,
+            observable,
             shot_split,
             method_options,
         )
@@ -168,7 +168,7 @@ class QuantumLayer(nn.Module):
         generator.manual_seed(stream)
         self.execution = Execution(
             self.circuit,
-            as_observable(observable, spec.n_qubits),
+            as_observable(spec.observables if observable is None else observable, spec.n_qubits),
             dtype,
             check_shots(shots),
             generator,
