@@ -4,7 +4,9 @@
 of :class:`~qgradbench.QuantumLayer`: ``RY(pi * x_i)`` on qubit ``i``, then PennyLane's own
 ``StronglyEntanglingLayers`` or ``BasicEntanglerLayers`` template, measuring ``<Z_i>`` on every
 qubit, with the same initial weights. :data:`PENNYLANE_CONFIGS` lists the PennyLane
-(device, diff_method) pairs that compute what each qgradbench method computes.
+(device, diff_method) pairs that compute what each qgradbench method computes, and
+:data:`QGRADBENCH_QUBIT_CONFIGS` the same QNode on qgradbench's own PennyLane device
+``qgradbench.qubit`` (:data:`QGRADBENCH_QUBIT_SKIPS`: the methods it has no row for, and why).
 
 PennyLane 0.45 cannot differentiate a broadcasted tape (a batch of inputs as one tape) with a
 gradient transform (parameter-shift, finite-diff, spsa, hadamard raise; PennyLane issue 4462),
@@ -30,8 +32,34 @@ PENNYLANE_CONFIGS: dict[str, tuple[tuple[str, str], ...]] = {
     "hadamard": (("default.qubit", "hadamard"),),
 }
 
+#: The same QNode on ``qgradbench.qubit`` (what a PennyLane user gets by changing the device
+#: line): PennyLane's own diff_method, and ``"device:<rule>"`` for ``diff_method="device"``
+#: with ``gradient_kwargs={"method": rule}`` (the engine's batched rule through the device).
+QGRADBENCH_QUBIT_CONFIGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "adjoint": (("qgradbench.qubit", "adjoint"),),
+    "parameter-shift": (
+        ("qgradbench.qubit", "parameter-shift"),
+        ("qgradbench.qubit", "device:parameter-shift"),
+    ),
+    "finite-diff": (("qgradbench.qubit", "finite-diff"),),
+    "spsa": (("qgradbench.qubit", "spsa"),),
+    "hadamard": (("qgradbench.qubit", "hadamard"), ("qgradbench.qubit", "device:hadamard")),
+    "shot-adjoint": (("qgradbench.qubit", "device:shot-adjoint"),),
+}
+
+#: Methods with no ``qgradbench.qubit`` row, and why.
+QGRADBENCH_QUBIT_SKIPS: dict[str, str] = {
+    "backprop": (
+        "qgradbench.qubit does not support diff_method='backprop': it runs tapes on the engine "
+        "outside PennyLane's torch interface (supports_derivatives is False for backprop); its "
+        "exact equivalent is the adjoint row"
+    ),
+}
+
 #: PennyLane diff_methods that are gradient transforms (they need ``broadcast_expand``).
 TRANSFORMS = ("parameter-shift", "finite-diff", "spsa", "hadamard")
+#: Prefix of a ``diff_method="device"`` configuration: ``"device:<engine rule>"``.
+DEVICE_PREFIX = "device:"
 
 _TEMPLATES = {
     "strongly-entangling": "StronglyEntanglingLayers",
@@ -40,10 +68,14 @@ _TEMPLATES = {
 
 
 def configs(method: str, shots: int | None) -> tuple[tuple[str, str], ...]:
-    """The PennyLane configurations for ``method`` at ``shots`` (none for shot-adjoint)."""
-    pairs = PENNYLANE_CONFIGS.get(method, ())
+    """The PennyLane configurations for ``method`` at ``shots``, ``qgradbench.qubit``'s last.
+
+    With shots, only those that take shots: gradient transforms and the device rules other
+    than the (shot-free) adjoint.
+    """
+    pairs = PENNYLANE_CONFIGS.get(method, ()) + QGRADBENCH_QUBIT_CONFIGS.get(method, ())
     if shots is not None:
-        pairs = tuple(p for p in pairs if p[1] in TRANSFORMS)
+        pairs = tuple(p for p in pairs if p[1] in TRANSFORMS or p[1].startswith(DEVICE_PREFIX))
     return pairs
 
 
@@ -62,6 +94,9 @@ def pennylane_layer(
 ) -> nn.Module:
     """PennyLane's ``TorchLayer`` of the qgradbench layer's circuit, initialised to ``weights``.
 
+    ``diff_method`` is PennyLane's, or ``"device:<rule>"`` for ``diff_method="device"`` with
+    ``gradient_kwargs["method"] = rule`` (``qgradbench.qubit``'s engine rules).
+
     Raises:
         ValueError: for an ansatz PennyLane has no template for here.
     """
@@ -74,11 +109,15 @@ def pennylane_layer(
         )
     template = getattr(qml, _TEMPLATES[ansatz])
     kwargs = dict(gradient_kwargs or {})
+    if diff_method.startswith(DEVICE_PREFIX):
+        kwargs["method"] = diff_method[len(DEVICE_PREFIX) :]
+        diff_method = "device"
     wires = n_qubits
     if diff_method == "hadamard":  # the Hadamard test needs an ancilla wire
         wires += 1
         kwargs.setdefault("aux_wire", n_qubits)
-    dev = qml.device(device, wires=wires, **({"seed": seed} if device == "default.qubit" else {}))
+    seeded = device in ("default.qubit", "qgradbench.qubit")
+    dev = qml.device(device, wires=wires, **({"seed": seed} if seeded else {}))
 
     def circuit(inputs, weights):
         for i in range(n_qubits):

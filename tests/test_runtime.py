@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 
@@ -95,7 +96,8 @@ def test_compare_pennylane_rows():
                                compare="pennylane"))  # fmt: skip
     names = [r["implementation"] for r in rows]
     assert names == ["qgradbench", "pennylane lightning.qubit/adjoint",
-                     "pennylane default.qubit/adjoint"]  # fmt: skip
+                     "pennylane default.qubit/adjoint",
+                     "pennylane qgradbench.qubit/adjoint"]  # fmt: skip
     base = rows[0]["time_total"]
     for row in rows[1:]:
         assert row["ratio_to_qgradbench"] == pytest.approx(row["time_total"] / base)
@@ -114,3 +116,47 @@ def test_pennylane_layer_computes_the_same_outputs():
                          diff_method="backprop")  # fmt: skip
     x = torch.rand(5, 3) * 2 - 1
     assert torch.allclose(layer(x), pl(x).float(), atol=1e-5)
+
+
+@pytest.mark.pennylane
+def test_compare_pennylane_rows_on_qgradbench_qubit_with_shots():
+    """Test that with shots the qgradbench.qubit rows are the transform and the device rule."""
+    pytest.importorskip("pennylane")
+    from qgradbench.analysis.summaries import peer_ratios
+
+    spec = RuntimeSpec(method="parameter-shift", shots=100, n_qubits=2, n_layers=1, batch=2,
+                       repeats=1, warmup=0, compare="pennylane")  # fmt: skip
+    rows = runtime(spec)
+    names = [r["implementation"] for r in rows]
+    assert names == ["qgradbench", "pennylane default.qubit/parameter-shift+broadcast_expand",
+                     "pennylane qgradbench.qubit/parameter-shift+broadcast_expand",
+                     "pennylane qgradbench.qubit/device:parameter-shift"]  # fmt: skip
+    assert list(peer_ratios(pd.DataFrame(rows))["implementation"]) == names[1:]
+
+
+@pytest.mark.pennylane
+@pytest.mark.parametrize(
+    ("method", "diff_method"),
+    [("adjoint", "adjoint"), ("parameter-shift", "parameter-shift"),
+     ("parameter-shift", "device:parameter-shift"), ("hadamard", "device:hadamard"),
+     ("shot-adjoint", "device:shot-adjoint")],
+)  # fmt: skip
+def test_qgradbench_qubit_qnode_equals_the_layer(method, diff_method):
+    """Test that the QNode on qgradbench.qubit gives the layer's outputs and gradients (1e-10)."""
+    pytest.importorskip("pennylane")
+    from qgradbench import QuantumLayer
+    from qgradbench.peers import configs, pennylane_layer
+
+    assert ("qgradbench.qubit", diff_method) in configs(method, None)
+    layer = QuantumLayer(3, 2, seed=4, diff_method=method, dtype=torch.complex128)
+    pl = pennylane_layer(3, 2, layer.weights.detach(), device="qgradbench.qubit",
+                         diff_method=diff_method, dtype=torch.float64)  # fmt: skip
+    x = torch.rand(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    grads = []
+    for module in (layer, pl):
+        xx = x.clone().requires_grad_(True)
+        out = module(xx)
+        (out * torch.arange(1.0, 4.0, dtype=out.dtype)).sum().backward()  # unequal weights
+        grads.append((out.detach(), xx.grad, module.weights.grad))
+    for ours, theirs in zip(*grads, strict=True):
+        assert torch.allclose(ours, theirs, atol=1e-10, rtol=0)

@@ -18,8 +18,12 @@ is also built with PennyLane in every configuration that computes what the metho
 (:data:`qgradbench.peers.PENNYLANE_CONFIGS`: ``default.qubit`` backprop, ``lightning.qubit``
 adjoint, ``default.qubit`` gradient transforms with ``broadcast_expand`` ...) and timed by the
 same protocol in the same process, one row each, with ``ratio_to_qgradbench`` = its median step
-time over qgradbench's (above 1: qgradbench is faster). PennyLane rows carry no peak memory
-(lightning allocates outside torch).
+time over qgradbench's (above 1: qgradbench is faster). Then the same QNode on qgradbench's own
+PennyLane device, ``qgradbench.qubit`` (:data:`qgradbench.peers.QGRADBENCH_QUBIT_CONFIGS`: the
+matching diff_method, and ``diff_method="device"`` with the engine's rule, implementation
+``pennylane qgradbench.qubit/device:<rule>``): what a PennyLane user gets by changing the device
+line. Backprop has no such row (:data:`qgradbench.peers.QGRADBENCH_QUBIT_SKIPS`: the device
+does not support it). PennyLane rows carry no peak memory (lightning allocates outside torch).
 """
 
 from __future__ import annotations
