@@ -18,8 +18,13 @@ import torch
 from qgradbench.analysis import log_slope, two_design_variance
 from qgradbench.circuits import random_pauli
 from qgradbench.circuits.ensembles import ensemble
-from qgradbench.experiments.common import exact_jacobian, make_execution
-from qgradbench.experiments.variance import VarianceSpec, sample_gradients, variance
+from qgradbench.experiments.common import circuit_spec, exact_jacobian, make_execution
+from qgradbench.experiments.variance import (
+    VarianceSpec,
+    layers_for_depth,
+    sample_gradients,
+    variance,
+)
 
 
 def sweep(qubits, **settings) -> pd.DataFrame:
@@ -193,13 +198,55 @@ class TestShots:
         ({"n_qubits": 1}, "needs at least 2 qubits"),
         ({"shots": 100}, "exact and cannot take shots=100"),
         ({"method": "magic"}, "unknown diff_method 'magic'"),
-        ({"n_layers": None}, "exactly one of n_layers and layers_per_qubit"),
+        ({"n_layers": None}, "exactly one of n_layers, layers_per_qubit and depth"),
+        ({"depth": "log"}, "exactly one of n_layers, layers_per_qubit and depth"),
+        (
+            {"n_layers": None, "depth": "sqrt"},
+            "depth must be one of '1', 'log', 'linear', got 'sqrt'",
+        ),
     ],
 )
 def test_bad_specs(settings, message):
     """Test that a bad variance spec raises a ValueError naming the problem."""
     with pytest.raises(ValueError, match=message):
         VarianceSpec(**{"n_qubits": 2, "n_layers": 1, **settings})
+
+
+class TestDepthRule:
+    """Depth as a function of the qubit count (Cerezo et al. 2021's 1, log n and n)."""
+
+    @pytest.mark.parametrize(
+        "depth, expected",
+        [("1", [1, 1, 1, 1, 1]), (1, [1, 1, 1, 1, 1]), ("log", [1, 2, 2, 3, 4]),
+         ("linear", [2, 3, 4, 8, 10])],
+    )  # fmt: skip
+    def test_layer_counts(self, depth, expected):
+        """Test that 1, ceil(log2 n) and n layers are built for n = 2, 3, 4, 8, 10."""
+        got = [layers_for_depth(depth, n) for n in (2, 3, 4, 8, 10)]
+        assert got == expected
+        specs = [VarianceSpec(n_qubits=n, depth=depth, samples=2) for n in (2, 3, 4, 8, 10)]
+        assert [s.layers for s in specs] == expected
+        weights = [circuit_spec(s.ansatz, s.n_qubits, s.layers, 0).n_weights for s in specs]
+        assert weights == [n * k for n, k in zip((2, 3, 4, 8, 10), expected, strict=True)]
+
+    def test_rows_record_the_rule_and_the_layers(self):
+        """Test that a row names the depth rule and the layer count it resolved to."""
+        (row,) = variance(
+            VarianceSpec(
+                n_qubits=8,
+                depth="log",
+                samples=4,
+                ansatz="hardware-efficient",
+                observable="local-z",
+            )
+        )
+        assert (row["depth"], row["n_layers"], row["layers_per_qubit"]) == ("log", 3, None)
+
+    def test_rows_equal_the_explicit_layer_count(self):
+        """Test that depth='linear' at n = 3 measures the circuits of n_layers = 3."""
+        a = variance(VarianceSpec(n_qubits=3, depth="linear", samples=20))[0]
+        b = variance(VarianceSpec(n_qubits=3, n_layers=3, samples=20))[0]
+        assert a["variance"] == b["variance"]
 
 
 class TestPauliObservables:

@@ -50,6 +50,7 @@ from qgradbench.experiments.common import (
 )
 from qgradbench.layer import check_shots
 from qgradbench.methods import get_method
+from qgradbench.methods.finite_diff import FiniteDiff
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,21 @@ def draw_circuits(spec: EstimatorSpec) -> tuple[object, torch.Tensor]:
     return circuit, theta.to(check_dtype(spec.dtype).to_real())
 
 
+def resolved_step(method, shots: int | None, real_dtype) -> float | None:
+    """The difference step a method uses: ``h`` of ``finite-diff``, ``c`` of ``spsa``, else None.
+
+    When the option is ``None`` this is the error-balancing default at ``shots`` (see
+    :mod:`qgradbench.methods.finite_diff`), so rows name the step actually used.
+    """
+    if method.name == "finite-diff":
+        return method.step(shots, real_dtype)
+    if method.name == "spsa":
+        keys = ("strategy", "approx_order")
+        rule = FiniteDiff(h=method.config["c"], **{k: method.config[k] for k in keys})
+        return rule.step(shots, real_dtype)
+    return None
+
+
 def _metrics(estimates: torch.Tensor, exact: torch.Tensor) -> dict[str, float]:
     """Quality of ``estimates`` ``(R, E)`` of ``exact`` ``(E,)``."""
     est, ref = estimates.double(), exact.double()
@@ -183,7 +199,8 @@ def estimator(spec: EstimatorSpec) -> list[dict]:
     """Measure the spec: one row per circuit.
 
     Returns:
-        Rows with the spec's parameters (``shots`` resolved), ``circuit`` (its index),
+        Rows with the spec's parameters (``shots`` resolved), ``step`` (the difference step of
+        ``finite-diff`` / ``spsa``, :func:`resolved_step`; else null), ``circuit`` (its index),
         ``entries`` (outputs x slots), ``bias``, ``variance``, ``mse``, ``cosine``,
         ``exact_norm``,
         ``gradient_circuits``, ``gradient_shots`` and ``time_seconds`` (all repeats of all
@@ -212,6 +229,7 @@ def estimator(spec: EstimatorSpec) -> list[dict]:
     evaluations = method.backward_circuits(circuit, slots)
     circuits = evaluations * execution.n_groups
     params = spec.params()
+    params["step"] = resolved_step(method, shots, dtype.to_real())
     out = []
     for c in range(spec.circuits):
         out.append(

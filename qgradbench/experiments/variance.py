@@ -68,6 +68,31 @@ from qgradbench.layer import check_shots
 #: Observables whose gradient variance is measured (one output each).
 SCALAR_OBSERVABLES = ("zz", "global-z", "local-z", "global-projector", "local-projector")
 
+#: Depths as a function of the qubit count (Cerezo et al. 2021): constant, logarithmic, linear.
+DEPTHS = ("1", "log", "linear")
+
+
+def layers_for_depth(depth: object, n_qubits: int) -> int:
+    """Layers for a depth rule: ``"1"``: 1, ``"log"``: ``max(1, ceil(log2 n))``, ``"linear"``: n.
+
+    Cerezo et al., "Cost function dependent barren plateaus in shallow parametrized quantum
+    circuits", Nat. Commun. 12, 1791 (2021): a local cost keeps a polynomially vanishing
+    gradient variance up to depth ``O(log n)``, a global cost vanishes exponentially at any
+    depth. The logarithm is base 2 and rounded up (2 qubits: 1 layer; 8: 3; 10: 4).
+
+    Raises:
+        ValueError: for a rule other than :data:`DEPTHS` (the integer 1 is accepted as ``"1"``).
+    """
+    n = positive_int("n_qubits", n_qubits)
+    rule = "1" if depth == 1 and not isinstance(depth, bool) else depth
+    if rule not in DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(map(repr, DEPTHS))}, got {depth!r}")
+    if rule == "1":
+        return 1
+    if rule == "log":
+        return max(1, math.ceil(math.log2(n)))
+    return n
+
 
 @dataclass(frozen=True)
 class VarianceSpec:
@@ -75,9 +100,12 @@ class VarianceSpec:
 
     Attributes:
         n_qubits: qubits ``n``.
-        n_layers: ansatz layers; or ``None`` with ``layers_per_qubit`` set.
+        n_layers: ansatz layers; or ``None`` with ``layers_per_qubit`` or ``depth`` set.
         layers_per_qubit: ``n_layers = layers_per_qubit * n_qubits`` (McClean et al.'s depth
             scaling); ``None`` when ``n_layers`` is given.
+        depth: the depth as a function of ``n``, Cerezo et al. (2021)'s three regimes: ``"1"``
+            (one layer), ``"log"`` (``ceil(log2 n)`` layers, at least 1) or ``"linear"``
+            (``n`` layers); see :func:`layers_for_depth`. Exclusive with the other two.
         ansatz: the ansatz (default ``random-pauli``); any registered name.
         observable: a single-output observable: one of :data:`SCALAR_OBSERVABLES` (default
             ``zz``) or a Pauli sum such as ``"Z0 Z1"`` or ``"0.5 X0 X1 + Z2"``.
@@ -94,6 +122,7 @@ class VarianceSpec:
     n_qubits: int = 4
     n_layers: int | None = None
     layers_per_qubit: int | None = None
+    depth: str | None = None
     ansatz: str = "random-pauli"
     observable: str = "zz"
     param: str | int = "first"
@@ -106,12 +135,19 @@ class VarianceSpec:
 
     def __post_init__(self):
         positive_int("n_qubits", self.n_qubits)
-        if (self.n_layers is None) == (self.layers_per_qubit is None):
-            raise ValueError("give exactly one of n_layers and layers_per_qubit")
+        given = [self.n_layers, self.layers_per_qubit, self.depth]
+        if sum(v is not None for v in given) != 1:
+            raise ValueError(
+                "give exactly one of n_layers, layers_per_qubit and depth, got n_layers="
+                f"{self.n_layers!r}, layers_per_qubit={self.layers_per_qubit!r}, "
+                f"depth={self.depth!r}"
+            )
         if self.n_layers is not None:
             positive_int("n_layers", self.n_layers)
-        else:
+        elif self.layers_per_qubit is not None:
             positive_int("layers_per_qubit", self.layers_per_qubit)
+        else:
+            layers_for_depth(self.depth, self.n_qubits)
         positive_int("samples", self.samples, minimum=2)
         positive_int("seed", self.seed, minimum=0)
         check_dtype(self.dtype)
@@ -144,8 +180,12 @@ class VarianceSpec:
 
     @property
     def layers(self) -> int:
-        """The number of layers, direct or ``layers_per_qubit * n_qubits``."""
-        return self.n_layers if self.n_layers is not None else self.layers_per_qubit * self.n_qubits
+        """The number of layers: direct, ``layers_per_qubit * n_qubits`` or by ``depth``."""
+        if self.n_layers is not None:
+            return self.n_layers
+        if self.layers_per_qubit is not None:
+            return self.layers_per_qubit * self.n_qubits
+        return layers_for_depth(self.depth, self.n_qubits)
 
     def ensemble(self) -> Ensemble:
         """The ensemble of random circuits this spec measures."""
@@ -155,6 +195,7 @@ class VarianceSpec:
         """The spec as flat row columns."""
         out = dataclasses.asdict(self)
         out["n_layers"] = self.layers
+        out["depth"] = None if self.depth is None else str(self.depth)
         out["param"] = str(self.param)
         out["method_options"] = repr(dict(sorted(self.method_options.items())))
         return out
