@@ -9,6 +9,10 @@ restricted to their first two classes so that every set is a binary problem).
   ``1 - test_size`` / ``test_size``.
 - Real sets get a stratified split; then a ``StandardScaler`` and a ``PCA`` to ``n_features``
   components are fitted on the training split only and applied to both splits.
+- Two benchmark families with a difficulty knob, from Bowles, Ahmed & Schuld 2024
+  (arXiv:2403.07059): ``hyperplanes`` (label: parity of ``n_hyperplanes`` half-spaces) and
+  ``hidden-manifold`` (label: a random network on a ``manifold_dimension``-dimensional latent
+  point), generated in ``n_features`` dimensions with balanced classes and split stratified.
 - Your own data: :func:`load_file` reads a ``.csv`` or ``.parquet`` file with a label column
   (features: every other column, numeric; labels: any values, sorted and numbered) and
   processes it as the real sets, standardised, with PCA only when ``n_features`` is below the
@@ -280,6 +284,178 @@ def make_moons(
     )
     X = np.hstack([points, _noise_features(rng, n_samples, noise_features)])
     return _shuffle_split("moons", X, y, rng, seed=seed, test_size=test_size)
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+#: Default difficulty of ``hyperplanes``: the number of hyperplanes whose parity is the label.
+N_HYPERPLANES = 2
+#: Default dimension of the space the hyperplanes live in (as Bowles et al.).
+DIM_HYPERPLANES = 3
+#: Default manifold dimension of ``hidden-manifold``.
+MANIFOLD_DIMENSION = 4
+#: Samples drawn per round while ``hyperplanes`` balances its classes (times ``n_samples``).
+_OVERSAMPLE = 4
+_MAX_ROUNDS = 50
+
+
+def _benchmark_split(name, X, y, rng, *, seed, test_size, standardise) -> Dataset:
+    """Split ``(X, y)`` stratified; optionally standardise with train-split statistics."""
+    X_train, X_test, y_train, y_test = _stratified_split(name, X, y, rng, test_size)
+    if standardise:
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    return _to_dataset(
+        name, X_train, y_train, X_test, y_test, seed=seed, test_size=test_size,
+        preprocessing="standardise" if standardise else "raw",
+    )  # fmt: skip
+
+
+def _benchmark_args(n_samples, n_features, seed, test_size) -> tuple[int, int, int, float]:
+    n_samples = 500 if n_samples is None else _check_int("n_samples", n_samples, 4)
+    n_features = _check_int("n_features", n_features, 1)
+    seed = _check_int("seed", seed, 0)
+    test_size = _check_test_size(test_size)
+    _split_sizes(n_samples, test_size)
+    return n_samples, n_features, seed, test_size
+
+
+def hyperplane_parity(
+    Z: np.ndarray, weights: np.ndarray, biases: np.ndarray
+) -> np.ndarray:
+    """The label of each row of ``Z``: parity of the hyperplanes it lies above.
+
+    ``y = (sum_j [w_j . z + b_j > 0]) mod 2`` (1 for an odd count).
+    """
+    return ((Z @ weights.T + biases > 0).sum(axis=1) % 2).astype(np.int64)
+
+
+def make_hyperplanes(
+    n_features: int = 4,
+    seed: int = 0,
+    test_size: float = 0.2,
+    n_samples: int | None = None,
+    n_hyperplanes: int = N_HYPERPLANES,
+    dim_hyperplanes: int = DIM_HYPERPLANES,
+) -> Dataset:
+    r"""Return "hyperplanes and parity" (Bowles, Ahmed & Schuld 2024), balanced and split.
+
+    The generating process of Bowles, Ahmed & Schuld, "Better than classical? The subtle art of
+    benchmarking quantum machine learning models", arXiv:2403.07059 (2024), Sec. 5.1 and their
+    ``qml-benchmarks`` generator:
+
+    1. ``k = n_hyperplanes`` hyperplanes in ``d = dim_hyperplanes`` dimensions: normals
+       ``w_j ~ U[0, 1)^d`` and offsets ``b_j ~ U[0, 1)``.
+    2. Points ``z ~ N(0, I_d)``; label ``y = (#{j : w_j . z + b_j > 0}) mod 2``, the parity of
+       the hyperplanes the point lies above. Points are drawn in rounds of
+       ``4 n_samples`` until each class has enough; the first ``n_samples // 2`` of class 0
+       and ``n_samples - n_samples // 2`` of class 1 are kept (balanced classes).
+    3. Embedding into ``n_features`` dimensions by ``x = z A`` with ``A ~ U[0, 1)^{d x
+       n_features}`` (a linear map, so the features span a ``d``-dimensional subspace).
+    4. Stratified split; the features are standardised with the training split's mean and
+       standard deviation (the paper standardises the whole set; fitting on train avoids a
+       leak of test statistics).
+
+    The difficulty knob is ``k``: ``k = 1`` is linearly separable, each further hyperplane
+    adds a parity bit, and a linear model falls towards chance (0.5).
+
+    Args:
+        n_features: dimension of the embedded features (>= 1).
+        seed: seed of ``numpy.random.default_rng`` (>= 0): hyperplanes, points, embedding and
+            split.
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        n_samples: total samples (>= 4; ``None``: 500).
+        n_hyperplanes: ``k``, the number of hyperplanes (>= 1): the difficulty.
+        dim_hyperplanes: ``d``, the dimension of the hyperplanes' space (>= 1).
+
+    Returns:
+        The :class:`Dataset` ``"hyperplanes"``, ``preprocessing="standardise"``.
+
+    Raises:
+        ValueError: for a bad argument, or when one class stays too rare to balance.
+    """
+    n_samples, n_features, seed, test_size = _benchmark_args(
+        n_samples, n_features, seed, test_size
+    )
+    k = _check_int("n_hyperplanes", n_hyperplanes, 1)
+    d = _check_int("dim_hyperplanes", dim_hyperplanes, 1)
+    rng = np.random.default_rng(seed)
+    weights = rng.uniform(size=(k, d))
+    biases = rng.uniform(size=k)
+    wanted = (n_samples // 2, n_samples - n_samples // 2)
+    found: tuple[list, list] = ([], [])
+    for _ in range(_MAX_ROUNDS):
+        Z = rng.normal(size=(_OVERSAMPLE * n_samples, d))
+        y = hyperplane_parity(Z, weights, biases)
+        for label in (0, 1):
+            found[label].append(Z[y == label])
+        if all(sum(map(len, found[c])) >= wanted[c] for c in (0, 1)):
+            break
+    else:
+        raise ValueError(
+            f"hyperplanes with seed={seed}, n_hyperplanes={k}, dim_hyperplanes={d}: one class "
+            f"is too rare to draw {n_samples} balanced samples; use another seed"
+        )
+    Z = np.vstack([np.vstack(found[c])[: wanted[c]] for c in (0, 1)])
+    y = np.repeat([0, 1], wanted)
+    X = Z @ rng.uniform(size=(d, n_features))
+    return _benchmark_split("hyperplanes", X, y, rng, seed=seed, test_size=test_size,
+                            standardise=True)
+
+
+def make_hidden_manifold(
+    n_features: int = 4,
+    seed: int = 0,
+    test_size: float = 0.2,
+    n_samples: int | None = None,
+    manifold_dimension: int = MANIFOLD_DIMENSION,
+) -> Dataset:
+    r"""Return the hidden manifold model (Goldt et al. 2020) as Bowles, Ahmed & Schuld 2024.
+
+    The generating process of Bowles, Ahmed & Schuld, arXiv:2403.07059 (2024), Sec. 5.1 and
+    their ``qml-benchmarks`` generator, after Goldt, Mezard, Krzakala & Zdeborova, "Modeling
+    the influence of data structure on learning in neural networks: the hidden manifold model",
+    Phys. Rev. X 10, 041044 (2020):
+
+    1. Latent points ``c ~ N(0, I_m)`` on an ``m = manifold_dimension`` dimensional manifold.
+    2. Features ``x = tanh(c F / sqrt(m) - beta)`` with ``F ~ N(0, 1)^{m x n_features}`` and
+       biases ``beta ~ U[-1, 1)^{n_features}`` (an element-wise non-linearity).
+    3. Labels from a random one-layer network on the latent point:
+       ``f(c) = v . tanh(W c) / sqrt(m)``, ``W ~ N(0, 1)^{m x m}``, ``v ~ N(0, 1)^m``;
+       ``y = [f(c) >= median f]``, so the classes are balanced (``n // 2`` of class 0).
+    4. Stratified split; features left raw (in ``(-1, 1)``, as the paper).
+
+    The difficulty knob is ``m``: the label depends on ``m`` latent directions seen through
+    the non-linear embedding, and models' accuracy falls as ``m`` grows.
+
+    Args:
+        n_features: dimension of the features (>= 1).
+        seed: seed of ``numpy.random.default_rng`` (>= 0).
+        test_size: fraction held out for testing, in ``(0, 1)``.
+        n_samples: total samples (>= 4; ``None``: 500).
+        manifold_dimension: ``m`` (>= 1): the difficulty.
+
+    Returns:
+        The :class:`Dataset` ``"hidden-manifold"``, ``preprocessing="raw"``.
+
+    Raises:
+        ValueError: for a bad argument.
+    """
+    n_samples, n_features, seed, test_size = _benchmark_args(
+        n_samples, n_features, seed, test_size
+    )
+    m = _check_int("manifold_dimension", manifold_dimension, 1)
+    rng = np.random.default_rng(seed)
+    F = rng.normal(size=(m, n_features))
+    C = rng.normal(size=(n_samples, m))
+    beta = 2 * rng.uniform(size=n_features) - 1
+    X = np.tanh(C @ F / math.sqrt(m) - beta)
+    W = rng.normal(size=(m, m))
+    v = rng.normal(size=m)
+    f = np.tanh(C @ W.T) @ v / math.sqrt(m)
+    y = (f >= np.median(f)).astype(np.int64)
+    return _benchmark_split("hidden-manifold", X, y, rng, seed=seed, test_size=test_size,
+                            standardise=False)
 
 
 # --------------------------------------------------------------------------- real
@@ -738,15 +914,19 @@ class DatasetSpec:
     Attributes:
         name: registry name.
         maker: the ``make_*`` function.
-        synthetic: ``True`` for generated sets (2 geometric + noise features, raw), ``False``
-            for real sets (standardised + PCA).
+        synthetic: ``True`` for generated sets (2 geometric + noise features, raw, or
+            generated in ``n_features`` dimensions when ``embedded``), ``False`` for real sets
+            (standardised + PCA).
         description: one line for listings.
+        embedded: ``True`` for generated sets whose maker takes ``n_features`` itself (the
+            benchmark families ``hyperplanes`` and ``hidden-manifold``).
     """
 
     name: str
     maker: Callable[..., Dataset]
     synthetic: bool
     description: str
+    embedded: bool = False
 
     def load(
         self,
@@ -758,7 +938,7 @@ class DatasetSpec:
         **options,
     ) -> Dataset:
         """Build the data set; see :func:`load_dataset`."""
-        if not self.synthetic:
+        if not self.synthetic or self.embedded:
             return self.maker(
                 n_features=n_features, seed=seed, test_size=test_size, n_samples=n_samples,
                 **options,
@@ -787,6 +967,15 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec("iris", make_iris, False, "iris, setosa vs versicolor (sklearn)"),
         DatasetSpec("wine", make_wine, False, "wine, first two cultivars (sklearn)"),
+        DatasetSpec(
+            "hyperplanes", make_hyperplanes, True,
+            "parity of k hyperplanes (Bowles et al. 2024); option n_hyperplanes", embedded=True,
+        ),  # fmt: skip
+        DatasetSpec(
+            "hidden-manifold", make_hidden_manifold, True,
+            "hidden manifold model (Bowles et al. 2024); option manifold_dimension",
+            embedded=True,
+        ),  # fmt: skip
     )
 }
 
@@ -820,15 +1009,18 @@ def load_dataset(
 
     Args:
         name: one of :func:`names` (``circles``, ``moons``, ``breast-cancer``, ``iris``,
-            ``wine``).
-        n_features: features per sample. Synthetic sets: >= 2 (2 geometric features plus
-            ``n_features - 2`` noise features). Real sets: 1 to the set's feature count (PCA
-            components).
+            ``wine``, ``hyperplanes``, ``hidden-manifold``).
+        n_features: features per sample. ``circles`` and ``moons``: >= 2 (2 geometric features
+            plus ``n_features - 2`` noise features). Real sets: 1 to the set's feature count
+            (PCA components). ``hyperplanes`` and ``hidden-manifold``: >= 1 (the embedding's
+            dimension).
         seed: seed of all randomness (>= 0).
         n_samples: number of samples; ``None`` is the set's default (500 for synthetic sets,
             all samples for real ones).
         test_size: fraction held out for testing, in ``(0, 1)``.
-        **options: further options of the maker (e.g. ``noise`` for ``moons``).
+        **options: further options of the maker: ``noise`` for ``moons``, the difficulty
+            knobs ``n_hyperplanes`` (and ``dim_hyperplanes``) for ``hyperplanes`` and
+            ``manifold_dimension`` for ``hidden-manifold``.
 
     Returns:
         The :class:`Dataset`.
@@ -856,6 +1048,8 @@ __all__ = [
     "load_file",
     "make_breast_cancer",
     "make_circles",
+    "make_hidden_manifold",
+    "make_hyperplanes",
     "make_iris",
     "make_moons",
     "make_wine",

@@ -14,6 +14,8 @@ from qgradbench.datasets import (
     load_dataset,
     make_breast_cancer,
     make_circles,
+    make_hidden_manifold,
+    make_hyperplanes,
     make_iris,
     make_moons,
     make_wine,
@@ -23,6 +25,8 @@ from qgradbench.datasets import (
 
 SYNTHETIC = ["circles", "moons"]
 REAL = ["breast-cancer", "iris", "wine"]
+#: The benchmark families of Bowles, Ahmed & Schuld 2024 (500 samples by default).
+BENCH = ["hyperplanes", "hidden-manifold"]
 #: name -> (samples after class selection, raw features, class counts)
 REAL_SIZES = {
     "breast-cancer": (569, 30, (212, 357)),
@@ -40,19 +44,20 @@ def _all_labels(data: Dataset) -> torch.Tensor:
 
 
 def test_registry_lists_every_data_set():
-    """Test that the registry holds exactly the five documented data sets."""
-    assert names() == ["circles", "moons", "breast-cancer", "iris", "wine"]
-    assert [DATASETS[n].synthetic for n in names()] == [True, True, False, False, False]
+    """Test that the registry holds exactly the seven documented data sets."""
+    assert names() == [*SYNTHETIC, *REAL, *BENCH]
+    assert [DATASETS[n].synthetic for n in names()] == [True] * 2 + [False] * 3 + [True] * 2
+    assert [DATASETS[n].embedded for n in names()] == [False] * 5 + [True] * 2
 
 
-@pytest.mark.parametrize("name", SYNTHETIC + REAL)
+@pytest.mark.parametrize("name", SYNTHETIC + REAL + BENCH)
 class TestEveryDataset:
     """Shapes, dtypes, splits and determinism shared by every data set."""
 
     def test_shapes_and_dtypes(self, name):
         """Test that the split tensors have the documented shapes and dtypes."""
         data = load_dataset(name, seed=3)
-        n_total = 500 if name in SYNTHETIC else REAL_SIZES[name][0]
+        n_total = 500 if name in SYNTHETIC + BENCH else REAL_SIZES[name][0]
         n_test = math.ceil(0.2 * n_total)
         assert data.name == name
         assert (data.n_features, data.n_classes) == (4, 2)
@@ -98,7 +103,7 @@ class TestEveryDataset:
         meta = load_dataset(name, seed=2).metadata()
         assert meta["dataset"] == name
         assert meta["data_seed"] == 2
-        n_total = 500 if name in SYNTHETIC else REAL_SIZES[name][0]
+        n_total = 500 if name in SYNTHETIC + BENCH else REAL_SIZES[name][0]
         assert meta["n_train"] + meta["n_test"] == n_total
 
 
@@ -421,3 +426,99 @@ class TestDataFiles:
             kwargs["path"] = tmp_path / kwargs["path"]
         with pytest.raises(ValueError, match=match):
             load_file(**kwargs)
+
+
+# --------------------------------------------------------------------------- benchmark families
+
+
+def _logistic_accuracy(name: str, seeds=range(5), **options) -> float:
+    """Mean test accuracy over ``seeds`` of a logistic regression (1,000 samples each)."""
+    from sklearn.linear_model import LogisticRegression
+
+    accuracies = []
+    for seed in seeds:
+        data = load_dataset(name, seed=seed, n_samples=1000, **options)
+        model = LogisticRegression().fit(data.X_train.numpy(), data.y_train.numpy())
+        accuracies.append(model.score(data.X_test.numpy(), data.y_test.numpy()))
+    return float(np.mean(accuracies))
+
+
+@pytest.mark.parametrize("name", BENCH)
+class TestBenchmarkFamilies:
+    """Bowles, Ahmed & Schuld's hyperplanes and hidden manifold generators."""
+
+    def test_balanced_classes_and_stratified_split(self, name):
+        """Test that the classes are balanced (n // 2 of class 0) and each split is stratified."""
+        data = load_dataset(name, seed=1, n_samples=301)
+        assert torch.bincount(_all_labels(data)).tolist() == [150, 151]
+        # stratified: each split holds half of its samples in class 1, to within one sample
+        # (a binomial split would spread by sqrt(n / 4), about 8 samples on the train split)
+        for y in (data.y_train, data.y_test):
+            assert abs(int(y.sum()) - len(y) / 2) <= 1
+
+    def test_maker_matches_load_dataset(self, name):
+        """Test that the make_* function and load_dataset (with the knob) give the same tensors."""
+        maker, knob = {
+            "hyperplanes": (make_hyperplanes, "n_hyperplanes"),
+            "hidden-manifold": (make_hidden_manifold, "manifold_dimension"),
+        }[name]
+        a = maker(n_features=5, seed=7, **{knob: 3})
+        b = load_dataset(name, n_features=5, seed=7, **{knob: 3})
+        assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+        assert not torch.equal(a.X_train, load_dataset(name, n_features=5, seed=7).X_train)
+
+    @pytest.mark.parametrize("knob", ["n_hyperplanes", "manifold_dimension", "dim_hyperplanes"])
+    def test_bad_knob(self, name, knob):
+        """Test that a difficulty knob below 1 (or the other family's knob) is rejected."""
+        accepted = {"hyperplanes": ("n_hyperplanes", "dim_hyperplanes")}.get(
+            name, ("manifold_dimension",)
+        )
+        if knob in accepted:
+            with pytest.raises(ValueError, match=rf"{knob} must be an integer >= 1, got 0"):
+                load_dataset(name, **{knob: 0})
+        else:
+            with pytest.raises(TypeError, match=knob):
+                load_dataset(name, **{knob: 2})
+
+
+def test_hyperplanes_labels_are_the_parity_of_the_half_spaces():
+    """Test that the hyperplanes labels are the parity of a closed-form example."""
+    from qgradbench.datasets import hyperplane_parity
+
+    weights = np.array([[1.0, 0.0], [0.0, 1.0]])
+    biases = np.zeros(2)
+    Z = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    # above both (2, even), one (odd), one (odd), none (even): XOR of the quadrant signs
+    assert hyperplane_parity(Z, weights, biases).tolist() == [0, 1, 1, 0]
+
+
+def test_hyperplanes_with_one_plane_are_standardised_and_linearly_separable():
+    """Test that k = 1 gives standardised training features that a linear model separates."""
+    data = load_dataset("hyperplanes", seed=0, n_hyperplanes=1, n_samples=1000)
+    X = data.X_train.double()
+    assert X.mean(0).abs().max() < 1e-5
+    assert torch.allclose(X.std(0, correction=0), torch.ones(4, dtype=torch.float64), atol=1e-5)
+    assert _logistic_accuracy("hyperplanes", n_hyperplanes=1) > 0.95
+
+
+def test_hidden_manifold_features_lie_in_the_tanh_range():
+    """Test that the hidden manifold's raw features lie in (-1, 1) (tanh of the embedding)."""
+    data = load_dataset("hidden-manifold", seed=3, n_features=6)
+    assert data.preprocessing == "raw"
+    assert _all_features(data).abs().max() < 1
+
+
+@pytest.mark.parametrize(
+    ("name", "knob", "easy", "hard"),
+    [("hyperplanes", "n_hyperplanes", 1, 6), ("hidden-manifold", "manifold_dimension", 1, 10)],
+)
+def test_difficulty_knob_lowers_a_linear_models_accuracy(name, knob, easy, hard):
+    """Test that raising the difficulty knob lowers a logistic regression's test accuracy.
+
+    Mean over 5 seeds of 200 test samples: measured about 0.98 -> 0.68 (hyperplanes k = 1 ->
+    6) and 1.00 -> 0.71 (hidden manifold m = 1 -> 10). The seed-to-seed standard deviation at
+    the hard end is about 0.06, so the mean's standard error is about 0.03; a drop of 0.15
+    (5 standard errors) is required.
+    """
+    drop = _logistic_accuracy(name, **{knob: easy}) - _logistic_accuracy(name, **{knob: hard})
+    assert drop > 0.15
