@@ -334,3 +334,80 @@ def test_lead_reduced_matrices_of_a_product_state(batched):
     wires = (3, 0, 4, 1)
     want = _reduced(torch.cat([phi.unsqueeze(1), lam], dim=1), n, wires, gather_qubits=0)
     np.testing.assert_allclose(_lead_reduced(lam, columns, wires).numpy(), want.numpy(), atol=1e-12)
+
+
+class TestGroupWidth:
+    """The group width from the roofline model (``engine.roofline``), its cache and override."""
+
+    def test_chooser_picks_the_analytic_optimum(self):
+        """Test the width against ``t(k) = sum_g max(2c/bw, 2**k_g/rate)`` worked by hand.
+
+        20 qubits, complex64 (``2c = 16`` bytes), bandwidth 16 and rate 8 (arbitrary units): a
+        group costs ``max(1, 2**k / 8)``. Widths 1..5 give 20, 10, 7 (six groups of 3, one of
+        2), 10 (5 x 2), 16 (4 x 4): the optimum is 3.
+        """
+        from qgradbench.engine import roofline
+
+        times = [roofline.layer_time(20, k, 16.0, 8.0) for k in (1, 2, 3, 4, 5)]
+        assert times == [20.0, 10.0, 7.0, 10.0, 16.0]
+        assert roofline.choose_block_wires(20, 16.0, 8.0, widths=(1, 2, 3, 4, 5)) == 3
+        # compute free: memory alone, fewest groups (ceil(20/7) = 3 at the widest width, 7)
+        assert roofline.choose_block_wires(20, 16.0, 1e30) == 7
+        # compute only: n 2**k / k is least at k = 1 and 2 (tie): the narrower
+        assert roofline.choose_block_wires(20, 1e30, 1.0) == 1
+        # one rate per width: a slow 3-wire product (8/2 = 4 a group) makes width 3 cost
+        # 6 x 4 + 1 = 25; widths 2 and 4 tie at 10, and the narrower wins
+        rates = {1: 8.0, 2: 8.0, 3: 2.0, 4: 8.0, 5: 8.0}
+        assert roofline.layer_time(20, 3, 16.0, rates) == 25.0
+        assert roofline.choose_block_wires(20, 16.0, rates) == 2
+
+    def test_default_without_cache_is_the_constant(self, tmp_path, monkeypatch):
+        """Test that with no cache and no variable the width is ``fused.BLOCK_WIRES``."""
+        from qgradbench.engine import roofline
+
+        monkeypatch.delenv(roofline.WIDTH_VARIABLE, raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        assert roofline.cached_rates() is None
+        assert roofline.default_block_wires(20) == fused.BLOCK_WIRES
+
+    def test_cache_is_used_and_invalidated_by_its_key(self, tmp_path, monkeypatch):
+        """Test that calibrate()'s entry sets the width, and a changed machine key drops it."""
+        from qgradbench.engine import roofline
+
+        monkeypatch.delenv(roofline.WIDTH_VARIABLE, raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        fake = {"bandwidth": 16.0, "rates": {str(k): 8.0 for k in roofline.WIDTHS}, "itemsize": 8}
+        monkeypatch.setattr(roofline, "measure", lambda dtype=None: dict(fake))
+        entry = roofline.calibrate()
+        assert entry["block_wires_20"] == 3  # the optimum of the test above
+        assert roofline.cache_path().is_file()
+        assert roofline.default_block_wires(20) == 3
+        monkeypatch.setattr(roofline, "machine_key", lambda threads=None: "torch=0|cpu=x|threads=9")
+        assert roofline.cached_rates() is None
+        assert roofline.default_block_wires(20) == fused.BLOCK_WIRES
+
+    def test_environment_variable_overrides(self, monkeypatch):
+        """Test QGRADBENCH_GROUP_WIDTH: it sets the schedule's width; a bad value is rejected."""
+        from qgradbench.engine import roofline
+
+        circuit = ansatz_circuit("strongly-entangling", 9, 2)
+        monkeypatch.setenv(roofline.WIDTH_VARIABLE, "3")
+        assert circuit.schedule(9).block_wires == 3
+        assert Schedule(circuit, 9).fused_layers[0].groups == ((6, 9), (3, 6), (0, 3))
+        assert circuit.schedule(9, dense_qubits=9).block_wires == fused.BLOCK_WIRES  # dense
+        monkeypatch.setenv(roofline.WIDTH_VARIABLE, "wide")
+        with pytest.raises(ValueError, match="QGRADBENCH_GROUP_WIDTH.*'wide'"):
+            roofline.default_block_wires(9)
+
+    def test_width_does_not_change_the_state(self, monkeypatch):
+        """Test that the default schedules at widths 2 and 5 give the same states (1e-12)."""
+        from qgradbench.engine import roofline
+
+        circuit = ansatz_circuit("strongly-entangling", 8, 2)
+        batched, shared = angles(circuit, 3, 8, torch.complex128)
+        states = []
+        for width in ("2", "5"):
+            monkeypatch.setenv(roofline.WIDTH_VARIABLE, width)
+            with torch.no_grad():
+                states.append(circuit.schedule(8).run(batched, shared, torch.complex128))
+        torch.testing.assert_close(states[0], states[1], rtol=0, atol=1e-12)

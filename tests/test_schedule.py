@@ -308,3 +308,67 @@ def test_no_grad_runs_leave_saved_tensors_alone(method):
     out.sum().backward()
     for param, grad in zip(layer.parameters(), want, strict=True):
         assert torch.equal(param.grad, grad)
+
+
+class TestTraffic:
+    """``Schedule.traffic``: bytes and multiply-adds of a tiny schedule, counted by hand."""
+
+    @staticmethod
+    def tiny():
+        """3 qubits: RY per wire (product state), CNOT(0,1) CNOT(1,2) (one gather), RX per wire.
+
+        With ``dense_qubits=0, block_wires=2`` the RX layer is one fused stage of two groups,
+        wires 1-2 (``K = 4``) then wire 0 (``K = 2``).
+        """
+        from qgradbench.circuits.schedule import FusedStage
+        from qgradbench.engine import Monomial
+
+        builder = CircuitBuilder(3, "tiny")
+        for wire in range(3):
+            builder.rotation("Y", wire, slot=wire)
+        builder.fixed("CNOT", (0, 1)).fixed("CNOT", (1, 2))
+        for wire in range(3):
+            builder.rotation("X", wire, slot=3 + wire)
+        schedule = Schedule(builder.build(6), 3, dense_qubits=0, block_wires=2)
+        assert [type(s) for s in schedule.stages] == [Monomial, FusedStage]
+        assert schedule.fused_layers[0].groups == ((1, 3), (0, 1))
+        return schedule
+
+    # batch 2, complex64: A = 16 amplitudes, S = 128 bytes (one pass), 3 outputs.
+    # forward: product state S, 16 MACs; measurement 2S, 16 + 16*3//4 = 28; gather 2S + 8*8
+    # index bytes; group K=4 2S, 64; group K=2 2S, 32.
+    FORWARD = (128 + 256 + 320 + 256 + 256, 16 + 28 + 64 + 32)
+    # backprop adds: measurement backward 3S, 28; product state backward 2S, 32; one
+    # conjugating copy 2S; gather backward 2S + 64; groups 4S each, 2*16*4 and 2*16*2.
+    BACKPROP = (FORWARD[0] + 384 + 256 + 256 + 320 + 512 + 512, FORWARD[1] + 28 + 32 + 128 + 64)
+    # adjoint adds: lambda 3S, 28; the stacked pair 4S; gather on the pair 4S + 64; groups:
+    # reduced matrices 2S and 16K, inverse 4S and 2*16K; leading blocks 2S, 32.
+    ADJOINT = (
+        FORWARD[0] + 384 + 512 + 576 + (256 + 512) * 2 + 256,
+        FORWARD[1] + 28 + (64 + 128) + (32 + 64) + 32,
+    )
+
+    @pytest.mark.parametrize(
+        "mode,want", [("forward", FORWARD), ("backprop", BACKPROP), ("adjoint", ADJOINT)]
+    )
+    def test_hand_count(self, mode, want):
+        """Test the bytes and MACs of each mode against the hand count in the comments."""
+        got = self.tiny().traffic(2, torch.complex64, mode, outputs=3)
+        assert (got.bytes, got.macs) == want
+
+    def test_scales_with_batch_and_itemsize(self):
+        """Test that complex128 doubles the bytes and batch 4 doubles bytes and MACs."""
+        schedule = self.tiny()
+        base = schedule.traffic(2, torch.complex64, "backprop", outputs=4)
+        wide = schedule.traffic(2, torch.complex128, "backprop", outputs=4)
+        assert wide.macs == base.macs
+        # the gather's index (8 bytes a basis state, 64 in all) does not depend on the dtype
+        assert wide.bytes - 2 * 64 == 2 * (base.bytes - 2 * 64)
+        double = schedule.traffic(4, torch.complex64, "backprop", outputs=4)
+        assert double.macs == 2 * base.macs
+        assert double.bytes - 2 * 64 == 2 * (base.bytes - 2 * 64)
+
+    def test_bad_mode(self):
+        """Test that an unknown mode is a ValueError naming the accepted ones."""
+        with pytest.raises(ValueError, match="forward, backprop, adjoint"):
+            self.tiny().traffic(2, mode="sideways")

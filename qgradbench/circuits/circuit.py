@@ -32,7 +32,7 @@ import torch
 from qgradbench import engine
 from qgradbench.circuits import schedule as schedules
 from qgradbench.circuits.schedule import Schedule
-from qgradbench.engine import Monomial, Unitary, fused
+from qgradbench.engine import Monomial, Unitary
 
 
 @dataclass(frozen=True)
@@ -228,12 +228,15 @@ class Circuit:
         self,
         n_batched: int,
         dense_qubits: int = schedules.DENSE_QUBITS,
-        block_wires: int = fused.BLOCK_WIRES,
+        block_wires: int | None = None,
     ) -> Schedule:
         """The execution schedule for batches whose first ``n_batched`` slots vary (cached).
 
-        ``dense_qubits`` and ``block_wires`` as in :class:`Schedule`.
+        ``dense_qubits`` and ``block_wires`` as in :class:`Schedule` (``None``: this machine's
+        width, :func:`qgradbench.circuits.schedule.default_block_wires`).
         """
+        if block_wires is None:
+            block_wires = schedules.default_block_wires(self.n_qubits, dense_qubits)
         key = ("schedule", n_batched, dense_qubits, block_wires)
         if key not in self._cache:
             self._cache[key] = Schedule(self, n_batched, dense_qubits, block_wires)

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from qgradbench import engine
-from qgradbench.engine import Monomial, Unitary, dense, fused
+from qgradbench.engine import Monomial, Unitary, dense, fused, roofline
 
 #: Largest register on which runs of shared blocks are applied as dense unitaries. Building a
 #: layer's unitary reads ``n 4**n`` gate entries and applying it costs ``B 4**n`` products,
@@ -64,6 +64,41 @@ DIAGONAL_ENTRIES = 2**24
 #: in float32): past it, runs stay gate by gate. The 20-qubit TFIM ansatz of depth 10 (200
 #: slots) fits; at 24 qubits about 16 slots do.
 DIAGONAL_BUDGET = 2**28
+
+
+def default_block_wires(n_qubits: int, dense_qubits: int = DENSE_QUBITS) -> int:
+    """The group width for a schedule on ``n_qubits`` qubits.
+
+    Registers of at most ``dense_qubits`` qubits fuse no wire groups, so they get
+    :data:`qgradbench.engine.fused.BLOCK_WIRES` without a look at the environment or the
+    cache; larger ones :func:`qgradbench.engine.roofline.default_block_wires`.
+    """
+    if n_qubits <= dense_qubits:
+        return fused.BLOCK_WIRES
+    return roofline.default_block_wires(n_qubits)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Memory traffic and arithmetic of a computation (:meth:`Schedule.traffic`).
+
+    Attributes:
+        bytes: bytes read plus bytes written in main memory.
+        macs: complex multiply-adds.
+    """
+
+    bytes: int = 0
+    macs: int = 0
+
+    def __add__(self, other: Traffic) -> Traffic:
+        return Traffic(self.bytes + other.bytes, self.macs + other.macs)
+
+    def seconds(self, bandwidth: float, rate: float) -> tuple[float, float]:
+        """``(memory-bound time, compute-bound time)`` at ``bandwidth`` bytes/s, ``rate`` MAC/s."""
+        return self.bytes / bandwidth, self.macs / rate
+
+
+TRAFFIC_MODES = ("forward", "backprop", "adjoint")
 
 
 @dataclass(frozen=True)
@@ -262,8 +297,11 @@ class Schedule:
             other ``n_params - n_batched`` are shared. ``circuit.n_params`` makes every slot
             per circuit.
         dense_qubits: largest register that uses dense layer unitaries.
-        block_wires: on larger registers, the widest group of wires fused into one block
-            (:data:`qgradbench.engine.fused.BLOCK_WIRES`); ``1`` applies every block alone.
+        block_wires: on larger registers, the widest group of wires fused into one block;
+            ``1`` applies every block alone. ``None``: this machine's width
+            (:func:`qgradbench.engine.roofline.default_block_wires`: the environment variable
+            ``QGRADBENCH_GROUP_WIDTH``, else the calibrated choice, else
+            :data:`qgradbench.engine.fused.BLOCK_WIRES`).
     """
 
     def __init__(
@@ -271,10 +309,12 @@ class Schedule:
         circuit,
         n_batched: int,
         dense_qubits: int = DENSE_QUBITS,
-        block_wires: int = fused.BLOCK_WIRES,
+        block_wires: int | None = None,
     ):
         self.circuit, self.n_batched = circuit, n_batched
         self.n_qubits = n = circuit.n_qubits
+        if block_wires is None:
+            block_wires = default_block_wires(n, dense_qubits)
         rotations = circuit.rotations
         batched = [r.slot is not None and r.slot < n_batched for r in rotations]
         self.dense_qubits, self.block_wires = dense_qubits, block_wires
@@ -504,6 +544,116 @@ class Schedule:
             half = -0.5 * angle
             out.append(torch.complex(torch.cos(half), torch.sin(half)))
         return out
+
+    def traffic(
+        self,
+        batch: int,
+        dtype: torch.dtype = torch.complex64,
+        mode: str = "forward",
+        outputs: int = 1,
+    ) -> Traffic:
+        """Bytes moved and complex multiply-adds of a run, measured and differentiated.
+
+        A model of the kernels the schedule launches, for a roofline (``benchmarks/roofline.py``),
+        not a trace: index and gate construction (``O(2**n)`` or ``O(batch K**2)``) and
+        allocator effects are left out. With ``A = batch 2**n`` amplitudes of ``c`` bytes and
+        ``S = c A`` (one pass over the state):
+
+        * ``forward``: the product state is written once (``S``, ``A`` MACs); every matrix
+          product with ``K x K`` blocks (a fused group ``K = 2**k``, a 2x2 gate ``K = 2``, a
+          dense layer ``K = 2**n``, a fixed dense gate on ``k`` wires) reads and writes the
+          state (``2 S``, ``A K`` MACs); a diagonal layer multiplies in place (``2 S`` plus its
+          phases: ``2**n c``, or ``S`` when they are per circuit; ``A`` MACs); a monomial is a
+          gather (``2 S`` plus an 8-byte index per basis state, and ``2**n c`` phases with
+          ``A`` MACs unless it is a permutation). Then ``outputs`` diagonal observables are
+          measured: the state read, the probabilities written and read (``c A / 2`` each),
+          ``A (1 + outputs / 4)`` MACs (a real multiply-add is a quarter of a complex one).
+        * ``backprop``: the forward, then the measurement's backward (weights written and read,
+          state read, gradient written: ``3 S``, ``A (1 + outputs / 4)``); per product ``4 S``
+          (the gradient read twice, the saved state read, the state's gradient written) and
+          ``2 A K``; per diagonal layer ``4 S`` and its phases (and ``S`` more for the phases'
+          gradient when they are per circuit), ``2 A``; per monomial its forward's traffic; one
+          conjugating copy (``2 S``) if there is a fused layer; the product state's backward,
+          two matrix-vector products (``2 S``, ``2 A``).
+        * ``adjoint``: the forward without autograd, then ``lambda = O psi`` (``3 S``,
+          ``A (1 + outputs / 4)``), the pair ``(psi, lambda)`` stacked (``4 S``), and the sweep
+          over the stages in reverse, every inverse on the pair: per product the reduced
+          matrices (the pair read, ``A K``; a dense layer one contraction per wire, ``2 S`` and
+          ``2 A`` each) and the inverse (``4 S``, ``2 A K``); per diagonal layer the overlap (the
+          pair read, ``c A / 2`` written and read by the table product, ``A (1 + rows / 4)``)
+          and the in-place inverse (``4 S`` and its phases, ``2 A``); per monomial twice its
+          forward's traffic; the leading blocks, ``lambda`` read twice (``2 S``, ``2 A``).
+
+        Args:
+            batch: circuits run together.
+            dtype: complex dtype of the simulation.
+            mode: ``"forward"``, ``"backprop"`` or ``"adjoint"``.
+            outputs: number of diagonal observables measured.
+
+        Returns:
+            The :class:`Traffic` of one call.
+        """
+        if mode not in TRAFFIC_MODES:
+            raise ValueError(f"mode must be one of {', '.join(TRAFFIC_MODES)}, got {mode!r}")
+        if batch < 1 or outputs < 1:
+            raise ValueError(f"batch and outputs must be positive, got {batch} and {outputs}")
+        c = torch.empty(0, dtype=dtype).element_size()
+        basis = 2**self.n_qubits
+        amps = batch * basis
+        state = c * amps
+        measure = Traffic(2 * state, amps + amps * outputs // 4)
+        total = Traffic(state, amps) + measure  # product state, measurement
+        kernels = list(self._kernels(batch, c))
+        for kind, value, extra in kernels:
+            total += _forward_kernel(kind, value, extra, amps, state)
+        if mode == "backprop":
+            total += Traffic(3 * state, amps + amps * outputs // 4) + Traffic(2 * state, 2 * amps)
+            if self.fused_layers:
+                total += Traffic(2 * state, 0)
+            for kind, value, extra in kernels:
+                total += _backprop_kernel(kind, value, extra, amps, state)
+        elif mode == "adjoint":
+            total += Traffic(3 * state, amps + amps * outputs // 4) + Traffic(4 * state, 0)
+            for kind, value, extra in kernels:
+                total += _adjoint_kernel(kind, value, extra, amps, state)
+            if self.lead_blocks:
+                total += Traffic(2 * state, 2 * amps)
+        return total
+
+    def _kernels(self, batch: int, itemsize: int):
+        """The run's kernels in order: ``(kind, value, extra)`` (:meth:`traffic`).
+
+        ``("product", K, wires)`` for a matrix product with ``K x K`` blocks (``wires``: the
+        wires whose reduced matrices the adjoint takes one by one, 0 for a group's single
+        product); ``("diagonal", rows, phase bytes)`` (``rows`` negative for per-circuit
+        phases); ``("gather", phased, index and phase bytes)``.
+        """
+        n = self.n_qubits
+        basis = 2**n
+
+        def gather(monomial):
+            phased = not monomial.is_permutation
+            return ("gather", int(phased), 8 * basis + phased * itemsize * basis)
+
+        for stage in self.stages:
+            if isinstance(stage, FusedStage):
+                for lo, hi in self.fused_layers[stage.layer].groups:
+                    yield ("product", 2 ** (hi - lo), 0)
+            elif isinstance(stage, GateStage):
+                yield ("product", 2, 1)
+            elif isinstance(stage, DenseStage):
+                layer = self.dense_layers[stage.layer]
+                yield ("product", basis, len(layer.blocks))
+            elif isinstance(stage, DiagonalStage):
+                layer = self.diagonal_layers[stage.layer]
+                per_circuit = any(slot < self.n_batched for slot in layer.slots)
+                rows = len(layer.slots) + (layer.constant is not None)
+                phases = itemsize * basis * (batch if per_circuit else 1)
+                yield ("diagonal", -rows if per_circuit else rows, phases)
+            elif isinstance(stage, Monomial):
+                yield gather(stage)
+            else:  # a dense fixed gate on a few wires
+                yield ("product", 2 ** len(stage.wires), 0)
 
     def memo(self, key, build):
         """Return ``build()``, computed once per ``key`` and kept with the schedule.
@@ -851,6 +1001,41 @@ class Schedule:
             suffix = gates.pool.index_select(0, t["lead_suffixes"])
             columns = (suffix * columns.unsqueeze(-2)).sum(-1)
         return columns
+
+
+def _forward_kernel(kind: str, value: int, extra: int, amps: int, state: int) -> Traffic:
+    """One kernel's forward :class:`Traffic` (:meth:`Schedule.traffic`)."""
+    if kind == "product":
+        return Traffic(2 * state, amps * value)
+    if kind == "diagonal":
+        return Traffic(2 * state + extra, amps)
+    return Traffic(2 * state + extra, amps * value)  # gather; value: 1 if phased
+
+
+def _backprop_kernel(kind: str, value: int, extra: int, amps: int, state: int) -> Traffic:
+    """One kernel's backward :class:`Traffic` under autograd (:meth:`Schedule.traffic`)."""
+    if kind == "product":
+        return Traffic(4 * state, 2 * amps * value)
+    if kind == "diagonal":
+        return Traffic(4 * state + extra + (state if value < 0 else 0), 2 * amps)
+    return Traffic(2 * state + extra, amps * value)
+
+
+def _adjoint_kernel(kind: str, value: int, extra: int, amps: int, state: int) -> Traffic:
+    """One kernel's :class:`Traffic` in the adjoint sweep over ``(psi, lambda)``."""
+    if kind == "product":
+        wires = extra
+        reduced = (
+            Traffic(2 * state * wires, 2 * amps * wires)
+            if wires
+            else Traffic(2 * state, amps * value)
+        )
+        return reduced + Traffic(4 * state, 2 * amps * value)
+    if kind == "diagonal":
+        rows = abs(value)
+        overlap = Traffic(2 * state + state // 2 * 2, amps + amps * rows // 4)
+        return overlap + Traffic(4 * state + extra, 2 * amps)
+    return Traffic(4 * state + extra, 2 * amps * value)
 
 
 def _append(chains: list, chain: tuple[int, ...]) -> int:
