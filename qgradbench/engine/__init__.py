@@ -17,6 +17,7 @@ from qgradbench.engine.gates import (
     pauli_stack,
     rotation_matrices,
 )
+from qgradbench.engine.roofline import calibrate
 from qgradbench.engine.sampling import estimate_expvals, sample_counts
 from qgradbench.engine.statevector import (
     MAX_QUBITS,
@@ -42,6 +43,7 @@ __all__ = [
     "apply_matrix",
     "apply_monomial",
     "apply_unitary",
+    "calibrate",
     "check_n_qubits",
     "estimate_expvals",
     "expval",
