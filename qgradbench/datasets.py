@@ -32,6 +32,7 @@ torch.Size([80, 2])
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -456,6 +457,52 @@ def make_hidden_manifold(
     y = (f >= np.median(f)).astype(np.int64)
     return _benchmark_split("hidden-manifold", X, y, rng, seed=seed, test_size=test_size,
                             standardise=False)
+
+
+def validation_split(
+    data: Dataset, val_size: float, seed: int
+) -> tuple[Dataset, torch.Tensor, torch.Tensor]:
+    """Hold out a stratified fraction of the training split for validation.
+
+    ``ceil(val_size * n_train)`` training samples, stratified by class, drawn with a generator
+    seeded from ``(seed, 2)`` (independent of the data's own draw); the test split is left as
+    it is, so model selection on the validation split never sees a test sample.
+
+    Args:
+        data: the data set.
+        val_size: fraction of the training split held out, in ``[0, 1)``; 0 holds out nothing.
+        seed: the run's seed (>= 0).
+
+    Returns:
+        ``(fit, X_val, y_val)``: the data set with the remaining training samples, and the
+        validation features and labels (empty tensors for ``val_size = 0``).
+
+    Raises:
+        ValueError: for a bad ``val_size``, or a training split too small to hold out a
+            stratified validation split.
+    """
+    is_number = isinstance(val_size, int | float | np.floating) and not isinstance(val_size, bool)
+    if not is_number or not 0 <= val_size < 1:
+        raise ValueError(f"val_size must be a fraction in [0, 1) (0: none), got {val_size!r}")
+    if val_size == 0:
+        empty = data.X_train[:0]
+        return data, empty, data.y_train[:0]
+    seed = _check_int("seed", seed, 0)
+    rng = np.random.default_rng([seed, 2])
+    y = data.y_train.numpy()
+    try:
+        fit, val = train_test_split(
+            np.arange(len(y)), test_size=float(val_size), stratify=y,
+            random_state=_sklearn_state(rng),
+        )  # fmt: skip
+    except ValueError as error:
+        raise ValueError(
+            f"cannot hold out val_size={val_size} of the {len(y)} training samples of "
+            f"{data.name!r} stratified by class: {error}; use another val_size or more samples"
+        ) from None
+    fit, val = torch.as_tensor(np.sort(fit)), torch.as_tensor(np.sort(val))
+    kept = dataclasses.replace(data, X_train=data.X_train[fit], y_train=data.y_train[fit])
+    return kept, data.X_train[val], data.y_train[val]
 
 
 # --------------------------------------------------------------------------- real
@@ -1056,4 +1103,5 @@ __all__ = [
     "names",
     "read_data_file",
     "standardise_pca",
+    "validation_split",
 ]

@@ -50,6 +50,7 @@ def rerun(name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     folder = REFERENCES / name
     meta = json.loads((folder / "metadata.json").read_text())
     (config,) = meta["config"]
+    config.setdefault("val_size", 0.0)  # made before the validation split (all trained on)
     spec = TrainSpec(**{k: v for k, v in config.items() if v is not None})  # null: default
     return pd.read_parquet(folder / "train.parquet"), pd.DataFrame(train(spec)), meta
 

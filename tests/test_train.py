@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from qgradbench.cli import main
 from qgradbench.experiments import TrainSpec, iter_train, train
@@ -58,16 +59,18 @@ class TestNotebookSetting:
         """Test that parameter-shift with 1000 shots per circuit reaches >= 0.85."""
         rows = train(TrainSpec(method="parameter-shift", shots=1000, epochs=50, seed=0))
         assert rows[-1]["test_accuracy"] >= 0.85
-        # 28 rotations (24 weights + 4 encodings): 56 circuits of 1000 shots per sample.
-        assert rows[-1]["backward_circuits"] == 400 * 56
-        assert rows[-1]["backward_shots"] == 400 * 56 * 1000
+        # 28 rotations (24 weights + 4 encodings): 56 circuits of 1000 shots per sample, on
+        # the 320 samples left after the validation split (80 of the 400).
+        assert rows[-1]["backward_circuits"] == 320 * 56
+        assert rows[-1]["backward_shots"] == 320 * 56 * 1000
 
     def test_rows(self, notebook_backprop):
         """Test that rows carry parameters, metrics, costs and times as flat columns."""
         row = notebook_backprop[0]
         assert row["epoch"] == 1 and row["dataset"] == "circles" and row["n_qubits"] == 4
-        assert row["n_train"] == 400 and row["n_test"] == 100 and row["n_params"] == 286
-        assert row["forward_circuits"] == 400 and row["backward_circuits"] == 0
+        assert (row["n_train"], row["n_val"], row["n_test"]) == (320, 80, 100)
+        assert row["n_params"] == 286 and row["val_size"] == 0.2
+        assert row["forward_circuits"] == 320 and row["backward_circuits"] == 0
         assert row["eval_circuits"] == 500
         assert all(row[t] >= 0 for t in TIMES)
         assert row["time_epoch"] >= row["time_forward"] + row["time_backward"] + row["time_step"]
@@ -156,8 +159,8 @@ class TestRunDirectory:
         assert set(table["method"]) == {"parameter-shift"} and set(table["shots"]) == {50}
         assert table["method_options"].iloc[0] == "{'shift': 1.2}"
         meta = json.loads((out / "metadata.json").read_text())
-        assert meta["status"] == "complete" and meta["rows"] == 2
-        assert meta["config"][0]["method_options"] == {"shift": 1.2}
+        assert meta["status"] == "complete" and meta["rows"] == {"train": 2}
+        assert meta["config"]["runs"][0]["method_options"] == {"shift": 1.2}
         assert meta["versions"]["torch"] and meta["started"] <= meta["finished"]
         assert meta["command"] == "qgradbench " + " ".join(
             [*argv, "--option", "shift=1.2", "--out", str(out)]
@@ -175,12 +178,13 @@ class TestRunDirectory:
         assert str(pd.read_parquet(exact / "train.parquet")["shots"].dtype) == "Int64"
 
     def test_metadata_nulls_quantum_settings_of_classical_runs(self, with_baseline):
-        """Test that metadata.json's config of the classical baseline says null, as its rows."""
-        hybrid, classical = json.loads((with_baseline / "metadata.json").read_text())["config"]
+        """Test that metadata.json's config of the classical baseline has no quantum settings."""
+        meta = json.loads((with_baseline / "metadata.json").read_text())
+        hybrid, classical = meta["config"]["runs"]
         assert hybrid["method"] == "parameter-shift" and hybrid["shots"] == 20
         assert classical["model"] == "classical"
         for key in ("method", "shots", "n_qubits", "n_layers", "ansatz", "method_options"):
-            assert classical[key] is None, key
+            assert classical.get(key) is None, key
 
     def test_existing_run_is_refused(self, tmp_path, capsys):
         """Test that a run into a directory holding another run exits 2 and changes nothing."""
@@ -204,9 +208,9 @@ class TestRunDirectory:
         assert main([*argv, "--epochs", "1"]) == 2
         assert main([*argv, "--epochs", "2", "--overwrite"]) == 0
         assert sorted(p.name for p in tmp_path.iterdir()) == [
-            "metadata.json", "notes.txt", "train.parquet",
+            "log.txt", "metadata.json", "notes.txt", "train.parquet",
         ]  # fmt: skip
-        assert json.loads((tmp_path / "metadata.json").read_text())["rows"] == 2
+        assert json.loads((tmp_path / "metadata.json").read_text())["rows"] == {"train": 2}
 
     def test_prepare_run_dir(self, tmp_path):
         """Test the store's check: empty or unrelated directories pass, runs need overwrite."""
@@ -234,15 +238,16 @@ class TestRunDirectory:
             run_train(TrainSpec(epochs=5), tmp_path, on_row=interrupt)
         assert len(pd.read_parquet(tmp_path / "train.parquet")) == 2
         meta = json.loads((tmp_path / "metadata.json").read_text())
-        assert meta["status"] == "interrupted" and meta["rows"] == 2
+        assert meta["status"] == "interrupted" and meta["rows"] == {"train": 2}
 
     def test_plots(self, tmp_path):
-        """Test that --plots trains the classical baseline too and draws the four figures."""
+        """Test that --plots trains the classical baseline too and writes the report."""
         pytest.importorskip("qgradbench.analysis.figures")
         assert main(["run", "train", "--epochs", "2", "--plots", "--out", str(tmp_path)]) == 0
         table = pd.read_parquet(tmp_path / "train.parquet")
         assert list(table["model"]) == ["hybrid"] * 2 + ["classical"] * 2
-        names = {"dataset", "training_curves", "decision_boundary", "hybrid_vs_classical"}
+        assert (tmp_path / "report.md").is_file() and (tmp_path / "report.html").is_file()
+        names = {"dataset", "training_curves", "decision_boundary"}
         for name in names:
             png = tmp_path / "figures" / f"{name}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -292,21 +297,25 @@ class TestProgress:
         calls = []
         spec = TrainSpec(model="classical", epochs=2, n_samples=100, batch_size=32)
         run_train(spec, tmp_path, on_batch=lambda *call: calls.append(call))
-        n = math.ceil(80 / 32)  # 80 training samples
+        n = math.ceil(64 / 32)  # 80 training samples, 16 of them held out for validation
         assert calls == [(b, n) for b in range(1, n + 1)] * 2
 
     def test_wrote_lines_name_every_file(self, tmp_path, capsys):
-        """Test that the last lines name the table, the metadata and every figure written."""
+        """Test that the output names the table, metadata, log and every report file written."""
         pytest.importorskip("qgradbench.analysis.figures")
         argv = ["run", "train", "--epochs", "1", "--samples", "60", "--plots"]
         assert main([*argv, "--out", str(tmp_path)]) == 0
         lines = capsys.readouterr().out.splitlines()
-        names = ["train.parquet", "metadata.json"] + [
-            f"figures/{f}.png"
-            for f in ("dataset", "training_curves", "decision_boundary", "hybrid_vs_classical")
-        ]
-        assert lines == [f"wrote {tmp_path / name}" for name in names]
-        assert all((tmp_path / name).is_file() for name in names)
+        assert lines[:3] == [f"wrote {tmp_path / 'train.parquet'} (2 rows)",
+                             f"wrote {tmp_path / 'metadata.json'}", f"wrote {tmp_path / 'log.txt'}"]
+        assert lines[-1] == f"complete: 2 runs in {tmp_path}"
+        listed = {line.removeprefix("wrote ") for line in lines[3:-1]}
+        on_disk = {str(p) for p in tmp_path.rglob("*") if p.is_file()} - {
+            str(tmp_path / n) for n in ("train.parquet", "metadata.json", "log.txt")
+        }
+        assert listed == on_disk and {"report.md", "report.html", "findings.parquet"} <= {
+            p.rpartition("/")[2] for p in listed
+        }  # fmt: skip
 
     @pytest.mark.parametrize("quiet", [False, True])
     def test_bar_on_a_terminal_unless_quiet(self, tmp_path, capsys, monkeypatch, quiet):
@@ -344,9 +353,10 @@ class TestSigterm:
         assert proc.returncode == 130, stderr  # as for Ctrl-C
         meta = json.loads((out / "metadata.json").read_text())
         rows = len(pd.read_parquet(out / "train.parquet"))
-        assert meta["status"] == "interrupted" and meta["rows"] == rows >= 1
-        assert stdout == "" and stderr.count("\n") == 1 and "Traceback" not in stderr
-        assert "interrupted by SIGTERM" in stderr and f"kept {rows} of 100000" in stderr
+        assert meta["status"] == "interrupted" and meta["rows"] == {"train": rows} and rows >= 1
+        assert stderr.count("\n") == 1 and "Traceback" not in stderr
+        assert stderr.startswith("qgradbench: interrupted by SIGTERM: 0 of 1 runs finished")
+        assert f"{rows} epoch rows of the unfinished run" in stderr
         assert str(out / "train.parquet") in stderr
 
     def test_handler_is_restored(self, tmp_path):
@@ -358,22 +368,25 @@ class TestSigterm:
 
     def test_ctrl_c_says_what_was_kept(self, tmp_path, capsys, monkeypatch):
         """Test that Ctrl-C in the CLI prints one line with the rows kept and exits 130."""
-        import qgradbench.suite.runs as runs
+        from qgradbench.suite.runner import RunState
 
-        real = runs.write_table
+        real = RunState.add_partial
         calls = []
 
-        def write_then_interrupt(rows, path, *args):
-            real(rows, path, *args)
+        def record_then_interrupt(self, task, row):
+            first = real(self, task, row)
             calls.append(1)
             if len(calls) == 2:
                 raise KeyboardInterrupt
+            return first
 
-        monkeypatch.setattr(runs, "write_table", write_then_interrupt)
+        monkeypatch.setattr(RunState, "add_partial", record_then_interrupt)
         argv = ["run", "train", "--model", "classical", "--epochs", "5", "--samples", "40"]
         assert main([*argv, "--out", str(tmp_path)]) == 130
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "interrupted by SIGINT: kept 2 of 5" in err
+        assert err.count("\n") == 1 and "interrupted by SIGINT: 0 of 1 runs finished" in err
+        assert "with 2 epoch rows of the unfinished run" in err
+        assert len(pd.read_parquet(tmp_path / "train.parquet")) == 2
 
 
 class TestObservableAndData:
@@ -388,7 +401,8 @@ class TestObservableAndData:
         assert model.quantum.n_outputs == 2 and model.fc3.in_features == 2
         (row,) = train(spec)
         assert row["observable"] == "Z0 Z1; 0.5 X0 + Y3"
-        assert row["forward_circuits"] == 2 * 32  # groups {Z0 Z1, Y3} and {X0}, per sample
+        # groups {Z0 Z1, Y3} and {X0}, per sample: 25 of the 32 training samples (7 validate)
+        assert row["forward_circuits"] == 2 * 25
         default = build_model(TrainSpec(), load_data(TrainSpec(n_samples=40)))
         assert default.quantum.n_outputs == 4 and default.fc3.in_features == 4
         assert default.quantum.execution.observable.name == "z-each"
@@ -427,6 +441,9 @@ class TestObservableAndData:
             ({"observable": 3}, "observable must be a built-in name"),
             ({"method": "shot-adjoint", "shots": 10, "observable": "0.5 Z0"}, "shot-adjoint"),
             ({"dataset": {"path": "x.csv"}}, "a data file is given as"),
+            ({"val_size": 1.0}, r"val_size must be a fraction in \[0, 1\).*got 1.0"),
+            ({"val_size": -0.1}, r"val_size must be a fraction in \[0, 1\).*got -0.1"),
+            ({"dataset_options": 3}, "dataset_options must be a mapping.*got 3"),
         ],
     )
     def test_bad_spec(self, kwargs, match):
@@ -479,3 +496,48 @@ class TestObservableAndData:
         assert main(["run", "train", "--out", str(tmp_path / "run"), *argv]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and match in err, err
+
+
+class TestValidationSplit:
+    """The validation split: held out of the training split, stratified, never trained on."""
+
+    def test_rows_carry_validation_metrics_and_sizes(self):
+        """Test that rows report n_train + n_val = the training split and val metrics in [0, 1]."""
+        (row,) = train(TrainSpec(epochs=1, n_samples=100, model="classical"))
+        assert (row["n_train"], row["n_val"], row["n_test"]) == (64, 16, 20)
+        assert 0 <= row["val_accuracy"] <= 1 and row["val_loss"] > 0
+        # one test sample is 1/20 of accuracy, one validation sample 1/16
+        assert round(row["val_accuracy"] * 16) == pytest.approx(row["val_accuracy"] * 16)
+
+    def test_split_is_disjoint_stratified_and_seeded(self):
+        """Test that validation and fit samples partition the training split, by class."""
+        from qgradbench.datasets import load_dataset, validation_split
+
+        data = load_dataset("moons", seed=5)
+        fit, X_val, y_val = validation_split(data, 0.25, seed=5)
+        assert fit.n_train + len(y_val) == data.n_train == 400 and len(y_val) == 100
+        def by_first(X):
+            return X[X[:, 0].argsort()]
+
+        assert torch.equal(by_first(torch.cat([fit.X_train, X_val])), by_first(data.X_train))
+        assert abs(int(y_val.sum()) - int(data.y_train.sum()) / 4) <= 1  # stratified
+        assert torch.equal(fit.X_test, data.X_test)  # the test split is untouched
+        assert torch.equal(validation_split(data, 0.25, seed=5)[1], X_val)
+        assert not torch.equal(validation_split(data, 0.25, seed=6)[1], X_val)
+
+    def test_val_size_zero_trains_on_everything(self):
+        """Test that val_size=0 keeps every training sample and leaves the val columns NaN."""
+        (row,) = train(TrainSpec(epochs=1, n_samples=100, model="classical", val_size=0))
+        assert (row["n_train"], row["n_val"]) == (80, 0)
+        assert math.isnan(row["val_accuracy"]) and math.isnan(row["val_loss"])
+
+    def test_dataset_options_reach_the_maker(self):
+        """Test that dataset_options set the difficulty knob and are recorded as a column."""
+        spec = TrainSpec(
+            dataset="hyperplanes", dataset_options={"n_hyperplanes": 3}, model="classical",
+            epochs=1, n_samples=60,
+        )  # fmt: skip
+        (row,) = train(spec)
+        assert row["dataset"] == "hyperplanes" and row["dataset_options"] == "{'n_hyperplanes': 3}"
+        with pytest.raises(ValueError, match="does not take the option.*'noise'"):
+            iter_train(TrainSpec(dataset="hyperplanes", dataset_options={"noise": 1}))

@@ -2,9 +2,13 @@
 
 A hybrid model (classical layers around a :class:`~qgradbench.QuantumLayer`) or the classical
 baseline is trained on a data set with Adam and cross-entropy; every epoch yields one row:
-training loss, train and test accuracy, the circuits and shots the quantum layer spent
+training loss, train, validation and test accuracy, the circuits and shots the quantum layer spent
 (training forward and backward, and evaluation), and wall time split into forward, backward,
 optimiser step and evaluation.
+
+A stratified fraction ``val_size`` of the training split is held out for validation
+(:func:`qgradbench.datasets.validation_split`) and never trained on; selection (learning rate,
+cost to a target accuracy) reads the validation columns, and the test split stays untouched.
 
 The experiment is a pure function from a :class:`TrainSpec` to rows; it does no I/O. The
 seed fixes the data, the initialisation, the order of the batches and the shots, so the same
@@ -88,6 +92,11 @@ class TrainSpec:
         n_features: input features (PCA components for real data sets; for a data file, at
             most its feature columns, fewer for PCA components, ``None`` for all of them).
         n_samples: samples of the data set (``None``: its default).
+        val_size: fraction of the training split held out for validation, in ``[0, 1)``
+            (0: none, the validation columns are NaN).
+        dataset_options: options of the data set's maker, e.g. ``{"noise": 0.3}`` for
+            ``moons``, ``{"n_hyperplanes": 3}`` for ``hyperplanes`` or
+            ``{"manifold_dimension": 6}`` for ``hidden-manifold`` (none for data files).
         method_options: options of the differentiation method (e.g. ``{"h": 0.1}``).
     """
 
@@ -106,6 +115,8 @@ class TrainSpec:
     seed: int = 0
     n_features: int | None = 4
     n_samples: int | None = None
+    val_size: float = 0.2
+    dataset_options: dict = field(default_factory=dict)
     method_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -117,12 +128,28 @@ class TrainSpec:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        is_number = isinstance(self.val_size, int | float) and not isinstance(self.val_size, bool)
+        if not is_number or not 0 <= self.val_size < 1:
+            raise ValueError(
+                f"val_size must be a fraction in [0, 1) (0: no validation split), "
+                f"got {self.val_size!r}"
+            )
+        if not isinstance(self.dataset_options, dict):
+            raise ValueError(
+                f"dataset_options must be a mapping of the data set's options, "
+                f"got {self.dataset_options!r}"
+            )
         self._check_dataset()
         if self.model != "classical":  # the matched baseline counts a hybrid's parameters
             self._check_quantum()
 
     def _check_dataset(self) -> None:
         if not isinstance(self.dataset, str):
+            if self.dataset_options:
+                raise ValueError(
+                    f"dataset_options are for the built-in data sets; a data file takes none, "
+                    f"got {self.dataset_options!r}"
+                )
             path, label = datasets.check_file_dataset(self.dataset)
             datasets.check_file(
                 path, label, n_features=self.n_features, seed=self.seed, n_samples=self.n_samples
@@ -176,6 +203,7 @@ class TrainSpec:
         out = self.config()
         if out["method_options"] is not None:
             out["method_options"] = repr(dict(sorted(self.method_options.items())))
+        out["dataset_options"] = repr(dict(sorted(self.dataset_options.items())))
         if out["observable"] is not None:
             out["observable"] = observable_text(self.observable)
         is_file = not isinstance(self.dataset, str)
@@ -275,10 +303,12 @@ def iter_train(
             (``batch`` counts from 1 in each epoch), for progress within slow epochs.
 
     Returns:
-        An iterator of row dicts: the run's parameters, ``epoch``, ``loss``, ``test_loss``,
-        ``train_accuracy``, ``test_accuracy``, training ``forward_circuits``, ``backward_circuits``,
-        ``forward_shots``, ``backward_shots`` of the epoch, ``eval_circuits`` and
-        ``eval_shots`` of its evaluation, ``n_params``, and times in seconds (``time_forward``,
+        An iterator of row dicts: the run's parameters, the data set's sizes (``n_train``: the
+        samples trained on, after the validation split; ``n_val``; ``n_test``), ``epoch``,
+        ``loss``, ``test_loss``, ``train_accuracy``, ``val_loss`` and ``val_accuracy`` (NaN
+        without a validation split), ``test_accuracy``, training ``forward_circuits``,
+        ``backward_circuits``, ``forward_shots``, ``backward_shots`` of the epoch,
+        ``eval_circuits`` and ``eval_shots`` of its evaluation (train, validation and test), ``n_params``, and times in seconds (``time_forward``,
         ``time_backward``, ``time_step``, ``time_eval``, ``time_epoch``).
     """
     data = load_data(spec)
@@ -291,9 +321,16 @@ def iter_train(
 def load_data(spec: TrainSpec) -> Dataset:
     """The spec's data set: a registered one, or its data file (:func:`datasets.load_file`)."""
     if isinstance(spec.dataset, str):
-        return load_dataset(
-            spec.dataset, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
-        )
+        try:
+            return load_dataset(
+                spec.dataset, n_features=spec.n_features, seed=spec.seed,
+                n_samples=spec.n_samples, **spec.dataset_options,
+            )  # fmt: skip
+        except TypeError as error:  # an option the maker does not take
+            raise ValueError(
+                f"data set {spec.dataset!r} does not take the option(s) "
+                f"{sorted(spec.dataset_options)}: {error}"
+            ) from None
     path, label = datasets.check_file_dataset(spec.dataset)
     return datasets.load_file(
         path, label, n_features=spec.n_features, seed=spec.seed, n_samples=spec.n_samples
@@ -301,10 +338,14 @@ def load_data(spec: TrainSpec) -> Dataset:
 
 
 def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Iterator[dict]:
+    data, X_val, y_val = datasets.validation_split(data, spec.val_size, spec.seed)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr)
     loss_fn = nn.CrossEntropyLoss()
     batches = torch.Generator().manual_seed(_stream(spec.seed, 1))
-    params = {**spec.params(), **data.metadata(), "n_params": count_parameters(model)}
+    params = {
+        **spec.params(), **data.metadata(), "n_val": len(y_val),
+        "n_params": count_parameters(model),
+    }  # fmt: skip
     for epoch in range(1, spec.epochs + 1):
         clock, started = _Clock(), time.perf_counter()
         before = _cost(model)
@@ -315,6 +356,9 @@ def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Itera
         t_eval = time.perf_counter()
         model.eval()
         _, train_acc = _evaluate(model, data.X_train, data.y_train, loss_fn)
+        val_loss, val_acc = (
+            _evaluate(model, X_val, y_val, loss_fn) if len(y_val) else (math.nan, math.nan)
+        )
         test_loss, test_acc = _evaluate(model, data.X_test, data.y_test, loss_fn)
         done = time.perf_counter()
         spent, evaluated = trained - before, _cost(model) - trained
@@ -324,6 +368,8 @@ def _epochs(spec: TrainSpec, data: Dataset, model: nn.Module, on_batch) -> Itera
             "loss": loss,
             "test_loss": test_loss,
             "train_accuracy": train_acc,
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
             "test_accuracy": test_acc,
             "forward_circuits": spent.forward_circuits,
             "backward_circuits": spent.backward_circuits,
