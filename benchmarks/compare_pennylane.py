@@ -287,14 +287,26 @@ def shot_step(shots: int, approx_order: int = 1) -> float:
     return default_step(approx_order, shots, float("nan"))
 
 
-def make_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float = LR) -> Callable:
+#: Adam implementations a step may use (``--adam``): torch's default (one small kernel per
+#: operation and parameter on the CPU) or ``fused=True`` (one kernel per parameter group, the
+#: same update up to rounding). Both sides of a comparison use the same one.
+ADAM_VARIANTS = ("default", "fused")
+
+
+def make_step(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float = LR, adam: str = "default"
+) -> Callable:
     """Return a closure doing one training step; the optimiser is built here, not in the timing.
+
+    ``adam``: one of :data:`ADAM_VARIANTS`.
 
     Returns:
         ``step()``: ``zero_grad``, forward, cross-entropy loss, backward, ``Adam.step``; returns
         the loss as a float.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if adam not in ADAM_VARIANTS:
+        raise ValueError(f"adam must be one of {', '.join(ADAM_VARIANTS)}, got {adam!r}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=adam == "fused" or None)
     loss_fn = nn.CrossEntropyLoss()
 
     def step() -> float:
@@ -307,7 +319,7 @@ def make_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float = LR
     return step
 
 
-def prepare_step(backend: str, case: Case, seed: int = 0) -> Callable:
+def prepare_step(backend: str, case: Case, seed: int = 0, adam: str = "default") -> Callable:
     """Build the seed model of ``case`` for ``backend`` and return its step, warmed up once.
 
     The warm-up step doubles as the availability probe.
@@ -324,7 +336,7 @@ def prepare_step(backend: str, case: Case, seed: int = 0) -> Callable:
             "pennylane", case.pl_method, case.shots, seed, pl_device=case.pl_device
         )
     X, y = make_batch(seed)
-    step = make_step(model, X, y)
+    step = make_step(model, X, y, adam=adam)
     try:
         step()
     except NotImplementedError as err:
@@ -371,6 +383,39 @@ def median_step_time(
     return statistics.median(times), len(times)
 
 
+def interleaved_times(
+    steps: dict[str, Callable], repeats: int, budget_s: float | None
+) -> dict[str, list[float]]:
+    """Wall times of the (warmed-up) ``steps``, one step of each in turn.
+
+    A side stops after ``repeats`` steps or once it has spent ``budget_s`` seconds (at least one
+    step each); the others go on alone.
+    """
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    spent = dict.fromkeys(steps, 0.0)
+    active = list(steps)
+    while active:
+        for name in list(active):
+            t0 = time.perf_counter()
+            steps[name]()
+            took = time.perf_counter() - t0
+            times[name].append(took)
+            spent[name] += took
+            done = len(times[name]) >= max(1, repeats)
+            if done or (budget_s is not None and spent[name] >= budget_s):
+                active.remove(name)
+    return times
+
+
+def count_step_ops(step: Callable) -> int:
+    """Number of ATen operations (``aten::*`` profiler events, nested ones too) in one step."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    return sum(event.name.startswith("aten::") for event in prof.events())
+
+
 def speed_ratio(method: str, repeats: int = 7, seed: int = 0) -> float:
     """Return PennyLane time / qgradbench time for one exact step of ``method`` (its pair)."""
     device, pl_method = PENNYLANE_PAIRS[method]
@@ -411,12 +456,19 @@ def run_comparison(
     budget_s: float = DEFAULT_BUDGET_S,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    adam: str = "default",
+    count_ops: bool = False,
 ) -> list[dict]:
     """Time every case on both backends and return one row (dict) per case.
 
+    The two sides of a case are prepared first and then timed *interleaved*, one step each in
+    turn (qgradbench, PennyLane, qgradbench, ...), so that both see the same machine load;
+    each side stops at ``repeats`` steps or once it has spent ``budget_s`` seconds.
+
     Row keys: ``case``, ``method``, ``shots``, ``pennylane_config``, ``qgradbench_ms``,
     ``pennylane_ms`` (``None`` when n/a), ``ratio`` (PennyLane / qgradbench), the number of
-    timed steps on each side and, for n/a entries, the reason.
+    timed steps on each side, for n/a entries the reason, and with ``count_ops`` the ATen
+    operations one qgradbench step dispatches (``qgradbench_ops``, :func:`count_step_ops`).
     """
     rows = []
     for case in cases:
@@ -425,16 +477,21 @@ def run_comparison(
             "method": case.method,
             "shots": case.shots,
             "pennylane_config": case.pl_label,
+            "adam": adam,
         }
+        steps = {}
         for backend in ("qgradbench", "pennylane"):
             if log:
                 log(f"  {case.label}: {backend} ...")
             try:
-                median, n = median_step_time(backend, case, repeats, budget_s, seed)
-                row[f"{backend}_ms"], row[f"{backend}_n"] = 1e3 * median, n
+                steps[backend] = prepare_step(backend, case, seed, adam)
             except UnavailableError as err:
                 row[f"{backend}_ms"], row[f"{backend}_n"] = None, 0
                 row[f"{backend}_na"] = str(err).splitlines()[0]
+        for backend, times in interleaved_times(steps, repeats, budget_s).items():
+            row[f"{backend}_ms"], row[f"{backend}_n"] = 1e3 * statistics.median(times), len(times)
+        if count_ops and "qgradbench" in steps:
+            row["qgradbench_ops"] = count_step_ops(steps["qgradbench"])
         qgb, pl = row["qgradbench_ms"], row["pennylane_ms"]
         row["ratio"] = pl / qgb if qgb and pl else None
         rows.append(row)
@@ -454,7 +511,8 @@ def format_table(rows: list[dict]) -> str:
             ms(r["qgradbench_ms"], r["qgradbench_n"]),
             ms(r["pennylane_ms"], r["pennylane_n"]),
             "n/a" if r["ratio"] is None else f"{r['ratio']:.1f}x",
-            r["pennylane_config"],
+            r["pennylane_config"]
+            + (f", qgb {r['qgradbench_ops']} ops" if "qgradbench_ops" in r else ""),
         )
         for r in rows
     ]
@@ -504,12 +562,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    parser.add_argument(
+        "--adam", choices=ADAM_VARIANTS, default="default", help="Adam on both sides (%(default)s)"
+    )
+    parser.add_argument(
+        "--methods", nargs="+", metavar="M", help="only these qgradbench methods' cases"
+    )
+    parser.add_argument(
+        "--ops", action="store_true", help="also count the ATen operations of a qgradbench step"
+    )
     args = parser.parse_args(argv)
 
     configure_threads(args.threads)
     silence_pennylane_warnings()
     env = environment()
     cases = comparison_cases(args.shots or None)
+    if args.methods:
+        cases = [case for case in cases if case.method in args.methods]
     print(
         f"seed model step ({N_QUBITS} qubits, {N_LAYERS} layers, batch {BATCH}, Adam), "
         f"median over up to {args.repeat} steps after 1 warm-up, budget {args.budget:g} s "
@@ -526,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows = run_comparison(cases, args.repeat, args.budget, args.seed, log)
+    rows = run_comparison(cases, args.repeat, args.budget, args.seed, log, args.adam, args.ops)
     print()
     print(format_table(rows))
     if args.json:
@@ -538,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
             "shots": args.shots,
             "seed": args.seed,
             "threads": args.threads,
+            "adam": args.adam,
             "environment": env,
             "rows": rows,
         }

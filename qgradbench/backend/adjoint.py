@@ -249,6 +249,12 @@ def _wire_index(n: int, device: str) -> torch.Tensor:
     return _build_wire_index(n, device)
 
 
+@functools.lru_cache(maxsize=256)
+def _wires_index(n: int, device: str, wires: tuple[int, ...]) -> torch.Tensor:
+    """:func:`_wire_index` rows ``wires``, cached (one gather per sweep stage, no indexing)."""
+    return _wire_index(n, device)[list(wires)]
+
+
 def _build_wire_index(n: int, device: str) -> torch.Tensor:
     """``index[w, x, r]``: the basis state with bit ``x`` on wire ``w`` and the others ``r``."""
     s = np.arange(2**n)
@@ -267,7 +273,7 @@ def _reduced(
     """
     batch, rows = both.shape[:2]
     if len(wires) > 1 and n <= gather_qubits:
-        index = _wire_index(n, str(both.device))[list(wires)]  # (W, 2, 2**(n-1))
+        index = _wires_index(n, str(both.device), tuple(wires))  # (W, 2, 2**(n-1))
         picked = both.reshape(batch, rows, -1)[..., index]  # (B, 1 + K, W, 2, 2**(n-1))
         return torch.einsum("bwxr,bkwyr->bkwxy", picked[:, 0], picked[:, 1:].conj())
     out = []

@@ -45,6 +45,7 @@ import torch
 
 from qgradbench import engine
 from qgradbench.engine import Monomial, Unitary, dense, fused, roofline
+from qgradbench.engine.gates import rotations_of_generators
 
 #: Largest register on which runs of shared blocks are applied as dense unitaries. Building a
 #: layer's unitary reads ``n 4**n`` gate entries and applying it costs ``B 4**n`` products,
@@ -252,13 +253,14 @@ class _Fusion:
         """
         batch = mats.shape[:-3]
         parts, chains = [], []
-        for ids in tensors["groups"]:
+        constant = tensors.get("generators")
+        for g, ids in enumerate(tensors["groups"]):
             length = ids.shape[1]
-            rots = mats.index_select(-3, ids.flatten()).unflatten(-3, ids.shape)  # (..., G, k)
+            rots = mats.index_select(-3, tensors["flat"][g]).unflatten(-3, ids.shape)  # (..., G, k)
             carried = [None] * length
             suffix = None
             for j in range(length - 1, -1, -1):
-                gen = gens[ids[:, j]]  # (G, 2, 2)
+                gen = gens[ids[:, j]] if constant is None else constant[g][j]  # (G, 2, 2)
                 if suffix is None:
                     carried[j] = gen.expand(*batch, *gen.shape)
                     suffix = rots[..., j, :, :]
@@ -278,9 +280,15 @@ class _Fusion:
             fused = fused.index_select(-3, tensors["position"])
         return fused
 
+    @staticmethod
+    def chain_generators(gens: torch.Tensor, groups: list) -> list:
+        """``gens[ids[:, j]]`` for every group ``ids`` and position ``j`` (:meth:`carried`)."""
+        return [[gens.index_select(0, ids[:, j]) for j in range(ids.shape[1])] for ids in groups]
+
     def tensors(self, device) -> dict:
         """The index tensors on ``device``."""
         out = {"groups": [torch.as_tensor(g, device=device) for g in self.groups]}
+        out["flat"] = [ids.flatten() for ids in out["groups"]]
         if self.position is not None:
             out["position"] = torch.as_tensor(self.position, device=device)
         order = np.concatenate([g.ravel() for g in self.groups]) if self.groups else []
@@ -496,8 +504,15 @@ class Schedule:
                 "eye": torch.eye(2, dtype=dtype, device=device).unsqueeze(0),
                 "ket0": torch.tensor([[1, 0]], dtype=dtype, device=device),
             }
+            t["head_minus_i"] = -1j * t["head_paulis"]  # for the rotation matrices
+            t["suffix_minus_i"] = -1j * t["suffix_paulis"]
             t["head_generators"] = -0.5j * t["head_paulis"]
             t["suffix_generators"] = -0.5j * t["suffix_paulis"]
+            for name in ("head", "suffix"):  # constants of :meth:`_Fusion.carried`, gathered once
+                fusion = t[f"{name}_fusion"]
+                fusion["generators"] = _Fusion.chain_generators(
+                    t[f"{name}_generators"], fusion["groups"]
+                )
             head_suffix = np.full(len(self.batched_rotations), self.n_suffixes)
             for head, suffix in self.parts.values():
                 if head is not None and suffix is not None:
@@ -966,14 +981,14 @@ class Schedule:
         angles = theta if t["head_direct"] else theta.index_select(-1, t["head_src"])
         if t["head_scale"] is not None:
             angles = angles * t["head_scale"]
-        return engine.rotation_matrices(angles, t["head_paulis"])
+        return rotations_of_generators(angles, t["head_minus_i"])
 
     def _suffix_rotations(self, shared, t) -> torch.Tensor:
         theta = torch.cat([shared, t["consts"]]) if t["suffix_consts"] else shared
         angles = theta.index_select(-1, t["suffix_src"])
         if t["suffix_scale"] is not None:
             angles = angles * t["suffix_scale"]
-        return engine.rotation_matrices(angles, t["suffix_paulis"])
+        return rotations_of_generators(angles, t["suffix_minus_i"])
 
     def _product_state(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
         """The state after the leading blocks: the product of their first columns."""

@@ -60,9 +60,14 @@ def rotation_matrices(angles: torch.Tensor, paulis: torch.Tensor) -> torch.Tenso
     Returns:
         Complex tensor ``(..., R, 2, 2)`` with ``cos(t/2) I - i sin(t/2) P``.
     """
-    half = 0.5 * angles.to(paulis.dtype.to_real()).reshape(*angles.shape, 1, 1)
-    eye = _eye(paulis.dtype, str(paulis.device))
-    return torch.cos(half) * eye + torch.sin(half) * (-1j * paulis)
+    return rotations_of_generators(angles, -1j * paulis)
+
+
+def rotations_of_generators(angles: torch.Tensor, minus_i_paulis: torch.Tensor) -> torch.Tensor:
+    """:func:`rotation_matrices` from ``-i P`` ``(R, 2, 2)``, computed once by the caller."""
+    half = 0.5 * angles.to(minus_i_paulis.dtype.to_real()).reshape(*angles.shape, 1, 1)
+    eye = _eye(minus_i_paulis.dtype, str(minus_i_paulis.device))
+    return torch.cos(half) * eye + torch.sin(half) * minus_i_paulis
 
 
 def bit(index: np.ndarray, wire: int, n_qubits: int) -> np.ndarray:
