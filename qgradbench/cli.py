@@ -1,25 +1,41 @@
 """The ``qgradbench`` command: parse arguments, call the library, print.
 
-Errors in the user's input end the program with exit code 2 and one line on stderr.
+Every run command (``run suite``, ``run train``, ``run variance``, ``run estimator``,
+``run runtime``) goes through one path: a suite of tasks (a single-experiment command is a
+suite of one experiment), one run-directory rule, :func:`qgradbench.suite.runner.execute`,
+one progress bar, the report, and a final listing of every file written.
+
+Everything the command says on stderr is one line starting ``qgradbench: ``. Exit codes:
+
+* 0: done;
+* 1: some runs failed (the others' rows are kept; see the run's ``log.txt``);
+* 2: bad input (``qgradbench: error: ...``); nothing was run;
+* 3: the runs finished and their tables are kept, but the report could not be written
+  (``qgradbench report RUN_DIR`` renders it again);
+* 130: interrupted by SIGINT (Ctrl-C) or SIGTERM; the finished rows are kept and the same
+  command resumes.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import json
 import os
 import shlex
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from qgradbench import __version__
 from qgradbench.memory import retain_unless_disabled
-from qgradbench.progress import progress_bar
+
+#: What every line the command writes to stderr starts with.
+PREFIX = "qgradbench: "
+EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_REPORT, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _say(message: str) -> None:
+    """Write one line to stderr, with the command's prefix."""
+    print(PREFIX + " ".join(str(message).split()), file=sys.stderr)
 
 
 class UsageError(Exception):
@@ -30,7 +46,8 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block) and exit code 2."""
 
     def error(self, message: str):  # noqa: D102
-        raise UsageError(f"{self.prog}: {message}")
+        where = self.prog.removeprefix("qgradbench").strip()
+        raise UsageError(f"{where}: {message}" if where else message)
 
 
 def _methods(args: argparse.Namespace) -> int:
@@ -66,114 +83,40 @@ def _shots(text: str) -> int | None:
         ) from None
 
 
-class _TrainProgress:
-    """Progress of ``run train`` on stderr: a bar over the epochs of every run.
-
-    An epoch that takes more than a second (a large register) also gets a bar over its
-    batches. Both are silent when stderr is not a terminal or with ``--quiet``.
-    """
-
-    def __init__(self, epochs: int, quiet: bool):
-        self.quiet, self.rows = quiet, 0
-        self.epochs = progress_bar(epochs, "train", quiet=quiet, unit="epoch")
-        self.batches = None
-
-    def on_batch(self, batch: int, n_batches: int) -> None:
-        if self.batches is None:
-            self.batches = progress_bar(
-                n_batches, "  batches", quiet=self.quiet, unit="batch", leave=False, delay=1.0
-            )
-        self.batches.update(1)
-
-    def on_row(self, row: dict) -> None:
-        self.rows += 1
-        self._close_batches()
-        self.epochs.set_postfix_str(
-            f"{row['model']}  loss {row['loss']:.3f}  test acc {row['test_accuracy']:.3f}",
-            refresh=False,
-        )
-        self.epochs.update(1)
-
-    def _close_batches(self) -> None:
-        if self.batches is not None:
-            self.batches.close()
-            self.batches = None
-
-    def close(self) -> None:
-        self._close_batches()
-        self.epochs.close()
-
-
 def _run_train(args: argparse.Namespace) -> int:
-    from qgradbench.experiments.train import TrainSpec
-    from qgradbench.suite.runs import TABLE, run_train
-    from qgradbench.suite.store import METADATA, RunExistsError, run_id
+    from qgradbench.suite.runs import train_tasks
 
-    spec = TrainSpec(
-        dataset=_train_dataset(args),
-        model=args.model,
-        method=args.method,
-        shots=args.shots,
-        n_qubits=args.qubits,
-        n_layers=args.layers,
-        ansatz=args.ansatz,
-        observable=args.observable,
-        hidden_size=args.hidden,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        n_features=args.features,
-        n_samples=args.samples,
-        method_options=dict(args.option),
-    )
-    runs = 2 if args.plots and args.model == "hybrid" else 1
-    out = Path(args.out or f"results/train/{run_id(dataclasses.asdict(spec))}")
-    progress = _TrainProgress(runs * args.epochs, args.quiet)
-    try:
-        written = run_train(
-            spec,
-            out,
-            plots=args.plots,
-            overwrite=args.overwrite,
-            command=shlex.join(["qgradbench", *args.argv]),
-            on_row=progress.on_row,
-            on_batch=progress.on_batch,
-            plugins=[p.record() for p in args.loaded_plugins],
-        )
-    except RunExistsError as err:
-        raise UsageError(
-            f"--out {str(err.path)!r} holds another run ({', '.join(err.found)}); "
-            "pass --overwrite to replace it, or choose another --out"
-        ) from None
-    except KeyboardInterrupt as err:
-        meta = json.loads((out / METADATA).read_text()) if (out / METADATA).exists() else {}
-        if meta.get("status") != "interrupted":  # stopped before the run directory was written
-            raise Interrupted(
-                _signal_name(err), "before the first epoch; nothing written"
-            ) from None
-        raise Interrupted(
-            _signal_name(err),
-            f"kept {meta['rows']} of {runs * args.epochs} epochs' rows in {out / TABLE} "
-            f"({out / METADATA} says status 'interrupted')",
-        ) from None
-    finally:
-        progress.close()
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    settings = {
+        "dataset": _train_dataset(args),
+        "model": args.model,
+        "method": args.method,
+        "shots": args.shots,
+        "n_qubits": args.qubits,
+        "n_layers": args.layers,
+        "ansatz": args.ansatz,
+        "observable": args.observable,
+        "hidden_size": args.hidden,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "n_features": args.features,
+        "n_samples": args.samples,
+        "method_options": dict(args.option),
+    }
+    return _single_run("train", train_tasks(settings, baseline=args.report), args)
 
 
 def _train_dataset(args: argparse.Namespace) -> str | dict:
     """``--dataset NAME``, or ``--data FILE --label COLUMN`` as ``{"path", "label"}``."""
     if args.data is None:
         if args.label is not None:
-            raise UsageError("qgradbench run train: --label goes with --data FILE")
+            raise UsageError("run train: --label goes with --data FILE")
         return args.dataset or "circles"
     if args.dataset is not None:
-        raise UsageError("qgradbench run train: give --dataset or --data, not both")
+        raise UsageError("run train: give --dataset or --data, not both")
     if args.label is None:
-        raise UsageError("qgradbench run train: --data FILE needs --label COLUMN (the labels)")
+        raise UsageError("run train: --data FILE needs --label COLUMN (the labels)")
     return {"path": args.data, "label": args.label}
 
 
@@ -276,12 +219,16 @@ def _add_train(commands) -> None:
     p.add_argument("--out", default=None, help="run directory (default: results/train/RUN_ID)")
     p.add_argument(
         "--overwrite", action="store_true",
-        help="replace the run already in OUT (its tables, metadata.json and figures/)",
+        help="replace the run already in OUT (its tables, metadata.json, log.txt, figures/ "
+        "and report)",
     )  # fmt: skip
-    p.add_argument(
-        "--plots", action="store_true",
-        help="also train the classical baseline and draw the figures into OUT/figures",
+    _add_report_option(
+        p, default=False,
+        help="also train the classical baseline (for a hybrid model) and write the report "
+        "(report.md, report.html, findings.parquet, figures/ with the data set and the "
+        "decision boundary)",
     )  # fmt: skip
+    _add_workers_options(p)
     p.add_argument(
         "--quiet",
         action="store_true",
@@ -289,6 +236,20 @@ def _add_train(commands) -> None:
     )
     _add_plugin_option(p)
     p.set_defaults(func=_run_train)
+
+
+def _add_report_option(p, default: bool, help: str) -> None:
+    """``--report`` / ``--no-report`` (and ``--plots``, the older name of ``--report``)."""
+    p.add_argument(
+        "--report", action=argparse.BooleanOptionalAction, default=default,
+        help=help + (" (the default; --no-report skips it)" if default else ""),
+    )  # fmt: skip
+    p.add_argument("--plots", dest="report", action="store_true", help="the same as --report")
+
+
+def _add_workers_options(p) -> None:
+    p.add_argument("--workers", type=int, default=1, help="processes at once (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
 
 
 # ----------------------------------------------------------------------------- suites
@@ -310,7 +271,7 @@ def _executor(args: argparse.Namespace):
             address=args.address, threads=args.threads or 1, workers=args.workers, plugins=plugins
         )
     if args.address is not None:
-        raise UsageError("qgradbench run suite: --address goes with --executor ray")
+        raise UsageError("run suite: --address goes with --executor ray")
     workers = args.workers if args.workers is not None else os.cpu_count() or 1
     return LocalExecutor(workers=workers, threads=args.threads, plugins=plugins)
 
@@ -326,64 +287,153 @@ def _dry_run(suite) -> int:
     return 0
 
 
-def _execute(tasks, path, meta, executor, quiet: bool, desc: str) -> int:
-    """Run tasks into ``path`` with a progress bar; print what was written; the exit code."""
-    from qgradbench.progress import progress_bar
-    from qgradbench.suite.runner import execute
+class _Progress:
+    """The progress bar of a run on stderr: over epochs or over runs.
 
-    todo = len(tasks)
-    with progress_bar(todo, desc, quiet=quiet, unit="run") as bar:
+    Training runs in this process (one worker) advance it every epoch (the bar of a single
+    long training run); other runs advance it as each run finishes. Silent when stderr is not
+    a terminal or with ``--quiet``.
+    """
 
-        def advance(outcome, finished, failed):
-            bar.update(1)
-            bar.set_postfix(failed=failed, refresh=False)
+    def __init__(self, desc: str, by_epoch: bool, quiet: bool):
+        from qgradbench.progress import progress_bar
 
-        meta = execute(tasks, path, meta, executor, on_outcome=advance)
-        bar.n = meta["tasks_finished"] + meta["tasks_failed"]
+        self.by_epoch = by_epoch
+        self.bar = progress_bar(None, desc, quiet=quiet, unit="epoch" if by_epoch else "run")
+
+    def start(self, todo: list) -> None:
+        """Set the total once the runner knows which tasks are left."""
+        from qgradbench.experiments.train import TrainSpec
+
+        if self.by_epoch:
+            self.bar.total = sum(t.settings.get("epochs", TrainSpec.epochs) for t in todo)
+        else:
+            self.bar.total = len(todo)
+        self.bar.refresh()
+
+    def row(self, task, row: dict) -> None:
+        """One epoch of a training run finished."""
+        self.bar.set_postfix_str(
+            f"{row['model']}  loss {row['loss']:.3f}  test acc {row['test_accuracy']:.3f}",
+            refresh=False,
+        )
+        self.bar.update(1)
+
+    def outcome(self, outcome, finished: int, failed: int) -> None:
+        """One run finished (or failed)."""
+        if not self.by_epoch:
+            self.bar.update(1)
+        if failed:
+            self.bar.set_postfix(failed=failed, refresh=False)
+
+
+def _execute(suite, path: Path, meta: dict, executor, args: argparse.Namespace) -> int:
+    """Run the suite's tasks into ``path``, write the report, list every file; the exit code."""
+    from qgradbench.suite.runner import Hooks, execute
+
+    by_epoch = executor.in_process and all(t.experiment == "train" for t in suite.tasks)
+    single = meta.get("kind") == "experiment"
+    progress = _Progress(suite.name if single else f"suite {suite.name}", by_epoch, args.quiet)
+    models: dict[int, tuple] = {}
+    hooks = Hooks(
+        on_row=progress.row if by_epoch else None,
+        on_model=lambda task, model, data: models.setdefault(task.index, (model, data)),
+    )
+    with progress.bar:
+        meta = execute(list(suite.tasks), path, meta, executor, on_outcome=progress.outcome,
+                       on_start=progress.start, hooks=hooks)  # fmt: skip
     for table in meta["tables"]:
         print(f"wrote {path / table} ({meta['rows'][table.removesuffix('.parquet')]} rows)")
     print(f"wrote {path / 'metadata.json'}")
     print(f"wrote {path / 'log.txt'}")
     status, done = meta["status"], meta["tasks_finished"]
     if status == "interrupted":
-        print(
-            f"interrupted: {done} of {meta['tasks']} runs finished and kept in {path}; "
-            "run the same command again to resume",
-            file=sys.stderr,
-        )
-        return 130
+        _say(f"interrupted by {meta.get('interrupted_by', 'SIGINT')}: {_kept(meta, path)}; run "
+             "the same command again to resume")  # fmt: skip
+        return EXIT_INTERRUPTED
     if status == "failed":
         for failure in meta["failures"]:
-            print(f"failed: task {failure['task']}: {failure['error']}", file=sys.stderr)
-        print(
-            f"{meta['tasks_failed']} of {meta['tasks']} runs failed (see {path / 'log.txt'})",
-            file=sys.stderr,
-        )
-        return 1
+            _say(f"run {failure['task']} failed: {failure['error']}")
+        _say(f"error: {meta['tasks_failed']} of {meta['tasks']} runs failed (see "
+             f"{path / 'log.txt'}); no report was written")  # fmt: skip
+        return EXIT_FAILED_RUNS
+    code = _report_step(path, args, models.get(0) if single else None)
     print(f"{status}: {done} runs in {path}")
+    return code
+
+
+def _kept(meta: dict, path: Path) -> str:
+    """What an interrupted run kept, for its one line on stderr."""
+    text = f"{meta['tasks_finished']} of {meta['tasks']} runs finished and kept in {path}"
+    unfinished = meta.get("unfinished_tasks") or []
+    if unfinished:
+        rows = sum(u["rows"] for u in unfinished)
+        tables = ", ".join(str(path / t) for t in meta["tables"])
+        text += (f", with {rows} epoch rows of the unfinished run{'s' * (len(unfinished) > 1)} "
+                 f"in {tables} (a resume runs it again from the start)")  # fmt: skip
+    return text
+
+
+def _report_step(path: Path, args: argparse.Namespace, model=None) -> int:
+    """Write the run's report (unless ``--no-report``) and list its files; the exit code.
+
+    A failing report keeps the tables: one line on stderr and exit code 3, and ``qgradbench
+    report RUN_DIR`` renders it again.
+    """
+    if not args.report:
+        return 0
+    from qgradbench.analysis.report import write_report
+    from qgradbench.suite.runner import signal_name
+    from qgradbench.suite.runs import draw_model_figures
+
+    try:
+        written = write_report(path)
+        written += draw_model_figures(model, path)
+    except Exception as err:  # noqa: BLE001 - any failure: the tables are kept regardless
+        detail = f"{type(err).__name__}: {err}"
+        _say(f"error: the report failed ({detail}); the run's tables are kept in {path}; "
+             f"render it again with: qgradbench report {shlex.quote(str(path))}")  # fmt: skip
+        return EXIT_REPORT
+    except KeyboardInterrupt as err:
+        _say(
+            f"interrupted by {signal_name(err)} while writing the report; the run's tables "
+            f"are kept in {path}; render it with: qgradbench report {shlex.quote(str(path))}"
+        )
+        return EXIT_INTERRUPTED
+    for file in written:
+        print(f"wrote {file}")
     return 0
+
+
+def _start(suite, path: Path, meta: dict, executor, args: argparse.Namespace, kind: str) -> int:
+    """Run (or resume) ``suite`` in ``path``: what every ``run`` command ends with."""
+    from qgradbench.suite.runner import run_metadata
+
+    if meta.get("status") == "complete":
+        print(f"{path}: {suite.name} is already complete; nothing to run"
+              + ("; --overwrite runs it again" if kind == "experiment" else ""))  # fmt: skip
+        if args.report and not (path / "report.md").exists():
+            return _report_step(path, args)
+        return 0
+    if meta:
+        print(f"resuming {path} ({meta.get('tasks_finished', 0)} of {len(suite.tasks)} done)")
+    else:
+        meta = run_metadata(kind, suite)
+    meta["command"] = "qgradbench " + shlex.join(args.argv)
+    meta["plugins"] = [p.record() for p in args.loaded_plugins]
+    return _execute(suite, path, meta, executor, args)
 
 
 def _run_suite(args: argparse.Namespace) -> int:
     from qgradbench.suite.config import load_suite
-    from qgradbench.suite.runner import base_metadata, suite_run_dir
+    from qgradbench.suite.runner import suite_run_dir
 
     suite = load_suite(args.suite)
     if args.dry_run:
         return _dry_run(suite)
     executor = _executor(args)
     path, meta = suite_run_dir(suite, args.out, args.resume)
-    if meta.get("status") == "complete":
-        print(f"{path}: suite {suite.name} is already complete; nothing to do")
-        return 0
-    if meta:
-        print(f"resuming {path} ({meta.get('tasks_finished', 0)} of {len(suite.tasks)} done)")
-    else:
-        meta = base_metadata("suite", suite.config, suite.digest)
-        meta.update({"suite": suite.name, "source": suite.source})
-    meta["command"] = "qgradbench " + shlex.join(args.argv)
-    meta["plugins"] = [p.record() for p in args.loaded_plugins]
-    return _execute(list(suite.tasks), path, meta, executor, args.quiet, f"suite {suite.name}")
+    return _start(suite, path, meta, executor, args, "suite")
 
 
 def _add_suite(commands) -> None:
@@ -422,6 +472,11 @@ def _add_suite(commands) -> None:
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--resume", default=None, metavar="RUN_DIR", help="resume this run directory")
     p.add_argument("--dry-run", action="store_true", help="list the runs; run nothing")
+    _add_report_option(
+        p, default=True,
+        help="when every run is finished, write the report: figures/, report.md, report.html "
+        "and findings.parquet in the run directory",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_plugin_option(p)
     p.set_defaults(func=_run_suite)
@@ -444,33 +499,25 @@ def _grid_tasks(experiment: str, fixed: dict, grid: dict[str, list]) -> list:
 
 
 def _single_run(experiment: str, tasks: list, args: argparse.Namespace) -> int:
-    """Run one experiment's tasks into ``--out`` (resumed when it holds the same unfinished run)."""
-    import hashlib
-    from pathlib import Path
+    """Run one experiment's tasks as a suite of their own (see :func:`_start`).
 
-    from qgradbench.suite.runner import LocalExecutor, base_metadata, read_metadata
-    from qgradbench.suite.store import prepare_run_dir, run_id
+    The run directory is ``--out`` (resumed when it holds the same unfinished run) or a new
+    ``results/<experiment>/<run-id>/``.
+    """
+    from qgradbench.suite.runner import LocalExecutor, experiment_run_dir, experiment_suite
+    from qgradbench.suite.store import RunExistsError
 
-    digest = hashlib.sha1(json.dumps([t.key for t in tasks]).encode()).hexdigest()[:12]
-    path = Path(args.out or f"results/{experiment}/{run_id({'digest': digest})}")
-    old = read_metadata(path) or {}
-    meta = {}
-    if old.get("digest") == digest and not args.overwrite:
-        if old.get("status") == "complete":
-            print(f"{path}: this run is already complete; --overwrite runs it again")
-            return 0
-        print(f"resuming {path} ({old.get('tasks_finished', 0)} of {len(tasks)} done)")
-        meta = old
-    else:
-        prepare_run_dir(path, args.overwrite)  # refuses another run; --overwrite clears it
-    if not meta:
-        config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
-        meta = {**base_metadata("experiment", config, digest), "experiment": experiment}
-    meta["command"] = "qgradbench " + shlex.join(args.argv)
-    meta["plugins"] = [p.record() for p in args.loaded_plugins]
+    suite = experiment_suite(experiment, tasks)
+    try:
+        path, meta = experiment_run_dir(suite, args.out, args.overwrite)
+    except RunExistsError as err:
+        raise UsageError(
+            f"--out {str(err.path)!r} holds another run ({', '.join(err.found)}); "
+            "pass --overwrite to replace it, or choose another --out"
+        ) from None
     plugins = tuple(p.worker_spec() for p in args.loaded_plugins)
     executor = LocalExecutor(workers=args.workers, threads=args.threads, plugins=plugins)
-    return _execute(tasks, path, meta, executor, args.quiet, f"{experiment}")
+    return _start(suite, path, meta, executor, args, "experiment")
 
 
 def _common_run_options(p, experiment: str) -> None:
@@ -491,8 +538,11 @@ def _common_run_options(p, experiment: str) -> None:
     )
     p.add_argument("--out", default=None, help=f"run directory (default results/{experiment}/ID)")
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
-    p.add_argument("--workers", type=int, default=1, help="processes at once (default 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
+    _add_workers_options(p)
+    _add_report_option(
+        p, default=False,
+        help="write the report: figures/, report.md, report.html and findings.parquet",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_plugin_option(p)
 
@@ -514,7 +564,7 @@ def _method_grid(args: argparse.Namespace) -> dict[str, list]:
 
 def _run_variance(args: argparse.Namespace) -> int:
     if (args.layers is None) == (args.layers_per_qubit is None):
-        raise UsageError("qgradbench run variance: give --layers or --layers-per-qubit (one)")
+        raise UsageError("run variance: give --layers or --layers-per-qubit (one)")
     depth = (
         {"n_layers": args.layers} if args.layers else {"layers_per_qubit": args.layers_per_qubit}
     )
@@ -596,7 +646,7 @@ def _run_estimator(args: argparse.Namespace) -> int:
     }
     if args.budget is not None:
         if args.shots != [None]:
-            raise UsageError("qgradbench run estimator: give --shots or --budget, not both")
+            raise UsageError("run estimator: give --shots or --budget, not both")
         grid = {"method": args.method, "budget": args.budget}
     else:
         grid = _method_grid(args)
@@ -692,10 +742,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         status = metadata(run).get("status")
         if status in ("running", "interrupted"):
-            print(
-                f"warning: {run} is marked {status}: the report covers the runs finished so far",
-                file=sys.stderr,
-            )
+            _say(f"warning: {run} is marked {status}: the report covers the runs finished so far")
         written = write_report(run, formats, target=args.target)
     except ResultsError as err:
         raise ValueError(str(err)) from None
@@ -750,53 +797,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Interrupted(KeyboardInterrupt):
-    """The command was stopped by SIGINT (Ctrl-C) or SIGTERM (``kill``, ``timeout``).
-
-    Attributes:
-        signal: ``"SIGINT"`` or ``"SIGTERM"``.
-        detail: what the command kept, for the one line the user sees.
-    """
-
-    def __init__(self, signal_name: str = "SIGINT", detail: str = ""):
-        super().__init__(signal_name, detail)
-        self.signal, self.detail = signal_name, detail
-
-    def __str__(self) -> str:
-        return f"interrupted by {self.signal}" + (f": {self.detail}" if self.detail else "")
-
-
-def _signal_name(err: BaseException) -> str:
-    return err.signal if isinstance(err, Interrupted) else "SIGINT"
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Raise :class:`Interrupted` on SIGTERM inside the block, as Ctrl-C raises KeyboardInterrupt.
-
-    A run stopped by ``kill`` or ``timeout`` then records its rows and status ``interrupted``
-    like one stopped by Ctrl-C. Only the first SIGTERM raises (so that the run can write its
-    metadata); the previous handler is restored afterwards. Outside the main thread signals
-    cannot be handled and nothing is installed.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised = False
-
-    def handler(signum, frame):
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Interrupted("SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _preload_plugins(argv: list[str]) -> list:
     """Import the ``--plugin`` modules of a ``run`` command (see :mod:`qgradbench.plugins`).
 
@@ -816,7 +816,9 @@ def _preload_plugins(argv: list[str]) -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code (see the module docstring)."""
+    from qgradbench.suite.runner import interrupts, signal_name
+
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         loaded = _preload_plugins(argv)  # before the parser lists the ansatzes
@@ -824,14 +826,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.argv = argv
         args.loaded_plugins = loaded
         retain_unless_disabled()  # freed states stay in the heap for reuse (qgradbench/memory.py)
-        with _sigterm_interrupts():
+        with interrupts():  # SIGTERM as Ctrl-C, here and in the runner (one mechanism)
             return args.func(args)
     except (UsageError, ValueError) as err:
-        print(f"error: {err}" if isinstance(err, ValueError) else str(err), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as err:
-        print(str(err if isinstance(err, Interrupted) else Interrupted()), file=sys.stderr)
-        return 130  # for SIGINT and SIGTERM alike: both mean "stopped by the user"
+        _say(f"error: {err}")
+        return EXIT_USAGE
+    except KeyboardInterrupt as err:  # before the runner started: nothing was written
+        _say(f"interrupted by {signal_name(err)} before any run started; nothing was written")
+        return EXIT_INTERRUPTED  # for SIGINT and SIGTERM alike: both mean "stopped by the user"
 
 
 if __name__ == "__main__":  # pragma: no cover

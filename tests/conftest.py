@@ -116,12 +116,12 @@ def rng():
 
 @pytest.fixture(scope="session")
 def smoke(tmp_path_factory):
-    """One run of the built-in smoke suite, as CI runs it (its run directory)."""
+    """One run of the built-in smoke suite, as CI runs it (its run directory, no report)."""
     from qgradbench.cli import main
 
     out = tmp_path_factory.mktemp("smoke")
     code = main(["run", "suite", "smoke", "--out", str(out), "--workers", "1", "--threads", "1",
-                 "--quiet"])  # fmt: skip
+                 "--quiet", "--no-report"])  # fmt: skip
     assert code == 0
     (run,) = list((out / "smoke").iterdir())
     return run

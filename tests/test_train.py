@@ -306,8 +306,11 @@ class TestProgress:
         argv = ["run", "train", "--epochs", "1", "--samples", "60", "--plots"]
         assert main([*argv, "--out", str(tmp_path)]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[:3] == [f"wrote {tmp_path / 'train.parquet'} (2 rows)",
-                             f"wrote {tmp_path / 'metadata.json'}", f"wrote {tmp_path / 'log.txt'}"]
+        assert lines[:3] == [
+            f"wrote {tmp_path / 'train.parquet'} (2 rows)",
+            f"wrote {tmp_path / 'metadata.json'}",
+            f"wrote {tmp_path / 'log.txt'}",
+        ]
         assert lines[-1] == f"complete: 2 runs in {tmp_path}"
         listed = {line.removeprefix("wrote ") for line in lines[3:-1]}
         on_disk = {str(p) for p in tmp_path.rglob("*") if p.is_file()} - {
@@ -479,7 +482,8 @@ class TestObservableAndData:
         assert row["dataset"] == "d.parquet" and row["label_column"] == "y"
         assert row["n_features"] == 2 and row["observable"] == "Z0 Z1"
         meta = json.loads((out / "metadata.json").read_text())
-        assert meta["config"][0]["dataset"] == {"path": str(tmp_path / "d.parquet"), "label": "y"}
+        (config,) = meta["config"]["runs"]
+        assert config["dataset"] == {"path": str(tmp_path / "d.parquet"), "label": "y"}
         assert meta["plugins"] == []
 
     @pytest.mark.parametrize(

@@ -27,8 +27,11 @@ cluster, the plugin's file or module must be importable on every node).
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -38,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from qgradbench.suite import tables
-from qgradbench.suite.config import Task
+from qgradbench.suite.config import Suite, Task
 from qgradbench.suite.store import environment, now, write_json
 
 METADATA = "metadata.json"
@@ -59,12 +62,35 @@ class Outcome:
     seconds: float
 
 
+@dataclass
+class Hooks:
+    """Callbacks of a task run in this process (the per-epoch progress of a training run).
+
+    Attributes:
+        on_row: called as ``on_row(task, row)`` with every row of a training run as its epoch
+            finishes (the runner records it at once, so an interrupt keeps finished epochs).
+        on_batch: called as ``on_batch(batch, n_batches)`` after every optimiser step.
+        on_model: called as ``on_model(task, model, data)`` before a training run starts (a
+            handle on the model, e.g. to draw its decision boundary afterwards).
+    """
+
+    on_row: Callable[[Task, dict], None] | None = None
+    on_batch: Callable[[int, int], None] | None = None
+    on_model: Callable[[Task, object, object], None] | None = None
+
+
 def run_task(
-    experiment: str, settings: dict, threads: int | None = None, plugins: tuple = ()
+    experiment: str,
+    settings: dict,
+    threads: int | None = None,
+    plugins: tuple = (),
+    hooks: Hooks | None = None,
+    task: Task | None = None,
 ) -> list[dict]:
     """Run one experiment spec and return its rows (what every executor calls).
 
-    ``plugins`` are imported first (once per process; see :mod:`qgradbench.plugins`).
+    ``plugins`` are imported first (once per process; see :mod:`qgradbench.plugins`). With
+    ``hooks`` (in-process runs only), a training run reports each epoch's row as it finishes.
     """
     import torch
 
@@ -77,19 +103,39 @@ def run_task(
     if threads is not None:
         torch.set_num_threads(threads)
     exp = get_experiment(experiment)
-    return exp.run(exp.spec(**settings))
+    spec = exp.spec(**settings)
+    if hooks is None or experiment != "train":
+        return exp.run(spec)
+    return _stream_train(spec, hooks, task)
 
 
-def _run_indexed(args: tuple) -> tuple:
+def _stream_train(spec, hooks: Hooks, task: Task | None) -> list[dict]:
+    """Train, handing every epoch's row to ``hooks.on_row`` as it finishes."""
+    from qgradbench.experiments.train import iter_train
+
+    def keep(model, data):
+        if hooks.on_model is not None:
+            hooks.on_model(task, model, data)
+
+    rows = []
+    for row in iter_train(spec, on_model=keep, on_batch=hooks.on_batch):
+        rows.append(row)
+        if hooks.on_row is not None:
+            hooks.on_row(task, row)
+    return rows
+
+
+def _run_indexed(args: tuple, hooks: Hooks | None = None, task: Task | None = None) -> tuple:
     """Worker entry: run a task; return ``(index, rows, error, seconds)`` (one of rows/error).
 
-    ``args`` is ``(index, experiment, settings, threads[, plugins])``.
+    ``args`` is ``(index, experiment, settings, threads[, plugins])``; ``hooks`` and ``task``
+    are for in-process runs only.
     """
     index, experiment, settings, threads, *rest = args
     plugins = rest[0] if rest else ()
     started = time.perf_counter()
     try:
-        rows = run_task(experiment, settings, threads, plugins)
+        rows = run_task(experiment, settings, threads, plugins, hooks, task)
         return index, rows, None, time.perf_counter() - started
     except Exception as err:  # noqa: BLE001 - recorded and reported, the suite goes on
         detail = "".join(traceback.format_exception_only(type(err), err)).strip()
@@ -129,8 +175,13 @@ class LocalExecutor:
         elif isinstance(self.threads, bool) or self.threads < 1:
             raise ValueError(f"threads must be an integer >= 1, got {self.threads!r}")
 
-    def run(self, tasks: list[Task]) -> Iterator[Outcome]:
-        """Yield each task's outcome as it finishes."""
+    @property
+    def in_process(self) -> bool:
+        """Whether tasks run in this process (one worker): only then do hooks see epochs."""
+        return self.workers == 1
+
+    def run(self, tasks: list[Task], hooks: Hooks | None = None) -> Iterator[Outcome]:
+        """Yield each task's outcome as it finishes (``hooks`` serve in-process runs only)."""
         by_index = {t.index: t for t in tasks}
         jobs = [(t.index, t.experiment, t.settings, self.threads, self.plugins) for t in tasks]
         if self.workers == 1 or len(tasks) <= 1:
@@ -138,8 +189,8 @@ class LocalExecutor:
 
             previous = torch.get_num_threads()
             try:
-                for job in jobs:
-                    index, rows, error, seconds = _run_indexed(job)
+                for job, task in zip(jobs, tasks, strict=True):
+                    index, rows, error, seconds = _run_indexed(job, hooks, task)
                     yield Outcome(by_index[index], rows, error, seconds)
             finally:
                 torch.set_num_threads(previous)
@@ -179,9 +230,10 @@ class RayExecutor:
     workers: int | None = None
     plugins: tuple = ()
     name: str = field(default="ray", init=False)
+    in_process: bool = field(default=False, init=False)
 
-    def run(self, tasks: list[Task]) -> Iterator[Outcome]:
-        """Yield each task's outcome as it finishes."""
+    def run(self, tasks: list[Task], hooks: Hooks | None = None) -> Iterator[Outcome]:
+        """Yield each task's outcome as it finishes (``hooks`` are not called: rows come whole)."""
         try:
             import ray
         except ImportError:
@@ -214,12 +266,64 @@ class RayExecutor:
             ray.cancel(ref, force=True)
 
 
-class InterruptedRunError(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt (a BaseException): no task handler catches it."""
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by SIGINT (Ctrl-C) or SIGTERM (``kill``, ``timeout``).
+
+    It is a KeyboardInterrupt, so no task's ``except Exception`` catches it, and SIGTERM
+    ends a run exactly as Ctrl-C does (see :func:`interrupts`).
+
+    Attributes:
+        signal: ``"SIGINT"`` or ``"SIGTERM"``.
+        detail: what the command kept, for the one line the user sees.
+    """
+
+    def __init__(self, signal_name: str = "SIGINT", detail: str = ""):
+        super().__init__(signal_name, detail)
+        self.signal, self.detail = signal_name, detail
+
+    def __str__(self) -> str:
+        return f"interrupted by {self.signal}" + (f": {self.detail}" if self.detail else "")
 
 
-def _raise_interrupted(signum, frame):
-    raise InterruptedRunError(signal.Signals(signum).name)
+def signal_name(err: BaseException) -> str:
+    """``"SIGTERM"`` for an :class:`Interrupted` by SIGTERM, else ``"SIGINT"`` (Ctrl-C)."""
+    return err.signal if isinstance(err, Interrupted) else "SIGINT"
+
+
+class _SigtermHandler:
+    """A SIGTERM handler: the first SIGTERM raises :class:`Interrupted`.
+
+    Later ones are ignored, so that the run can write its tables and metadata.
+    """
+
+    def __init__(self):
+        self.raised = False
+
+    def __call__(self, signum, frame):
+        if not self.raised:
+            self.raised = True
+            raise Interrupted("SIGTERM")
+
+
+@contextlib.contextmanager
+def interrupts() -> Iterator[None]:
+    """Inside the block, SIGTERM raises :class:`Interrupted` as Ctrl-C raises KeyboardInterrupt.
+
+    The one interrupt mechanism of every run (``run suite`` and the single-experiment commands,
+    the CLI and :func:`execute`): a run stopped by ``kill`` or ``timeout`` records its rows and
+    status ``interrupted`` like one stopped by Ctrl-C. Nested blocks keep the outer handler;
+    the previous handler is restored when the outermost block ends. Outside the main thread
+    signals cannot be handled and nothing is installed.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    if not main or isinstance(signal.getsignal(signal.SIGTERM), _SigtermHandler):
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _SigtermHandler())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass
@@ -228,47 +332,86 @@ class RunState:
 
     Attributes:
         path: the run directory.
-        frames: per experiment, the rows written so far.
+        frames: per experiment, the finished tasks' rows written so far.
         failures: the tasks that raised, with their errors.
         pending: per experiment, finished tasks' rows not written yet.
+        partial: per task key, the task and the rows of a task still running (the epochs of a
+            training run so far); written with the tables, so that an interrupt keeps them,
+            and dropped when the run resumes (the task starts over).
+        dirty: the experiments whose tables must be rewritten.
+        flushed: when the tables were last written (``time.monotonic``).
     """
 
     path: Path
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     failures: list[dict] = field(default_factory=list)
     pending: dict[str, list[dict]] = field(default_factory=dict)
+    partial: dict[str, tuple[Task, list[dict]]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=set)
+    flushed: float = -math.inf
 
     def table_path(self, experiment: str) -> Path:
         """Where the experiment's table lives."""
         return self.path / f"{experiment}.parquet"
 
-    def load(self, experiments: set[str]) -> set[str]:
-        """Read the existing tables; return the keys of the tasks they hold."""
+    def load(self, experiments: set[str], drop: set[str] = frozenset()) -> set[str]:
+        """Read the existing tables; return the keys of the tasks they hold.
+
+        Rows of the tasks in ``drop`` (unfinished when the run stopped) are removed.
+        """
         done: set[str] = set()
         for experiment in experiments:
             path = self.table_path(experiment)
             if path.exists():
                 frame = pd.read_parquet(path)
+                unfinished = frame["task_key"].isin(drop)
+                if unfinished.any():
+                    frame = frame[~unfinished].reset_index(drop=True)
+                    self.dirty.add(experiment)
                 self.frames[experiment] = frame
                 done.update(frame["task_key"].unique())
         return done
 
+    @staticmethod
+    def _labelled(task: Task, rows: list[dict]) -> list[dict]:
+        return [{"task": task.index, "task_key": task.key, "label": task.label, **r} for r in rows]
+
     def add(self, outcome: Outcome) -> None:
         """Add a finished task's rows (written by the next :meth:`flush`)."""
         task = outcome.task
-        rows = [
-            {"task": task.index, "task_key": task.key, "label": task.label, **row}
-            for row in outcome.rows
-        ]
-        self.pending.setdefault(task.experiment, []).extend(rows)
+        self.partial.pop(task.key, None)
+        self.pending.setdefault(task.experiment, []).extend(self._labelled(task, outcome.rows))
+        self.dirty.add(task.experiment)
 
-    def flush(self) -> None:
+    def add_partial(self, task: Task, row: dict) -> bool:
+        """Add one row of a task still running; return whether it is the task's first."""
+        first = task.key not in self.partial
+        self.partial.setdefault(task.key, (task, []))[1].append(row)
+        self.dirty.add(task.experiment)
+        return first
+
+    def discard_partial(self, task: Task) -> None:
+        """Forget the rows of a task that failed (its table is rewritten without them)."""
+        if self.partial.pop(task.key, None) is not None:
+            self.dirty.add(task.experiment)
+
+    def unfinished(self) -> list[dict]:
+        """The tasks whose rows so far are in the tables: index, key and rows."""
+        return [
+            {"task": task.index, "key": key, "rows": len(rows)}
+            for key, (task, rows) in self.partial.items()
+        ]
+
+    def flush(self, every: float = 0.0) -> None:
         """Rewrite the tables that have new rows, each atomically (temporary file, rename).
+
+        Args:
+            every: write only if the last write is at least this many seconds old.
 
         SIGINT and SIGTERM are held back while it runs (and delivered right after), so an
         interrupt never leaves the tables and the pending rows out of step.
         """
-        if not self.pending:
+        if not self.dirty or time.monotonic() - self.flushed < every:
             return
         signals = {signal.SIGINT, signal.SIGTERM}
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
@@ -278,26 +421,58 @@ class RunState:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _write_pending(self) -> None:
-        for experiment, new in self.pending.items():
-            old = self.frames.get(experiment)
-            new = tables.frame(new)
-            merged = tables.concat([new] if old is None else [old, new])
-            merged = merged.sort_values("task", kind="stable").reset_index(drop=True)
+        for experiment in sorted(self.dirty):
+            parts = [self.frames.get(experiment), tables.frame(self.pending.pop(experiment, []))]
+            committed = tables.concat([p for p in parts if p is not None])
+            running = [
+                row
+                for task, rows in self.partial.values()
+                if task.experiment == experiment
+                for row in self._labelled(task, rows)
+            ]
+            merged = tables.concat([committed, tables.frame(running)])
             path = self.table_path(experiment)
+            if not len(merged):
+                self.frames.pop(experiment, None)
+                path.unlink(missing_ok=True)
+                continue
+            self.frames[experiment] = committed if len(committed) else committed.iloc[:0]
+            merged = merged.sort_values("task", kind="stable").reset_index(drop=True)
+            merged = tables.nullable_integers(merged)
             tmp = path.with_suffix(".parquet.tmp")
             merged.to_parquet(tmp, index=False)
             os.replace(tmp, path)
-            self.frames[experiment] = merged
-        self.pending.clear()
+        self.dirty.clear()
+        self.flushed = time.monotonic()
 
     def rows(self) -> dict[str, int]:
-        """Rows per table."""
-        return {name: len(frame) for name, frame in self.frames.items()}
+        """Rows per table (an unfinished task's rows included)."""
+        counts = {name: len(frame) for name, frame in self.frames.items()}
+        for task, rows in self.partial.values():
+            counts[task.experiment] = counts.get(task.experiment, 0) + len(rows)
+        return counts
 
 
 def _log(path: Path, line: str) -> None:
     with open(path / LOG, "a") as log:
         log.write(f"{now()} {line}\n")
+
+
+def _recording_hooks(state: RunState, meta: dict, hooks: Hooks | None) -> Hooks:
+    """Hooks that record each training epoch's row as it finishes, then call ``hooks``'."""
+    user = hooks or Hooks()
+
+    def on_row(task: Task, row: dict) -> None:
+        if state.add_partial(task, row):  # the table will hold an unfinished task's rows
+            meta["unfinished_tasks"] = state.unfinished()
+            write_json(state.path / METADATA, meta)
+            state.flush()
+        else:
+            state.flush(every=FLUSH_SECONDS)
+        if user.on_row is not None:
+            user.on_row(task, row)
+
+    return Hooks(on_row=on_row, on_batch=user.on_batch, on_model=user.on_model)
 
 
 def execute(
@@ -307,8 +482,14 @@ def execute(
     executor,
     *,
     on_outcome: Callable[[Outcome, int, int], None] | None = None,
+    on_start: Callable[[list[Task]], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> dict:
     """Run the tasks not yet in ``path``'s tables and keep ``metadata.json`` up to date.
+
+    A task run in this process (one worker) that trains a model records every epoch's row as
+    it finishes, so an interrupt keeps them (``unfinished_tasks`` in the metadata names such
+    a task; a resume drops its rows and runs it again from the start).
 
     Args:
         tasks: every task of the run (finished ones are skipped).
@@ -316,12 +497,16 @@ def execute(
         meta: metadata to write (status, counts and times are added).
         executor: a :class:`LocalExecutor` or :class:`RayExecutor`.
         on_outcome: called after each task with ``(outcome, finished, failed)``.
+        on_start: called with the tasks left to run, before the first starts.
+        hooks: per-epoch callbacks of in-process training runs (:class:`Hooks`).
 
     Returns:
-        The final metadata (``status`` ``complete``, ``failed`` or ``interrupted``).
+        The final metadata (``status`` ``complete``, ``failed`` or ``interrupted``; with
+        ``interrupted_by``, the signal, when interrupted).
     """
     state = RunState(path)
-    done = state.load({t.experiment for t in tasks})
+    unfinished = {u["key"] for u in meta.get("unfinished_tasks", [])}
+    done = state.load({t.experiment for t in tasks}, drop=unfinished)
     todo = [t for t in tasks if t.key not in done]
     meta.update(
         {
@@ -332,42 +517,44 @@ def execute(
             "workers": getattr(executor, "workers", None),
             "threads_per_worker": executor.threads,
             "resumed": meta.get("resumed", False) or len(todo) < len(tasks),
+            "unfinished_tasks": [],
         }
     )
+    meta.pop("interrupted_by", None)
     meta.setdefault("started", now())
     meta.setdefault("runs", []).append({"started": now()})
     write_json(path / METADATA, meta)
     _log(path, f"start: {len(todo)} of {len(tasks)} tasks to run ({executor.name})")
     finished, failed = len(tasks) - len(todo), 0
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        flushed = time.monotonic()
-        for outcome in executor.run(todo):
-            if outcome.error is None:
-                state.add(outcome)
-                finished += 1
-                _log(path, f"done task {outcome.task.index} ({outcome.seconds:.2f} s)")
-                if time.monotonic() - flushed >= FLUSH_SECONDS:
-                    state.flush()
-                    flushed = time.monotonic()
-            else:
-                failed += 1
-                state.failures.append(
-                    {"task": outcome.task.index, "key": outcome.task.key,
-                     "run": outcome.task.describe(), "error": outcome.error}
-                )  # fmt: skip
-                _log(path, f"FAILED task {outcome.task.index}: {outcome.error}")
-            if on_outcome is not None:
-                on_outcome(outcome, finished, failed)
+        with interrupts():
+            if on_start is not None:
+                on_start(todo)
+            for outcome in executor.run(todo, _recording_hooks(state, meta, hooks)):
+                if outcome.error is None:
+                    state.add(outcome)
+                    finished += 1
+                    _log(path, f"done task {outcome.task.index} ({outcome.seconds:.2f} s)")
+                    state.flush(every=FLUSH_SECONDS)
+                else:
+                    failed += 1
+                    state.discard_partial(outcome.task)
+                    state.failures.append(
+                        {"task": outcome.task.index, "key": outcome.task.key,
+                         "run": outcome.task.describe(), "error": outcome.error}
+                    )  # fmt: skip
+                    _log(path, f"FAILED task {outcome.task.index}: {outcome.error}")
+                if on_outcome is not None:
+                    on_outcome(outcome, finished, failed)
         meta["status"] = "failed" if failed else "complete"
-    except (KeyboardInterrupt, InterruptedRunError) as err:
+    except KeyboardInterrupt as err:
         executor.shutdown()
         meta["status"] = "interrupted"
-        _log(path, f"interrupted ({type(err).__name__} {err})")
+        meta["interrupted_by"] = signal_name(err)
+        _log(path, f"interrupted ({signal_name(err)})")
     finally:
-        signal.signal(signal.SIGTERM, previous)
         try:
-            state.flush()  # finished tasks are never lost to an interrupt
+            state.flush()  # finished tasks (and finished epochs) are never lost to an interrupt
         finally:
             meta.update(
                 {
@@ -376,7 +563,8 @@ def execute(
                     "tasks_failed": failed,
                     "failures": state.failures,
                     "rows": state.rows(),
-                    "tables": sorted(state.table_path(e).name for e in state.frames),
+                    "tables": sorted(state.table_path(e).name for e in state.rows()),
+                    "unfinished_tasks": state.unfinished(),
                 }
             )
             meta["runs"][-1]["finished"] = meta["finished"]
@@ -395,6 +583,59 @@ def base_metadata(kind: str, config: dict, digest: str) -> dict:
         "torch_threads_main": torch.get_num_threads(),
         **environment(),
     }
+
+
+def run_metadata(kind: str, suite: Suite) -> dict:
+    """The metadata of a new run of ``suite``: the same keys for every kind of run.
+
+    Args:
+        kind: ``"suite"`` (``run suite``) or ``"experiment"`` (``run train``, ``run variance``
+            ... : a suite of one experiment, :func:`experiment_suite`).
+        suite: what the run computes.
+    """
+    meta = base_metadata(kind, suite.config, suite.digest)
+    experiments = sorted({t.experiment for t in suite.tasks})
+    meta.update({"suite": suite.name, "source": suite.source, "experiments": experiments})
+    return meta
+
+
+def experiment_suite(experiment: str, tasks: list[Task]) -> Suite:
+    """The suite of a single-experiment command: its tasks, named after the experiment.
+
+    ``qgradbench run train`` (and ``variance``, ``estimator``, ``runtime``) run through the same
+    runner, metadata and tables as ``run suite``; their suite's config is
+    ``{"experiment": NAME, "runs": [settings of each task]}``.
+    """
+    config = {"experiment": experiment, "runs": [t.settings for t in tasks]}
+    return Suite(experiment, f"qgradbench run {experiment}", "command line", config, tuple(tasks))
+
+
+def experiment_run_dir(
+    suite: Suite, out: str | os.PathLike | None, overwrite: bool = False
+) -> tuple[Path, dict]:
+    """The run directory of a single-experiment run (see :func:`experiment_suite`).
+
+    Without ``out`` it is :func:`suite_run_dir` under ``results/``: ``results/<experiment>/
+    <run-id>/``, or the latest unfinished run of the same tasks there. With ``out`` it is that
+    directory: resumed if it holds the same tasks (its metadata is returned, ``complete`` or
+    not), else prepared for a new run (:func:`~qgradbench.suite.store.prepare_run_dir`).
+
+    Returns:
+        The directory and its metadata (``{}`` for a new run).
+
+    Raises:
+        RunExistsError: ``out`` holds another run and ``overwrite`` is false.
+        ValueError: ``out`` is a file or cannot be created.
+    """
+    from qgradbench.suite.store import prepare_run_dir
+
+    if out is None:  # a fresh directory per run (``overwrite`` has nothing to replace)
+        return suite_run_dir(suite, "results")
+    path = Path(out)
+    old = read_metadata(path) or {}
+    if old.get("digest") == suite.digest and not overwrite:
+        return path, old
+    return prepare_run_dir(path, overwrite), {}
 
 
 def read_metadata(path: Path) -> dict | None:

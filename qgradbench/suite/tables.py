@@ -76,3 +76,19 @@ def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     # Columns whose dtypes disagree (Int64 and an all-null object column, say) come out as
     # object; only those need tidying again.
     return tidy(merged)
+
+
+#: Columns that hold integers or null (``shots`` of an exact run, the quantum settings of a
+#: classical one): Int64 even when every value is null, as when they are not.
+NULLABLE_INTEGERS = ("shots", "n_qubits", "n_layers", "n_samples", "budget")
+
+
+def nullable_integers(frame: pd.DataFrame, columns=NULLABLE_INTEGERS) -> pd.DataFrame:
+    """Give the named columns that hold only nulls the nullable ``Int64`` dtype."""
+    out = frame
+    for column in columns:
+        if column in frame.columns and frame[column].dtype == object and frame[column].isna().all():
+            if out is frame:
+                out = frame.copy()
+            out[column] = pd.array([None] * len(frame), dtype="Int64")
+    return out
