@@ -34,8 +34,13 @@ def run(smoke, tmp_path):
     return shutil.copytree(smoke, tmp_path / smoke.name)
 
 
-def train_rows(accuracies: dict[tuple, list[float]], n_test: int = 100) -> pd.DataFrame:
-    """Two-epoch train rows: ``{(model, method, shots, n_layers): [final acc per seed]}``."""
+def train_rows(
+    accuracies: dict[tuple, list[float]], n_test: int = 100, validation: bool = False
+) -> pd.DataFrame:
+    """Two-epoch train rows: ``{(model, method, shots, n_layers): [final acc per seed]}``.
+
+    With ``validation``, rows also carry ``lr`` and a ``val_accuracy`` equal to the test one.
+    """
     rows = []
     for (model, method, shots, layers), finals in accuracies.items():
         for seed, acc in enumerate(finals):
@@ -48,6 +53,8 @@ def train_rows(accuracies: dict[tuple, list[float]], n_test: int = 100) -> pd.Da
                     "backward_shots": 1000 if shots else 0, "forward_circuits": 10,
                     "backward_circuits": 20,
                 })  # fmt: skip
+                if validation:
+                    rows[-1].update(lr=0.01, val_accuracy=value)
     return pd.DataFrame(rows).astype({"shots": "Int64", "n_layers": "Int64"})
 
 
@@ -271,14 +278,32 @@ class TestReport:
             rows = train_rows({
                 ("hybrid", "parameter-shift", 1000, 2): [accuracy] * 3,
                 ("classical", None, None, None): [0.85] * 3,
-            })  # fmt: skip
+            }, validation=True)  # fmt: skip
             with tempfile.TemporaryDirectory() as folder:
                 rows.to_parquet(Path(folder) / "train.parquet")
                 readings.append(build_report(folder, target=0.9).readings())
         assert readings[0] != readings[1]
         assert any("0.810" in r for r in readings[0]) and any("0.930" in r for r in readings[1])
-        assert any("Never reached 0.90" in r for r in readings[0])
-        assert any("Reaching 0.90 test accuracy costs" in r for r in readings[1])
+        reached = "hybrid configurations had half their seeds reach 0.90 validation accuracy"
+        assert any(f"0 of 1 {reached}" in r for r in readings[0])
+        assert any(f"1 of 1 {reached}" in r for r in readings[1])
+        chosen = "Learning rate per configuration, chosen on validation"
+        assert any(chosen in r for r in readings[1])
+
+    def test_without_validation_the_report_says_so(self):
+        """Test that a table without val columns is reported with a note, no selection."""
+        import tempfile
+
+        rows = train_rows({
+            ("hybrid", "parameter-shift", 1000, 2): [0.9] * 3,
+            ("classical", None, None, None): [0.85] * 3,
+        })  # fmt: skip
+        with tempfile.TemporaryDirectory() as folder:
+            rows.to_parquet(Path(folder) / "train.parquet")
+            readings = " ".join(build_report(folder, target=0.9).readings())
+        assert "This run has no validation split" in readings
+        assert "chosen on validation" not in readings
+        assert "validation accuracy, survival" not in readings
 
     def test_findings_are_written_and_ties_reported_as_ties(self, tmp_path, capsys):
         """Test that findings.parquet finds a planted 5-point gain and calls equal runs ties."""
@@ -296,7 +321,8 @@ class TestReport:
         assert f"wrote {tmp_path / 'findings.parquet'}" in capsys.readouterr().out
         findings = pd.read_parquet(tmp_path / "findings.parquet")
         assert tuple(findings.columns) == FINDING_COLUMNS
-        versus = findings[findings["family"] == "hybrid minus classical"].set_index("comparison")
+        family = "hybrid minus classical (test accuracy)"
+        versus = findings[findings["family"] == family].set_index("comparison")
         verdicts = {
             c.split(",")[0].removeprefix("hybrid "): v for c, v in versus["verdict"].items()
         }
@@ -308,7 +334,9 @@ class TestReport:
         }
         md = (tmp_path / "report.md").read_text()
         assert "1 above the classical baseline, 0 below, 2 ties" in md
-        assert "t-interval over 10 seeds" in md and "Clopper-Pearson on 1000 test samples" in md
+        assert "t-interval over 10 seeds" in md
+        samples = findings[findings["family"] == "hybrid minus classical (test samples)"]
+        np.testing.assert_allclose(samples["estimate"], 100 * versus["estimate"].to_numpy())
 
     def test_reference_report_is_honest(self, tmp_path):
         """Test that the reference report claims no hybrid gain, a power law and 3-way MSE ties."""

@@ -23,16 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from qgradbench.analysis import figures, study
+from qgradbench.analysis import figures, study, training
 from qgradbench.analysis.load import ResultsError, load, metadata, run_dirs
 from qgradbench.analysis.stats import LEVEL, Finding, findings_table, tie_text
 from qgradbench.analysis.summaries import (
-    accuracy_summary,
     best_configurations,
     estimator_findings,
-    hybrid_vs_classical,
     peer_ratios,
-    shots_to_target,
     step_times,
     variance_fits,
     variance_slopes,
@@ -178,87 +175,97 @@ def _family(findings: list[Finding]) -> pd.DataFrame:
 
 
 def _training(report: Report, train: pd.DataFrame, folder: Path, target: float) -> None:
-    report.heading("Training: accuracy, shots and hybrid against classical")
-    summary = accuracy_summary(train)
-    report.table(summary)
-    n_seeds = int(summary["n"].max())
+    report.heading("Training: accuracy, cost, and hybrid against classical")
+    selected = _selected(report, train)
+    _accuracy(report, selected)
+    hybrid = selected[selected["model"] == "hybrid"]
+    if not hybrid.empty:
+        _best(report, selected)
+    _versus_classical(report, selected, folder)
+    if not hybrid.empty:
+        _curves(report, selected, folder)
+        _cost_to_target(report, selected, target)
+
+
+def _shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the configuration columns that hold one value throughout."""
+    constant = [
+        c for c in training.CONFIG_KEYS
+        if c in frame and c != "dataset" and frame[c].astype(str).nunique() <= 1
+    ]  # fmt: skip
+    return frame.drop(columns=constant)
+
+
+def _selected(report: Report, train: pd.DataFrame) -> pd.DataFrame:
+    """The runs at each configuration's learning rate chosen on validation (or all runs)."""
+    if not training.has_validation(train):
+        report.text(
+            "This run has no validation split (it was made with val_size 0 or before the "
+            "split existed): no learning rate is selected and no cost to a target validation "
+            "accuracy is computed; every figure and comparison reads the runs as they are."
+        )
+        return train
+    selected, choices = training.select_lr(train)
+    report.text(
+        "Learning rate per configuration, chosen on validation for every method alike: the "
+        "lr with the highest mean final validation accuracy over the seeds, ties to the "
+        "smaller lr (val_accuracy: that mean; lrs: the rates tried). Test accuracy plays no "
+        "part in the choice; every accuracy and comparison below is of the selected runs."
+    )
+    report.table(_shown(choices))
+    return selected
+
+
+def _accuracy(report: Report, selected: pd.DataFrame) -> None:
+    table = training.accuracy_table(selected)
+    report.table(_shown(table))
+    n_seeds = int(table["n"].max())
     seeds = f"{n_seeds} seed{'' if n_seeds == 1 else 's'}"
-    n_test = summary["n_test"].max() if "n_test" in summary else None
     report.text(
         f"mean: mean final test accuracy over the seeds; t_low-t_high: {LEVEL:.0%} Student-t "
-        f"interval over the {seeds} (between-seed spread; zero width when the seeds agree, "
-        f"which with {seeds} is not evidence of zero spread; none for one seed)"
-        + (
-            f"; cp_low-cp_high: {LEVEL:.0%} Clopper-Pearson interval on the n x {int(n_test)} "
-            "pooled test samples (test-sampling error alone; each seed draws its own data)"
-            if n_test is not None and pd.notna(n_test)
-            else ""
-        )
-        + ". Configurations whose train and test accuracy agree at every epoch and seed "
-        "(the same gradient computed different ways) are one row naming all of them."
+        f"interval over the {seeds}, clipped to [0, 1] (between-seed spread, each seed with "
+        f"its own data split; none for one seed); n_test: test samples per seed (one is "
+        f"1/n_test of accuracy). Configurations whose runs agree at every epoch, learning "
+        f"rate and seed (the same gradient computed different ways) are one row naming all "
+        f"of them."
     )
-    hybrid = summary[summary["model"] == "hybrid"]
-    if not hybrid.empty:
-        _best(report, train, hybrid)
-        reach = shots_to_target(train, target)
-        with_shots = reach[reach["shots"].notna() & (reach["reached"] > 0)]
-        if not with_shots.empty:
-            phrases = [
-                f"{r.method} ({int(r.shots)} shots, {_layers(r.n_layers)}) with "
-                f"{r.median_shots:.2g} shots"
-                for r in with_shots.sort_values("median_shots").itertuples()
-            ]
-            report.text(
-                f"Reaching {target:.2f} test accuracy costs (median over the seeds that reach "
-                "it; a listing, not a tested ranking): " + "; ".join(phrases) + "."
-            )
-            report.table(reach)
-        missed = reach[(reach["reached"] == 0)]
-        if not missed.empty:
-            names = ", ".join(
-                sorted({f"{r.method} ({_shots(r.shots)})" for r in missed.itertuples()})
-            )
-            report.text(f"Never reached {target:.2f} in any seed: {names}.")
-        for name, plot in (
-            ("accuracy_vs_shots", study.plot_accuracy_vs_shots),
-            ("accuracy_vs_depth", study.plot_accuracy_vs_depth),
-        ):
-            report.image(figures.save(plot(train), folder / f"{name}.png"))
-        _curves(report, train, folder)
-    _versus_classical(report, train, folder)
 
 
-def _best(report: Report, train: pd.DataFrame, hybrid: pd.DataFrame) -> None:
-    top = hybrid["mean"].max()
-    leaders = hybrid[hybrid["mean"] == top]
-    names = "; ".join(
-        f"{r['method']} ({_shots(r['shots'])}, {_layers(r['n_layers'])})"
-        for _, r in leaders.iterrows()
-    )
-    first = leaders.iloc[0]
-    text = (
-        f"The highest mean final test accuracy, {top:.3f}, is reached by "
-        f"{len(leaders)} configuration{'' if len(leaders) == 1 else 's'} ({names})"
-        + (f"; for {names.split('; ')[0]}: " if len(leaders) > 1 else ": ")
-        + _t_text(first["t_low"], first["t_high"], int(first["n"]))
-    )
-    if "cp_low" in first and pd.notna(first["cp_low"]):
-        text += (
-            f", Clopper-Pearson on {int(first['n']) * int(first['n_test'])} test samples "
-            f"[{first['cp_low']:.3f}, {first['cp_high']:.3f}]; one test sample is "
-            f"{1 / first['n_test']:.3f} of accuracy"
+def _best(report: Report, selected: pd.DataFrame) -> None:
+    final = training.final_epochs(training.merge_identical(selected))
+    keys = [c for c in ("dataset", "dataset_options") if c in final]
+    for config, part in final.groupby(keys, dropna=False, sort=False):
+        config = dict(zip(keys, config if isinstance(config, tuple) else (config,), strict=True))
+        name = training.dataset_label(config)
+        hybrid = part[part["model"] == "hybrid"]
+        if hybrid.empty:
+            continue
+        table = training.accuracy_table(hybrid)
+        top = table["mean"].max()
+        leaders = table[table["mean"] == top]
+        names = "; ".join(
+            f"{r['method']} ({_shots(r['shots'])}, {_layers(r['n_layers'])})"
+            for _, r in leaders.iterrows()
         )
-    _, _, findings = best_configurations(train)
-    if findings:
-        report.findings += findings
-        table = findings_table(findings)
-        tied = int((table["verdict"] == tie_text(LEVEL)).sum())
-        text += (
-            f". Paired over seeds against each of the other {len(findings)} configurations "
-            f"(Holm-adjusted, level {LEVEL:g}), {tied} are ties with it and "
-            f"{len(findings) - tied} are lower"
+        first = leaders.iloc[0]
+        text = (
+            f"On {name}, the highest mean final test accuracy of a hybrid configuration, "
+            f"{top:.3f}, is reached by {names}: "
+            + _t_text(first["t_low"], first["t_high"], int(first["n"]))
         )
-    report.text(text + ".")
+        _, _, findings = best_configurations(hybrid)
+        if findings:
+            for f in findings:
+                f.family = f"best configuration on {name}"
+            report.findings += findings
+            verdicts = findings_table(findings)["verdict"]
+            tied = int((verdicts == tie_text(LEVEL)).sum())
+            text += (
+                f". Paired over seeds against each of the other {len(findings)} hybrid "
+                f"configurations on it (Holm-adjusted, level {LEVEL:g}), {tied} are ties with "
+                f"it and {len(findings) - tied} are lower"
+            )
+        report.text(text + ".")
 
 
 def _t_text(low: float, high: float, n: int, sign: str = "") -> str:
@@ -267,49 +274,71 @@ def _t_text(low: float, high: float, n: int, sign: str = "") -> str:
     return f"t-interval over {n} seeds [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
-def _versus_classical(report: Report, train: pd.DataFrame, folder: Path) -> None:
-    findings = hybrid_vs_classical(train)
+def _versus_classical(report: Report, selected: pd.DataFrame, folder: Path) -> None:
+    findings = training.versus_baseline(selected)
     if not findings:
         return
     report.findings += findings
-    table = _family(findings)
+    everything = _family(findings)
+    family = findings[0].family
+    table = everything[findings_table(findings)["family"] == family]
+    kind = family.removeprefix("hybrid minus ").removesuffix(" (test accuracy)")
     report.table(table)
-    above = int((table["verdict"] == "above classical").sum())
-    below = int((table["verdict"] == "below classical").sum())
+    above = int((table["verdict"] == f"above {kind}").sum())
+    below = int((table["verdict"] == f"below {kind}").sum())
     ties = len(table) - above - below
     top = table.loc[table["estimate"].idxmax()]
-    n_seeds = int(train["seed"].nunique()) if "seed" in train else 1
+    n_seeds = int(selected["seed"].nunique()) if "seed" in selected else 1
     report.text(
-        f"Hybrid minus classical final test accuracy (paired t-test over matched seeds, "
-        f"Holm-adjusted over the {len(table)} configurations, level {LEVEL:g}): {above} above "
-        f"the classical baseline, {below} below, {ties} ties (no difference after correction). "
-        f"The largest mean difference is {top['estimate']:+.3f} "
-        f"({_t_text(top['low'], top['high'], n_seeds, '+')}; {top['verdict']})."
-    )
-    report.image(
-        figures.save(
-            study.plot_hybrid_minus_classical(train), folder / "hybrid_minus_classical.png"
-        )
+        f"Hybrid minus {kind} final test accuracy on the same data set (paired t-test over "
+        f"matched seeds: same seed, same data split; Holm-adjusted over the {len(table)} "
+        f"configurations, level {LEVEL:g}): {above} above the {kind} baseline, {below} below, "
+        f"{ties} ties (no difference after correction). The largest mean difference is "
+        f"{top['estimate']:+.3f} ({_t_text(top['low'], top['high'], n_seeds, '+')}; "
+        f"{top['verdict']}). The same comparisons in test samples are the family "
+        f"'hybrid minus {kind} (test samples)' of findings.parquet."
     )
 
 
-def _label(frame: pd.DataFrame, column: str, pick) -> str:
-    row = frame.loc[frame[column].idxmax() if pick is max else frame[column].idxmin()]
-    return f"{row['method']}, {_shots(row['shots'])}, {_layers(row['n_layers'])}"
-
-
-def _curves(report: Report, train: pd.DataFrame, folder: Path) -> None:
-    """Training curves of every method at the most common depth (one data set)."""
-    depth = train.loc[train["model"] == "hybrid", "n_layers"].mode()
-    rows = train[(train["model"] != "hybrid") | (train["n_layers"] == depth.iloc[0])]
-    rows = rows[rows["dataset"] == rows["dataset"].iloc[0]]
-    keep = [c for c in rows.columns if c not in ("n_qubits", "n_layers", "ansatz", "label")]
+def _curves(report: Report, selected: pd.DataFrame, folder: Path) -> None:
+    """Equal-cost learning curves: against cumulative shots and against epochs."""
+    y = "val_accuracy" if training.has_validation(selected) else "test_accuracy"
+    hybrid = selected[selected["model"] == "hybrid"]
     report.text(
-        f"Training curves of every method at {_layers(depth.iloc[0])} (data set "
-        f"{rows['dataset'].iloc[0]}), with the classical baseline."
+        f"Learning curves ({y.replace('_', ' ')}, mean over seeds with {LEVEL:.0%} Student-t "
+        "bands; one panel per data set; dashed: the classical baselines' mean final value) "
+        "against the training shots spent (log scale; shot-based runs only) and against "
+        "epochs (every run). Equal cost, not equal epochs, is the fair comparison of "
+        "shot-based methods."
     )
-    fig = figures.plot_training_curves(rows[keep])
-    report.image(figures.save(fig, folder / "training_curves.png"))
+    plots = [("learning_curves_epochs", "epoch")]
+    if hybrid["shots"].notna().any() if "shots" in hybrid else False:
+        plots.insert(0, ("learning_curves_shots", "cum_shots"))
+    for name, x in plots:
+        fig = training.plot_learning_curves(selected, x, y)
+        report.image(figures.save(fig, folder / f"{name}.png"))
+
+
+def _cost_to_target(report: Report, selected: pd.DataFrame, target: float) -> None:
+    if not training.has_validation(selected):
+        return
+    table = training.cost_to_target(selected, target)
+    table = table[table["model"] == "hybrid"]
+    if table.empty:
+        return
+    report.text(
+        f"Cost to reach {target:.2f} validation accuracy, survival-style: per configuration, "
+        "the fraction of seeds that reached it by each cost (Kaplan-Meier, a run that never "
+        "reaches it censored at its total cost); median_* is the cost by which half the seeds "
+        "had reached it, given only when at least half did; else the status says how many "
+        "seeds never reached it. A listing, not a tested ranking."
+    )
+    report.table(_shown(table))
+    reached = table[table["status"] == "median reached"]
+    report.text(
+        f"{len(reached)} of {len(table)} hybrid configurations had half their seeds reach "
+        f"{target:.2f} validation accuracy."
+    )
 
 
 def _variance(report: Report, variance: pd.DataFrame, folder: Path) -> None:

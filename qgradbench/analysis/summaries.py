@@ -41,7 +41,10 @@ LEVEL = 0.95
 N_BOOT = 2000
 
 #: Columns that identify a training configuration (besides the seed).
-TRAIN_KEYS = ("dataset", "model", "method", "shots", "n_qubits", "n_layers", "ansatz")
+TRAIN_KEYS = (
+    "dataset", "dataset_options", "model", "method", "shots", "n_qubits", "n_layers", "ansatz",
+    "lr",
+)  # fmt: skip
 
 
 def bootstrap_ci(
