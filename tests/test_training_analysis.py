@@ -231,11 +231,13 @@ def test_learning_curve_figure_draws_the_plotted_frame_and_baselines():
     )  # fmt: skip
     fig = training.plot_learning_curves(frame, "cum_shots", "test_accuracy")
     data = fig.curve_data
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 4  # 2 data sets x 2 methods
     for ax in fig.axes:
-        panel = ax.get_title()
+        panel, method = ax.get_title().split(" | ")
         lines = {line.get_label(): line for line in ax.get_lines()}
-        for series, part in data[data["panel"] == panel].groupby("series"):
+        mine = data[(data["panel"] == panel) & (data["method"] == method)]
+        assert len(mine) == 3
+        for series, part in mine.groupby("series"):
             np.testing.assert_allclose(lines[series].get_xdata(), part["x"])
             np.testing.assert_allclose(lines[series].get_ydata(), part["mean"])
         final = frame[(frame["model"] != "hybrid") & (frame["dataset"] == panel)]

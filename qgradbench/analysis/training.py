@@ -398,13 +398,14 @@ def learning_curve_data(
 ) -> pd.DataFrame:
     """The frame :func:`plot_learning_curves` draws: mean ``y`` per series and epoch.
 
-    Series are the hybrid configurations (merged when identical), one per data set panel;
-    at each epoch: ``x`` (the mean over seeds of the cumulative cost), ``mean``, ``low`` and
-    ``high`` (Student-t interval over seeds) of ``y``. Runs without shots are left out when
-    ``x`` is ``cum_shots`` (zero shots has no place on a log axis).
+    Series are the hybrid configurations (merged when identical), drawn in the panel of their
+    data set (row) and method (column); at each epoch: ``x`` (the mean over seeds of the
+    cumulative cost), ``mean``, ``low`` and ``high`` (Student-t interval over seeds) of ``y``.
+    Runs without shots are left out when ``x`` is ``cum_shots`` (no place on a log axis).
 
     Returns:
-        Columns ``panel``, ``series``, ``epoch``, ``x``, ``mean``, ``low``, ``high``, ``n``.
+        Columns ``panel`` (the data set), ``method``, ``series`` (method, shots and depth),
+        ``epoch``, ``x``, ``mean``, ``low``, ``high`` (the interval clipped to [0, 1]), ``n``.
     """
     if x not in CURVE_AXES:
         raise ValueError(f"x must be one of {', '.join(CURVE_AXES)}, got {x!r}")
@@ -422,16 +423,17 @@ def learning_curve_data(
             rows.append(
                 {
                     "panel": dataset_label(config),
+                    "method": str(config["method"]),
                     "series": figures.label(config) + _depth(config),
                     "epoch": int(epoch),
                     "x": float(at[x].astype(float).mean()),
                     "mean": iv.estimate,
-                    "low": iv.low,
-                    "high": iv.high,
+                    "low": max(0.0, iv.low),
+                    "high": min(1.0, iv.high),
                     "n": iv.n,
                 }
             )
-    columns = ["panel", "series", "epoch", "x", "mean", "low", "high", "n"]
+    columns = ["panel", "method", "series", "epoch", "x", "mean", "low", "high", "n"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -454,51 +456,56 @@ def baseline_levels(train: pd.DataFrame, y: str = "val_accuracy") -> pd.DataFram
 def plot_learning_curves(
     train: pd.DataFrame, x: str = "cum_shots", y: str = "val_accuracy"
 ) -> Figure:
-    """Equal-cost learning curves: ``y`` against ``x``, one panel per data set.
+    """Equal-cost learning curves: ``y`` against ``x``, small multiples.
 
-    Each hybrid configuration is a line (mean over seeds) with its Student-t band; classical
-    baselines are horizontal lines at their mean final ``y``; log x for shots and circuits.
+    One row of panels per data set, one column per method (merged exact methods are one
+    method), so that every series is visible: in each panel the method's shot counts and
+    depths as lines (mean over seeds) with their Student-t bands, and the data set's
+    classical baselines as dashed horizontal lines at their mean final ``y``; log x for shots
+    and circuits; the panels of a row share their y axis.
 
     Returns:
-        The figure; ``fig.curve_data`` is :func:`learning_curve_data`'s frame.
+        The figure; ``fig.curve_data`` is :func:`learning_curve_data`'s frame. Each panel's
+        title is ``"<data set> | <method>"``.
     """
     data = learning_curve_data(train, x, y)
     levels = baseline_levels(train, y)
-    panels = list(dict.fromkeys([*data["panel"], *levels["panel"]])) or ["(no data)"]
+    rows = list(dict.fromkeys(data["panel"])) or ["(no data)"]
+    columns = list(dict.fromkeys(data["method"])) or ["(no hybrid run)"]
+    palette = figures.method_palette([*columns, *levels["model"]])
     with figures._style():
-        fig, axes = figures._new_figure(len(panels), (4.2 * len(panels) + 1.5, 3.6))
-        palette = figures.method_palette(
-            [s.split(" (")[0] for s in data["series"]] + list(levels["model"])
-        )
-        markers = dict(zip(sorted(set(data["series"])), "osD^vPX*<>" * 5, strict=False))
-        for ax, panel in zip(axes, panels, strict=True):
-            _panel(ax, data[data["panel"] == panel], levels[levels["panel"] == panel],
-                   palette, markers, x)
-            ax.set_title(panel)
-            ax.set_xlabel(CURVE_AXES[x])
-        axes[0].set_ylabel(y.replace("_", " "))
-        handles, labels = axes[0].get_legend_handles_labels()
-        for ax in axes[1:]:
-            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+        fig = Figure(figsize=(3.2 * len(columns) + 2.5, 2.8 * len(rows) + 0.4),
+                     layout="constrained")
+        grid = fig.subplots(len(rows), len(columns), squeeze=False, sharex=True, sharey="row")
+        for i, panel in enumerate(rows):
+            for j, method in enumerate(columns):
+                ax = grid[i][j]
+                part = data[(data["panel"] == panel) & (data["method"] == method)]
+                _panel(ax, part, levels[levels["panel"] == panel], palette.get(method), palette, x)
+                ax.set_title(f"{panel} | {method}", fontsize="small")
+                if i == len(rows) - 1:
+                    ax.set_xlabel(CURVE_AXES[x])
+            grid[i][0].set_ylabel(y.replace("_", " "))
         fig = figures._finish(fig)
     fig.curve_data = data
     return fig
 
 
-def _panel(ax, data, levels, palette, markers, x) -> None:
-    for series, part in data.groupby("series", sort=True):
+_MARKERS = "osD^vPX*<>"
+
+
+def _panel(ax, data, levels, colour, palette, x) -> None:
+    for k, (series, part) in enumerate(data.groupby("series", sort=True)):
         part = part.sort_values("epoch")
-        colour = palette.get(series.split(" (")[0], "#444444")
-        ax.plot(part["x"], part["mean"], color=colour, marker=markers[series],
-                markevery=max(1, len(part) // 8), markersize=4, label=series)
+        ax.plot(part["x"], part["mean"], color=colour or "#444444", label=series,
+                marker=_MARKERS[k % len(_MARKERS)], markevery=max(1, len(part) // 6),
+                markersize=4, alpha=0.9, linestyle=("-", "--", ":", "-.")[k % 4])
         if part["low"].notna().any():
-            ax.fill_between(part["x"], part["low"], part["high"], color=colour, alpha=0.15)
+            ax.fill_between(part["x"], part["low"], part["high"], color=colour, alpha=0.12)
     for row in levels.itertuples():
         ax.axhline(row.level, color=palette.get(row.model, "#222222"), linestyle="--",
-                   linewidth=1.2, label=f"{row.model} (final mean)")
+                   linewidth=1.0, label=f"{row.model} (final mean)")
     if x in ("cum_shots", "cum_circuits") and len(data) and (data["x"] > 0).all():
         ax.set_xscale("log")
+    if len(data) or len(levels):
+        ax.legend(fontsize="x-small", loc="lower right")
