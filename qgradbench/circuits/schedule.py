@@ -225,10 +225,10 @@ class _Fusion:
         if self.identity:
             return mats
         parts = []
-        for ids in tensors["groups"]:
-            fused = mats.index_select(-3, ids[:, 0])
-            for j in range(1, ids.shape[1]):
-                fused = mats.index_select(-3, ids[:, j]) @ fused
+        for columns in tensors["columns"]:  # each group's ids[:, j], split once
+            fused = mats.index_select(-3, columns[0])
+            for column in columns[1:]:
+                fused = mats.index_select(-3, column) @ fused
             parts.append(fused)
         return self._in_chain_order(parts, tensors)
 
@@ -289,6 +289,9 @@ class _Fusion:
         """The index tensors on ``device``."""
         out = {"groups": [torch.as_tensor(g, device=device) for g in self.groups]}
         out["flat"] = [ids.flatten() for ids in out["groups"]]
+        out["columns"] = [
+            [ids[:, j].contiguous() for j in range(ids.shape[1])] for ids in out["groups"]
+        ]
         if self.position is not None:
             out["position"] = torch.as_tensor(self.position, device=device)
         order = np.concatenate([g.ravel() for g in self.groups]) if self.groups else []
