@@ -30,7 +30,7 @@ shots (or exact without).
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -123,17 +123,124 @@ def _observable_ok(obs) -> bool:
 # ---------------------------------------------------------------------------- tape to engine
 
 
-def _angles(op) -> list[float] | list[np.ndarray]:
-    """An operation's angle parameters as float64 arrays (QubitUnitary's matrix is no angle)."""
-    if op.name not in GATES or op.name == "QubitUnitary":
-        return []
-    return [np.asarray(qml.math.unwrap(p), dtype=float) for p in op.parameters]
+_ANGLE_GATES = frozenset(name for name in GATES if name != "QubitUnitary")
+
+
+def _value(p) -> np.ndarray:
+    """A gate angle as a float64 array: torch and numpy directly, other interfaces unwrapped."""
+    if isinstance(p, torch.Tensor):
+        return p.detach().cpu().numpy().astype(np.float64, copy=False)
+    if not isinstance(p, np.ndarray | np.generic | float | int):
+        p = qml.math.unwrap(p)
+    return np.asarray(p, dtype=np.float64)
 
 
 def _matrix(op) -> np.ndarray:
     if op.name == "QubitUnitary":
         return np.asarray(qml.math.unwrap(op.parameters[0]), dtype=complex)
     return np.asarray(qml.math.unwrap(op.matrix()), dtype=complex)
+
+
+def _fixed_gates(op, wires: list[int]) -> list[Gate]:
+    """A state preparation or matrix operation as gates (their data is part of the structure)."""
+    if isinstance(op, qml.operation.StatePrepBase):
+        return _state_prep(op, wires)
+    if op.num_params and op.batch_size:
+        raise ValueError(f"{op.name}: a broadcast matrix operation is not supported")
+    return [Gate("QubitUnitary", wires, matrix=_matrix(op))]
+
+
+def _signature(gates: list[Gate]) -> tuple:
+    return tuple(
+        (g.name, tuple(g.wires), None if g.matrix is None else g.matrix.tobytes()) for g in gates
+    )
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A tape lowered to the engine.
+
+    Attributes:
+        key: the tape's structure (gates, wires, matrices; not its angles): tapes with one key
+            share one compiled circuit and run as one batched simulation.
+        spec: the circuit, slot ``k`` = angle ``k`` (shared by every tape of the key).
+        theta: ``(B, P)`` float64 angles (``B = 1`` for a tape without broadcasting).
+        slot_of: per parameter of the tape's operations (``tape.get_parameters(
+            trainable_only=False)`` order) its slot, ``None`` (a matrix) or :data:`ZERO`.
+        batch_size: the broadcast size, ``None`` for an unbroadcast tape.
+    """
+
+    key: tuple
+    spec: CircuitSpec
+    theta: torch.Tensor
+    slot_of: tuple
+    batch_size: int | None
+
+
+_SPECS: dict = {}
+_CACHE_MAX = 256
+
+
+def _cache(store: dict, key, build):
+    """``store[key]``, built on a miss; the oldest entry leaves beyond :data:`_CACHE_MAX`."""
+    if key not in store:
+        if len(store) >= _CACHE_MAX:
+            store.pop(next(iter(store)))
+        store[key] = build()
+    return store[key]
+
+
+def _build_spec(n_qubits: int, key: tuple, fixed: list) -> tuple[CircuitSpec, tuple]:
+    """The spec and ``slot_of`` of a structure (:func:`lower`'s key and its fixed gates)."""
+    gates, slot_of, n_angles = [], [], 0
+    fixed = iter(fixed)
+    for item in key[1:]:
+        if item[0] == "phase":
+            slot_of.append(ZERO)
+        elif item[0] == "fixed":
+            gates.extend(next(fixed))
+            slot_of.extend([None] * item[-1])
+        else:
+            _, name, wires, word, n = item
+            ks = list(range(n_angles, n_angles + n))
+            n_angles += n
+            slot_of.extend(ks)
+            gates.append(Gate(name, list(wires), [w[k] for k in ks], word=word))
+    spec = CircuitSpec(n_qubits=n_qubits, gates=gates, n_weights=n_angles, observables=[])
+    return spec, tuple(slot_of)
+
+
+def lower(tape) -> Lowered:
+    """The tape (standard wires, native gates) on the engine; the spec cached by structure.
+
+    Per operation only its name, wires and data are read (no per-tape ``Gate`` objects, no
+    ``tape.batch_size``): PennyLane's gradient transforms send hundreds of tapes of one
+    structure, and their lowering is most of a device call's own time.
+    """
+    n_qubits = max(1, len(tape.wires))
+    key, values, fixed = [n_qubits], [], []
+    for op in _initial_state(tape.operations):
+        name = op.name
+        if name in _ANGLE_GATES:
+            data = op.data
+            word = op.hyperparameters["pauli_word"] if name == "PauliRot" else None
+            key.append(("angle", name, tuple(int(v) for v in op.wires), word, len(data)))
+            values.extend(data)
+        elif name == "GlobalPhase":  # no effect on measurements; see _finish
+            key.append(("phase",))
+        else:
+            gates = _fixed_gates(op, [int(v) for v in op.wires])
+            fixed.append(gates)
+            key.append(("fixed", _signature(gates), op.num_params))
+    key = tuple(key)
+    spec, slot_of = _cache(_SPECS, key, lambda: _build_spec(n_qubits, key, fixed))
+    arrays = [_value(v) for v in values]
+    batch = max((a.shape[0] for a in arrays if a.ndim), default=None)
+    if batch is None:
+        theta = np.array([float(a) for a in arrays], dtype=np.float64).reshape(1, -1)
+    else:
+        theta = np.stack([np.broadcast_to(a, (batch,)) for a in arrays], axis=1)
+    return Lowered(key, spec, torch.from_numpy(np.ascontiguousarray(theta)), slot_of, batch)
 
 
 def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
@@ -145,35 +252,9 @@ def tape_to_spec(tape) -> tuple[CircuitSpec, torch.Tensor, list]:
         ``tape.get_parameters(trainable_only=False)``), ``None`` for a matrix or an
         observable's parameter, :data:`ZERO` for a global phase (a zero derivative).
     """
-    n_qubits = max(1, len(tape.wires))
-    batch = tape.batch_size or 1
-    gates, columns, slot_of = [], [], []
-    operations = _initial_state(tape.operations)
-    for op in operations:
-        wires = [int(v) for v in op.wires]
-        if isinstance(op, qml.operation.StatePrepBase):
-            gates.extend(_state_prep(op, wires))
-            slot_of.extend([None] * op.num_params)
-            continue
-        if op.name == "GlobalPhase":  # no effect on measurements; see final_state
-            slot_of.append(ZERO)
-            continue
-        if op.name == "QubitUnitary" or op.name not in GATES:
-            gates.append(Gate("QubitUnitary", wires, matrix=_matrix(op)))
-            slot_of.extend([None] * op.num_params)
-            continue
-        values = _angles(op)
-        ks = list(range(len(columns), len(columns) + len(values)))
-        slot_of.extend(ks)
-        columns.extend(np.broadcast_to(v, (batch,)) for v in values)
-        params = [w[k] for k in ks]
-        word = op.hyperparameters["pauli_word"] if op.name == "PauliRot" else None
-        gates.append(Gate(op.name, wires, params, word=word))
-    n_obs_params = len(tape.get_parameters(trainable_only=False)) - len(slot_of)
-    slot_of.extend([None] * n_obs_params)
-    spec = CircuitSpec(n_qubits=n_qubits, gates=gates, n_weights=len(columns), observables=[])
-    theta = torch.tensor(np.stack(columns, axis=1) if columns else np.zeros((batch, 0)))
-    return spec, theta.to(torch.float64), slot_of
+    low = lower(tape)
+    n_obs_params = len(tape.get_parameters(trainable_only=False)) - len(low.slot_of)
+    return low.spec, low.theta, list(low.slot_of) + [None] * n_obs_params
 
 
 def _initial_state(operations: list) -> list:
@@ -259,7 +340,7 @@ def _global_phase_ops(tape) -> np.ndarray:
 
 
 def _structure(spec: CircuitSpec) -> tuple:
-    """What a spec of :func:`tape_to_spec` compiles from: its gates without angle values."""
+    """What a spec compiles from: its gates without angle values."""
     return (spec.n_qubits,) + tuple(
         (g.name, g.wires, g.word, None if g.matrix is None else g.matrix.tobytes(), len(g.params))
         for g in spec.gates
@@ -267,32 +348,28 @@ def _structure(spec: CircuitSpec) -> tuple:
 
 
 _COMPILED: dict = {}
-_COMPILED_MAX = 256
 
 
-def compiled(spec: CircuitSpec):
+def compiled(spec: CircuitSpec, key: tuple | None = None):
     """The compiled circuit of a :func:`tape_to_spec` spec, cached by structure.
 
     Tapes that differ only in their angles (an optimisation loop, a batch of inputs, a
-    broadcast split) share one compiled circuit and its execution schedules.
+    broadcast split) share one compiled circuit and its execution schedules. ``key``: the
+    structure's :attr:`Lowered.key` when known (else computed from the spec).
     """
-    key = _structure(spec)
-    if key not in _COMPILED:
-        if len(_COMPILED) >= _COMPILED_MAX:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[key] = spec.compile()[0]
-    return _COMPILED[key]
+    key = ("spec", _structure(spec)) if key is None else key
+    return _cache(_COMPILED, key, lambda: spec.compile()[0])
 
 
-def _finish(tape, spec: CircuitSpec, theta: torch.Tensor, state: torch.Tensor):
+def _finish(tape, low: Lowered, state: torch.Tensor):
     """One tape's engine states ``(B, 2, ..., 2)`` as ``default.qubit`` has them."""
     state = state.numpy()
     if len(tape.wires) == 0:
         state = state[:, :1]  # no wires: the amplitude of |0>
     if any(isinstance(m, StateMP) for m in tape.measurements):
-        phases = global_phases(spec, theta) * _global_phase_ops(tape)
+        phases = global_phases(low.spec, low.theta) * _global_phase_ops(tape)
         state = state * phases.reshape((-1,) + (1,) * (state.ndim - 1))
-    batched = tape.batch_size is not None
+    batched = low.batch_size is not None
     return (state if batched else state[0]), batched
 
 
@@ -303,22 +380,28 @@ def _run_rows(circuit, theta: torch.Tensor) -> torch.Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def _groups(keys: list) -> dict:
+    """Indices per distinct key, in first-seen order."""
+    groups: dict = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return groups
+
+
 def final_states(tapes) -> list[tuple[np.ndarray, bool]]:
     """The tapes' final states (``((B,) 2, ..., 2)``, batched or not), as ``default.qubit``'s.
 
     Tapes of one structure (same gates and wires, other angles: a gradient rule's shifted tapes,
     a batch of inputs) run as one batched simulation, their angle rows stacked.
     """
-    specs = [tape_to_spec(tape)[:2] for tape in tapes]
-    groups: dict = {}
-    for i, (spec, _) in enumerate(specs):
-        groups.setdefault(_structure(spec), []).append(i)
+    lowered = [lower(tape) for tape in tapes]
     out = [None] * len(tapes)
-    for members in groups.values():
-        thetas = [specs[i][1] for i in members]
-        states = _run_rows(compiled(specs[members[0]][0]), torch.cat(thetas))
+    for members in _groups([low.key for low in lowered]).values():
+        first = lowered[members[0]]
+        thetas = [lowered[i].theta for i in members]
+        states = _run_rows(compiled(first.spec, first.key), torch.cat(thetas))
         for i, state in zip(members, states.split([len(t) for t in thetas]), strict=True):
-            out[i] = _finish(tapes[i], specs[i][0], specs[i][1], state)
+            out[i] = _finish(tapes[i], lowered[i], state)
     return out
 
 
@@ -466,47 +549,76 @@ class QgradbenchQubit(Device):
     # -------------------------------------------------------------- derivatives
     def compute_derivatives(self, circuits, execution_config=None):
         """The Jacobian of each tape by the configured engine method."""
-        method = self._method(execution_config) or "adjoint"
-        return tuple(self._jacobian_one(tape, method) for tape in circuits)
+        return self._jacobians(circuits, self._method(execution_config) or "adjoint")
 
     def execute_and_compute_derivatives(self, circuits, execution_config=None):
         """Results and Jacobians (tracked once, as PennyLane's simulators are)."""
         method = self._method(execution_config) or "adjoint"
-        results = self._execute(circuits)
-        return results, tuple(self._jacobian_one(tape, method) for tape in circuits)
+        return self._execute(circuits), self._jacobians(circuits, method)
 
-    def _jacobian_one(self, tape, method: str):
-        from qgradbench.methods import get_method
+    def _jacobians(self, circuits, method: str) -> tuple:
+        """Jacobians; tapes of one structure, observables, shots and trainable slots in one call.
 
-        tape = tape.map_to_standard_wires()
-        spec, theta, slot_of = tape_to_spec(tape)
-        circuit = compiled(spec)
-        qubit = {i: i for i in range(spec.n_qubits)}
-        sums = [_observable(m, i, qubit) for i, m in enumerate(tape.measurements)]
-        execution = Execution(
-            circuit,
-            as_observable(sums, spec.n_qubits),
-            _DTYPE,
-            tape.shots.total_shots or None,
-            self._torch_gen,
-        )
-        trainable = [slot_of[i] for i in tape.trainable_params]
+        A broadcast tape, split by ``broadcast_expand``, or a batch of tapes that differ only in
+        their angles is differentiated by one engine call on its stacked angle rows.
+        """
+        tapes = [tape.map_to_standard_wires() for tape in circuits]
+        lowered = [lower(tape) for tape in tapes]
+        keys = [self._derivative_key(t, low) for t, low in zip(tapes, lowered, strict=True)]
+        out = [None] * len(tapes)
+        for key, members in _groups(keys).items():
+            _, sums, shots, trainable = key
+            if any(lowered[i].batch_size is not None for i in members):
+                raise ValueError(
+                    f"{self.name}: derivatives of a broadcast tape need broadcast_expand first "
+                    f"(the device's preprocessing does it)"
+                )
+            theta = torch.cat([lowered[i].theta for i in members])  # one row per tape
+            jac = self._engine_jacobian(lowered[members[0]], sums, shots, trainable, theta, method)
+            for row, i in enumerate(members):
+                out[i] = _format(jac[row])
+        return tuple(out)
+
+    def _derivative_key(self, tape, low: Lowered) -> tuple:
+        """``(structure, Pauli sums, shots, trainable slots)``: what one engine call shares."""
+        qubit = {i: i for i in range(low.spec.n_qubits)}
+        sums = tuple(_observable(m, i, qubit) for i, m in enumerate(tape.measurements))
+        n_ops = len(low.slot_of)
+        trainable = tuple(low.slot_of[i] if i < n_ops else None for i in tape.trainable_params)
         if any(s is None for s in trainable):
             raise ValueError(
                 f"{self.name}: only gate angles can be differentiated, not observables' "
                 f"coefficients or matrices (trainable parameters {list(tape.trainable_params)})"
             )
+        return low.key, sums, tape.shots.total_shots or None, trainable
+
+    def _engine_jacobian(self, low, sums, shots, trainable, theta, method) -> np.ndarray:
+        """``(B, n_meas, n_trainable)`` by the engine's ``method`` (zero for a global phase)."""
+        from qgradbench.methods import get_method
+
+        execution = Execution(
+            compiled(low.spec, low.key),
+            as_observable(list(sums), low.spec.n_qubits),
+            _DTYPE,
+            shots,
+            self._torch_gen,
+        )
         columns = [i for i, s in enumerate(trainable) if s != ZERO]
         slots = np.asarray([trainable[i] for i in columns], dtype=np.int64)
-        jac = np.zeros((len(sums), len(trainable)))
-        if len(slots) and method == "adjoint":
-            jac[:, columns] = execution.jacobian(theta)[0][:, slots].numpy()
-        elif len(slots):
-            engine_method = get_method(method)
-            f0 = execution.estimate(theta)
-            with torch.no_grad():
-                jac[:, columns] = engine_method.jacobian(execution, theta, slots, f0)[0].numpy()
-        return _format(jac)
+        jac = np.zeros((len(theta), len(sums), len(trainable)))
+        if not len(slots):
+            return jac
+        rows = max(1, (MAX_AMPLITUDES_PER_CALL >> low.spec.n_qubits) // (len(sums) + 2))
+        for start in range(0, len(theta), rows):
+            chunk = theta[start : start + rows]
+            if method == "adjoint":
+                part = execution.jacobian(chunk)[:, :, slots]
+            else:
+                f0 = execution.estimate(chunk)
+                with torch.no_grad():
+                    part = get_method(method).jacobian(execution, chunk, slots, f0)
+            jac[start : start + rows][:, :, columns] = part.numpy()
+        return jac
 
 
 def _format(jac: np.ndarray):

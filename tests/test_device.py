@@ -405,3 +405,29 @@ def test_tapes_of_one_structure_run_as_one_batch(monkeypatch):
     assert sorted(calls) == [1, 4]  # three RY tapes (4 rows with the broadcast one), one RZ
     for a, b in zip(ours, ref, strict=True):
         _close(a, b)
+
+
+@pytest.mark.parametrize("method", ["adjoint", "parameter-shift"])
+def test_broadcast_derivatives_in_one_engine_call(monkeypatch, method):
+    """Test that a broadcast QNode's Jacobian is one engine call and equals default.qubit's."""
+    calls = []
+    engine_jacobian = QgradbenchQubit._engine_jacobian
+
+    def counted(self, low, sums, shots, trainable, theta, name):
+        calls.append(len(theta))
+        return engine_jacobian(self, low, sums, shots, trainable, theta, name)
+
+    monkeypatch.setattr(QgradbenchQubit, "_engine_jacobian", counted)
+    batch = 4
+    t = pnp.array(np.random.default_rng(8).uniform(-np.pi, np.pi, (batch, 10)), requires_grad=True)
+    kwargs = {"diff_method": "adjoint"}
+    if method != "adjoint":
+        kwargs = {"diff_method": "device", "gradient_kwargs": {"method": method}}
+    dev = qml.device("qgradbench.qubit", wires=N)
+    ours = _jacobian(expval_circuit(8), dev, t, **kwargs)  # (2, B, B, 10): block diagonal
+    assert calls == [batch]
+    assert ours.shape == (2, batch, batch, 10)
+    for b in range(batch):
+        ref = _reference_jacobian(expval_circuit(8), pnp.array(t[b], requires_grad=True))
+        assert np.max(np.abs(ours[:, b, b] - ref)) < TOL
+        assert np.max(np.abs(np.delete(ours[:, b], b, axis=1))) == 0  # rows do not mix
