@@ -545,3 +545,11 @@ class TestValidationSplit:
         assert row["dataset"] == "hyperplanes" and row["dataset_options"] == "{'n_hyperplanes': 3}"
         with pytest.raises(ValueError, match="does not take the option.*'noise'"):
             iter_train(TrainSpec(dataset="hyperplanes", dataset_options={"noise": 1}))
+
+
+def test_matched_baseline_keeps_the_circuit_it_matches():
+    """Test that classical-matched rows keep n_qubits/n_layers (not method or shots)."""
+    spec = TrainSpec(model="classical-matched", n_layers=3, epochs=1, n_samples=40, shots=100)
+    (row,) = train(spec)
+    assert (row["n_qubits"], row["n_layers"], row["ansatz"]) == (4, 3, "strongly-entangling")
+    assert row["method"] is None and row["shots"] is None

@@ -262,3 +262,26 @@ def test_learning_curves_against_epochs_keep_exact_runs():
     assert set(training.learning_curve_data(frame, "cum_shots")["series"]) == {
         "spsa (100 shots), 2 L"
     }
+
+
+def test_matched_baseline_is_the_one_of_the_same_depth():
+    """Test that each depth is compared with the matched baseline of that depth, not a mix.
+
+    Planted: the 1-layer hybrid equals its 1-layer baseline, the 4-layer baseline is 0.2
+    lower; pooling the two baselines would show a 0.1 gain.
+    """
+    rows = []
+    for layers, base in ((1, 0.8), (4, 0.6)):
+        for model in ("hybrid", "classical-matched"):
+            for seed in range(4):
+                acc = 0.8 + 0.01 * seed if model == "hybrid" else base + 0.01 * seed
+                rows.append({
+                    "dataset": "moons", "model": model, "method": "backprop" if model ==
+                    "hybrid" else None, "shots": None, "n_layers": layers, "lr": 0.01,
+                    "seed": seed, "epoch": 1, "train_accuracy": acc, "test_accuracy": acc,
+                    "n_test": N_TEST,
+                })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame = frame[~((frame["model"] == "hybrid") & (frame["n_layers"] == 4))]
+    (accuracy, _) = training.versus_baseline(frame)
+    assert accuracy.estimate == pytest.approx(0.0)

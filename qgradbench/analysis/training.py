@@ -56,6 +56,9 @@ COSTS = {
     "cum_circuits": ("forward_circuits", "backward_circuits"),
     "cum_time": ("time_epoch",),
 }
+#: Columns on which a ``classical-matched`` baseline row must equal the hybrid configuration
+#: (recorded since the matched model keeps them; older runs have them null and match any).
+MATCHED_BY = ("n_qubits", "n_layers", "ansatz", "observable")
 #: The baselines, in order of preference, a hybrid configuration is compared with.
 BASELINES = ("classical-matched", "classical")
 
@@ -299,7 +302,8 @@ def versus_baseline(train: pd.DataFrame, level: float = LEVEL) -> list[Finding]:
     """Each hybrid configuration minus the classical baseline, paired over seeds.
 
     Call it on the selected runs (:func:`select_lr`). The baseline is the data set's
-    ``classical-matched`` model (about the hybrid's parameter count), else ``classical``; the
+    ``classical-matched`` model of the same circuit size (:data:`MATCHED_BY`; about the
+    hybrid's parameter count), else ``classical``; the
     pairs are the final-epoch test accuracies of the same seed (the same data, split and
     validation split). Identical configurations are merged first (:func:`merge_identical`).
     Two findings per configuration, in two families that Holm adjusts separately: the
@@ -326,6 +330,9 @@ def _against(final: pd.DataFrame, base: pd.DataFrame, kind: str, level: float) -
         ref = base[base["dataset"] == config["dataset"]]
         if "dataset_options" in ref:
             ref = ref[ref["dataset_options"] == config.get("dataset_options")]
+        for column in MATCHED_BY:  # the matched baseline of this circuit's size
+            if column in ref and ref[column].notna().any():
+                ref = ref[ref[column].astype(object) == config.get(column)]
         ref = ref.groupby("seed")["test_accuracy"].mean()
         own = group.groupby("seed")["test_accuracy"].mean()
         seeds = own.index.intersection(ref.index)

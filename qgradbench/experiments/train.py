@@ -46,6 +46,10 @@ QUANTUM_SETTINGS = (
     "method", "shots", "n_qubits", "n_layers", "ansatz", "observable", "method_options",
 )  # fmt: skip
 
+#: Quantum settings a ``classical-matched`` model keeps in its rows: they define the hybrid
+#: whose parameter count it matches, so baselines of different depths stay apart.
+MATCHED_SETTINGS = ("n_qubits", "n_layers", "ansatz", "observable")
+
 #: Integer columns that can be null (classical rows, exact runs, default sizes): written as
 #: pandas' nullable ``Int64``, so they read back as integers, not as floats.
 NULLABLE_INTEGERS = ("shots", "n_qubits", "n_layers", "n_samples")
@@ -186,12 +190,16 @@ class TrainSpec:
     def config(self) -> dict[str, object]:
         """The run's resolved configuration (quantum settings are null for classical runs).
 
+        A ``classical-matched`` run keeps :data:`MATCHED_SETTINGS` (the hybrid it matches).
+
         This is what ``metadata.json`` records; :meth:`params` is the same as table columns.
         """
         out = dataclasses.asdict(self)
         if self.model != "hybrid":
+            kept = MATCHED_SETTINGS if self.model == "classical-matched" else ()
             for key in QUANTUM_SETTINGS:
-                out[key] = None
+                if key not in kept:
+                    out[key] = None
         return out
 
     def params(self) -> dict[str, object]:
@@ -308,8 +316,9 @@ def iter_train(
         ``loss``, ``test_loss``, ``train_accuracy``, ``val_loss`` and ``val_accuracy`` (NaN
         without a validation split), ``test_accuracy``, training ``forward_circuits``,
         ``backward_circuits``, ``forward_shots``, ``backward_shots`` of the epoch,
-        ``eval_circuits`` and ``eval_shots`` of its evaluation (train, validation and test), ``n_params``, and times in seconds (``time_forward``,
-        ``time_backward``, ``time_step``, ``time_eval``, ``time_epoch``).
+        ``eval_circuits`` and ``eval_shots`` of its evaluation (train, validation and test),
+        ``n_params``, and times in seconds (``time_forward``, ``time_backward``,
+        ``time_step``, ``time_eval``, ``time_epoch``).
     """
     data = load_data(spec)
     model = build_model(spec, data)
