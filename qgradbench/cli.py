@@ -331,7 +331,8 @@ def _execute(suite, path: Path, meta: dict, executor, args: argparse.Namespace) 
     """Run the suite's tasks into ``path``, write the report, list every file; the exit code."""
     from qgradbench.suite.runner import Hooks, execute
 
-    by_epoch = executor.in_process and all(t.experiment == "train" for t in suite.tasks)
+    in_process = getattr(executor, "in_process", False)
+    by_epoch = in_process and all(t.experiment == "train" for t in suite.tasks)
     single = meta.get("kind") == "experiment"
     progress = _Progress(suite.name if single else f"suite {suite.name}", by_epoch, args.quiet)
     models: dict[int, tuple] = {}

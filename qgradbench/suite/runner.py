@@ -7,14 +7,23 @@ experiment's table, rewritten atomically (temporary file, then rename) and order
 at most every :data:`FLUSH_SECONDS` while tasks finish and always when the run ends or is
 interrupted, so:
 
-* an interrupt (SIGINT or SIGTERM) loses only the tasks in flight; the status becomes
-  ``interrupted`` and the tables hold every finished task (a SIGKILL loses at most the
-  tasks of the last FLUSH_SECONDS, which a resume runs again);
+* an interrupt (SIGINT or SIGTERM, :func:`interrupts`: the one mechanism of every command)
+  loses only the tasks in flight; the status becomes ``interrupted`` and the tables hold every
+  finished task (a SIGKILL loses at most the tasks of the last FLUSH_SECONDS, which a resume
+  runs again);
+* a training task run in this process (one worker: a single ``run train``) hands each epoch's
+  row to the runner as it finishes; those rows are written with the tables too, so an
+  interrupt keeps the finished epochs. ``unfinished_tasks`` in the metadata names such a task
+  (before its rows reach a table), and a resume drops its rows and runs it from the start;
 * resuming skips every task whose key is already in a table and never duplicates a row;
 * the tables do not depend on the order in which tasks finish, so 1 worker, K workers and Ray
   give the same rows (timing columns aside).
 
 A task that raises is recorded (metadata ``failures`` and the log) and the others go on.
+
+Every run is a suite: ``qgradbench run train`` (``variance``, ``estimator``, ``runtime``) is
+a suite of one experiment (:func:`experiment_suite`, :func:`experiment_run_dir`), with the
+same metadata keys (:func:`run_metadata`), tables, log and interrupt handling as ``run suite``.
 
 Executors: :class:`LocalExecutor` (in this process for one worker, else a pool of spawned
 processes, each pinned to its share of the cores) and :class:`RayExecutor` (Ray tasks; results
@@ -383,12 +392,10 @@ class RunState:
         self.pending.setdefault(task.experiment, []).extend(self._labelled(task, outcome.rows))
         self.dirty.add(task.experiment)
 
-    def add_partial(self, task: Task, row: dict) -> bool:
-        """Add one row of a task still running; return whether it is the task's first."""
-        first = task.key not in self.partial
+    def add_partial(self, task: Task, row: dict) -> None:
+        """Add one row of a task still running (written by the next :meth:`flush`)."""
         self.partial.setdefault(task.key, (task, []))[1].append(row)
         self.dirty.add(task.experiment)
-        return first
 
     def discard_partial(self, task: Task) -> None:
         """Forget the rows of a task that failed (its table is rewritten without them)."""
@@ -402,16 +409,13 @@ class RunState:
             for key, (task, rows) in self.partial.items()
         ]
 
-    def flush(self, every: float = 0.0) -> None:
+    def flush(self) -> None:
         """Rewrite the tables that have new rows, each atomically (temporary file, rename).
-
-        Args:
-            every: write only if the last write is at least this many seconds old.
 
         SIGINT and SIGTERM are held back while it runs (and delivered right after), so an
         interrupt never leaves the tables and the pending rows out of step.
         """
-        if not self.dirty or time.monotonic() - self.flushed < every:
+        if not self.dirty:
             return
         signals = {signal.SIGINT, signal.SIGTERM}
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
@@ -458,17 +462,30 @@ def _log(path: Path, line: str) -> None:
         log.write(f"{now()} {line}\n")
 
 
+def _record_unfinished(state: RunState, meta: dict) -> None:
+    """Name the unfinished tasks in ``metadata.json`` before their rows reach a table.
+
+    So that even after a SIGKILL a resume knows which rows belong to a task cut short.
+    """
+    unfinished = state.unfinished()
+    if {u["key"] for u in unfinished} - {u["key"] for u in meta.get("unfinished_tasks", [])}:
+        meta["unfinished_tasks"] = unfinished
+        write_json(state.path / METADATA, meta)
+
+
 def _recording_hooks(state: RunState, meta: dict, hooks: Hooks | None) -> Hooks:
-    """Hooks that record each training epoch's row as it finishes, then call ``hooks``'."""
+    """Hooks that record each training epoch's row as it finishes, then call ``hooks``'.
+
+    The rows are written with the tables (at most every :data:`FLUSH_SECONDS`, and at once
+    for the first row of a run), the task named in the metadata first.
+    """
     user = hooks or Hooks()
 
     def on_row(task: Task, row: dict) -> None:
-        if state.add_partial(task, row):  # the table will hold an unfinished task's rows
-            meta["unfinished_tasks"] = state.unfinished()
-            write_json(state.path / METADATA, meta)
+        state.add_partial(task, row)
+        if time.monotonic() - state.flushed >= FLUSH_SECONDS:
+            _record_unfinished(state, meta)
             state.flush()
-        else:
-            state.flush(every=FLUSH_SECONDS)
         if user.on_row is not None:
             user.on_row(task, row)
 
@@ -535,7 +552,9 @@ def execute(
                     state.add(outcome)
                     finished += 1
                     _log(path, f"done task {outcome.task.index} ({outcome.seconds:.2f} s)")
-                    state.flush(every=FLUSH_SECONDS)
+                    if time.monotonic() - state.flushed >= FLUSH_SECONDS:
+                        _record_unfinished(state, meta)
+                        state.flush()
                 else:
                     failed += 1
                     state.discard_partial(outcome.task)
@@ -554,6 +573,7 @@ def execute(
         _log(path, f"interrupted ({signal_name(err)})")
     finally:
         try:
+            _record_unfinished(state, meta)
             state.flush()  # finished tasks (and finished epochs) are never lost to an interrupt
         finally:
             meta.update(
