@@ -597,7 +597,7 @@ class Schedule:
           ``A (1 + outputs / 4)``), the pair ``(psi, lambda)`` stacked (``4 S``), and the sweep
           over the stages in reverse, every inverse on the pair: per product the reduced
           matrices (the pair read, ``A K``; a dense layer one contraction per wire, ``2 S`` and
-          ``2 A`` each) and the inverse (``4 S``, ``2 A K``); per diagonal layer the overlap (the
+          ``2 A`` each, its folded monomials not counted) and the inverse (``4 S``, ``2 A K``); per diagonal layer the overlap (the
           pair read, ``c A / 2`` written and read by the table product, ``A (1 + rows / 4)``)
           and the in-place inverse (``4 S`` and its phases, ``2 A``); per monomial twice its
           forward's traffic; the leading blocks, ``lambda`` read twice (``2 S``, ``2 A``).
