@@ -136,6 +136,28 @@ class TestReportStep:
 class TestSingleRuns:
     """run train/variance/estimator/runtime go through the suite runner."""
 
+    def test_report_of_a_complete_run_is_written_on_request(self, tmp_path, capsys, monkeypatch):
+        """Test that --report on a complete run without a report writes it, running nothing."""
+        import qgradbench.analysis.report as report
+
+        calls = []
+
+        def stand_in(run_dir, *args, **kwargs):
+            calls.append(Path(run_dir))
+            (Path(run_dir) / "report.md").write_text("# report\n")
+            return [Path(run_dir) / "report.md"]
+
+        monkeypatch.setattr(report, "write_report", stand_in)
+        argv = ["run", "variance", "--qubits", "2", "--layers", "1", "--samples", "20", "--quiet",
+                "--out", str(tmp_path)]  # fmt: skip
+        assert main(argv) == 0 and calls == []
+        log = (tmp_path / "log.txt").read_text()
+        assert main([*argv, "--report"]) == 0 and calls == [tmp_path]
+        out = capsys.readouterr().out
+        assert "already complete" in out and f"wrote {tmp_path / 'report.md'}" in out
+        assert (tmp_path / "log.txt").read_text() == log  # nothing ran again
+        assert main([*argv, "--report"]) == 0 and calls == [tmp_path]  # nothing left to do
+
     def test_single_run_metadata_has_the_suite_keys(self, tmp_path, capsys):
         """Test that a single run's metadata.json has the keys of a suite run's, and its kind."""
         argv, out = tiny_suite(tmp_path, "--no-report")
