@@ -143,6 +143,14 @@ class TestScaling:
         slope = findings_table(found).query("family == '2-design slope'")
         assert len(slope) == 1 and slope["verdict"].iloc[0] == tie_text(0.95)
 
+    def test_identically_zero_gradients_are_reported_not_fitted(self):
+        """Test that a curve with Var = 0 at some n is a 'not fitted' row, not a silent gap."""
+        frame = _variance_rows([2, 4, 6], [0.0, 0.0, 1e-3], observable="global-z", depth="1")
+        frame["variance"] = [0.0, 0.0, 1e-3]
+        fits, found = ls.scaling_fits(frame)
+        assert list(fits["preferred"]) == ["not fitted: variance 0 at n = 2, 4"]
+        assert found == []
+
     def test_figure_plots_each_curve_in_its_depth_panel(self):
         """Test that the local-z markers in the panel are the local-z variances."""
         frame = self._cerezo()
@@ -318,6 +326,18 @@ class TestSPSASplit:
         assert list(line.lines[0].get_xdata()) == [1, 2, 4]
 
 
+@pytest.fixture
+def no_png(monkeypatch):
+    """Record the figures' paths without laying out or rendering them (the slow part)."""
+
+    def save(fig, path):
+        return path
+
+    monkeypatch.setattr(ls.figures, "save", save)
+    monkeypatch.setattr(ls, "_finish", lambda fig: fig)
+
+
+@pytest.mark.usefixtures("no_png")
 class TestSections:
     def test_variance_section_writes_figures_and_findings(self, tmp_path):
         """Test that every part of the variance section adds its table, figure and findings."""

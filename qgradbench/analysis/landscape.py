@@ -255,13 +255,32 @@ def layer_sweep_findings(
 # --------------------------------------------------------------------------------------------
 
 
-def _scaling_curves(variance: pd.DataFrame):
-    """``(key, points, rows)`` per exact curve of at least two qubit counts (no layer sweeps)."""
+#: Variances at or below this are numerically zero (a gradient that vanishes identically).
+ZERO_VARIANCE = 1e-12
+
+
+def _zero_qubits(points: pd.DataFrame) -> list[int]:
+    """Qubit counts whose variance is numerically zero (:data:`ZERO_VARIANCE`)."""
+    return [int(n) for n, v in zip(points["n_qubits"], points["variance"], strict=True)
+            if not v > ZERO_VARIANCE]  # fmt: skip
+
+
+def _scaling_curves(variance: pd.DataFrame, zero: bool = False):
+    """``(key, points, rows)`` per exact curve of at least two qubit counts (no layer sweeps).
+
+    Curves with a numerically zero variance (or standard error) at some ``n`` cannot be
+    fitted on a log scale; they are yielded only with ``zero=True`` (and then only they).
+    """
     frame = _with_depth(variance)
     frame = frame[_exact(frame) & ~_layer_sweep_rows(frame)]
     keys = [*_keys(frame, CURVE_KEYS), "_depth"]
     for key, group in frame.groupby(keys, dropna=False, sort=True):
         points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
+        if len(points) >= 2 and zero and _zero_qubits(points):
+            yield _key_dict(keys, key), points, group
+            continue
+        if zero or _zero_qubits(points):
+            continue
         if (
             len(points) < 2
             or (points["variance"] <= 0).any()
@@ -355,6 +374,18 @@ def scaling_fits(variance: pd.DataFrame, level: float = LEVEL):
                 )
             )
         rows.append(row)
+    for key, points, _ in _scaling_curves(variance, zero=True):
+        n = points["n_qubits"]
+        zeros = ", ".join(map(str, _zero_qubits(points)))
+        rows.append(
+            {
+                **{k: v for k, v in key.items() if k != "_depth"},
+                "depth": key["_depth"],
+                "qubits": f"{int(n.min())}-{int(n.max())}",
+                "preferred": f"not fitted: variance 0 at n = {zeros}",
+                "two_design": "",
+            }
+        )
     return pd.DataFrame(rows), findings
 
 
@@ -976,6 +1007,9 @@ def variance_section(report, variance: pd.DataFrame, folder: Path) -> None:
         table = _verdicts(found)
         for r in fits.itertuples():
             name = f"{_curve_name({**r._asdict(), '_depth': r.depth})}, {r.qubits} qubits"
+            if r.preferred.startswith("not fitted"):
+                report.text(f"{name}: {r.preferred} (the gradient vanishes identically there).")
+                continue
             fit_rows = table[table["comparison"].str.contains(name, regex=False)
                              & (table["family"] == "variance decay model fit")]  # fmt: skip
             fits_text = "; ".join(
