@@ -161,7 +161,7 @@ def _shots_text(value: object) -> str:
 
 
 def _curve_name(key: dict) -> str:
-    parts = [str(key[k]) for k in ("observable", "_depth", "ansatz") if k in key]
+    parts = [str(key[k]) for k in ("observable", "_depth", "ansatz") if key.get(k, "") != ""]
     name = ", ".join(parts) + f", {key.get('method', '')}"
     if "shots" in key and not _null(key["shots"]):
         name += f" ({int(key['shots'])} shots)"
@@ -905,8 +905,9 @@ def plot_fd_steps(steps: pd.DataFrame, best: pd.DataFrame) -> Figure:
                         label="bias^2 (incl. noise floor)")  # fmt: skip
                 ax.plot(h, part["variance"], color="#2CA02C", linestyle=":", marker="v",
                         label="variance")  # fmt: skip
-                _reference_slope(ax, h, part["variance"].iloc[0], h[0], -2.0, "h^-2")
-                _reference_slope(ax, h, part["bias2"].iloc[-1], h[-1], 2.0 * order,
+                mid = len(h) // 2
+                _reference_slope(ax, h[: mid + 1], part["variance"].iloc[0], h[0], -2.0, "h^-2")
+                _reference_slope(ax, h[mid:], part["bias2"].iloc[mid], h[mid], 2.0 * order,
                                  f"h^{2 * order}")  # fmt: skip
                 pick = best[(best["strategy"] == strategy) & (best["budget"] == budget)]
                 if len(pick):
