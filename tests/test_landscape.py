@@ -326,6 +326,25 @@ class TestSPSASplit:
         assert list(line.lines[0].get_xdata()) == [1, 2, 4]
 
 
+class TestEstimatorBudgets:
+    def test_each_method_has_its_panel_with_its_mse(self):
+        """Test that each panel's error-bar line is that method's mean MSE by shots."""
+        from qgradbench.analysis.summaries import estimator_findings
+
+        configs = [(m, b, b // 10, {}, f / b) for m, f in (("hadamard", 50.0),
+                   ("parameter-shift", 50.0), ("spsa", 900.0)) for b in (1000, 10000)]  # fmt: skip
+        frame = _estimator_rows(configs)
+        frame["gradient_shots"] = frame["budget"]
+        summary, _ = estimator_findings(frame)
+        fig = ls.plot_estimator_budgets(summary)
+        assert [ax.get_title() for ax in fig.axes] == ["hadamard", "parameter-shift", "spsa"]
+        for ax in fig.axes:
+            rows = summary[summary["method"] == ax.get_title()].sort_values("gradient_shots")
+            (bars,) = ax.containers
+            assert np.allclose(bars.lines[0].get_ydata(), rows["mse"])
+            assert list(bars.lines[0].get_xdata()) == list(rows["gradient_shots"])
+
+
 @pytest.fixture
 def no_png(monkeypatch):
     """Record the figures' paths without laying out or rendering them (the slow part)."""
