@@ -24,7 +24,11 @@ included), samples drawn with the device's seeded numpy generator.
 arXiv:2009.02823) on expectation values of Pauli sums. ``diff_method="device"`` takes
 ``gradient_kwargs={"method": name}`` with ``name`` one of :data:`DEVICE_METHODS`: the engine's
 batched parameter-shift rule, the Hadamard test, or the shot-based adjoint, with the tape's
-shots (or exact without).
+shots (or exact without); the other ``gradient_kwargs`` are the rule's options (e.g.
+``{"method": "shot-adjoint", "match": "parameter-shift"}``: every entry drawn with the two-term
+parameter-shift estimator's distribution). Tapes of one structure, observables, shots and
+trainable angles (a broadcast tape split by ``broadcast_expand``, a batch of inputs) are
+differentiated by one engine call on their stacked angle rows.
 """
 
 from __future__ import annotations
@@ -447,6 +451,13 @@ class QgradbenchQubit(Device):
             return "adjoint"
         return (config.gradient_keyword_arguments or {}).get("method", "adjoint")
 
+    @staticmethod
+    def _options(config) -> dict:
+        """The engine rule's options: ``gradient_kwargs`` of ``device`` other than ``method``."""
+        if config is None or config.gradient_method != "device":
+            return {}
+        return {k: v for k, v in (config.gradient_keyword_arguments or {}).items() if k != "method"}
+
     def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
         """Adjoint (exact; also ``best``), and ``device`` with a method of :data:`DEVICE_METHODS`.
 
@@ -488,6 +499,9 @@ class QgradbenchQubit(Device):
                     f"qgradbench.qubit: gradient_kwargs method must be one of "
                     f"{', '.join(DEVICE_METHODS)}, got {method!r}"
                 )
+            from qgradbench.methods import get_method
+
+            get_method(method, **self._options(config))  # ValueError naming a bad option
             updates["use_device_gradient"] = True
             updates["grad_on_execution"] = False
         if config.gradient_method in ("adjoint", "device", "best"):
@@ -549,19 +563,20 @@ class QgradbenchQubit(Device):
     # -------------------------------------------------------------- derivatives
     def compute_derivatives(self, circuits, execution_config=None):
         """The Jacobian of each tape by the configured engine method."""
-        return self._jacobians(circuits, self._method(execution_config) or "adjoint")
+        return self._jacobians(circuits, execution_config)
 
     def execute_and_compute_derivatives(self, circuits, execution_config=None):
         """Results and Jacobians (tracked once, as PennyLane's simulators are)."""
-        method = self._method(execution_config) or "adjoint"
-        return self._execute(circuits), self._jacobians(circuits, method)
+        return self._execute(circuits), self._jacobians(circuits, execution_config)
 
-    def _jacobians(self, circuits, method: str) -> tuple:
+    def _jacobians(self, circuits, config) -> tuple:
         """Jacobians; tapes of one structure, observables, shots and trainable slots in one call.
 
         A broadcast tape, split by ``broadcast_expand``, or a batch of tapes that differ only in
         their angles is differentiated by one engine call on its stacked angle rows.
         """
+        method = self._method(config) or "adjoint"
+        options = self._options(config)
         tapes = [tape.map_to_standard_wires() for tape in circuits]
         lowered = [lower(tape) for tape in tapes]
         keys = [self._derivative_key(t, low) for t, low in zip(tapes, lowered, strict=True)]
@@ -574,7 +589,8 @@ class QgradbenchQubit(Device):
                     f"(the device's preprocessing does it)"
                 )
             theta = torch.cat([lowered[i].theta for i in members])  # one row per tape
-            jac = self._engine_jacobian(lowered[members[0]], sums, shots, trainable, theta, method)
+            rule = (method, options)
+            jac = self._engine_jacobian(lowered[members[0]], sums, shots, trainable, theta, rule)
             for row, i in enumerate(members):
                 out[i] = _format(jac[row])
         return tuple(out)
@@ -592,9 +608,14 @@ class QgradbenchQubit(Device):
             )
         return low.key, sums, tape.shots.total_shots or None, trainable
 
-    def _engine_jacobian(self, low, sums, shots, trainable, theta, method) -> np.ndarray:
-        """``(B, n_meas, n_trainable)`` by the engine's ``method`` (zero for a global phase)."""
+    def _engine_jacobian(self, low, sums, shots, trainable, theta, rule) -> np.ndarray:
+        """``(B, n_meas, n_trainable)`` by the engine's ``rule`` ``(name, options)``.
+
+        A global phase's column is zero.
+        """
         from qgradbench.methods import get_method
+
+        method, options = rule
 
         execution = Execution(
             compiled(low.spec, low.key),
@@ -616,7 +637,7 @@ class QgradbenchQubit(Device):
             else:
                 f0 = execution.estimate(chunk)
                 with torch.no_grad():
-                    part = get_method(method).jacobian(execution, chunk, slots, f0)
+                    part = get_method(method, **options).jacobian(execution, chunk, slots, f0)
             jac[start : start + rows][:, :, columns] = part.numpy()
         return jac
 

@@ -413,9 +413,9 @@ def test_broadcast_derivatives_in_one_engine_call(monkeypatch, method):
     calls = []
     engine_jacobian = QgradbenchQubit._engine_jacobian
 
-    def counted(self, low, sums, shots, trainable, theta, name):
+    def counted(self, low, sums, shots, trainable, theta, rule):
         calls.append(len(theta))
-        return engine_jacobian(self, low, sums, shots, trainable, theta, name)
+        return engine_jacobian(self, low, sums, shots, trainable, theta, rule)
 
     monkeypatch.setattr(QgradbenchQubit, "_engine_jacobian", counted)
     batch = 4
@@ -431,3 +431,56 @@ def test_broadcast_derivatives_in_one_engine_call(monkeypatch, method):
         ref = _reference_jacobian(expval_circuit(8), pnp.array(t[b], requires_grad=True))
         assert np.max(np.abs(ours[:, b, b] - ref)) < TOL
         assert np.max(np.abs(np.delete(ours[:, b], b, axis=1))) == 0  # rows do not mix
+
+
+def test_shot_adjoint_matches_parameter_shift_statistics():
+    r"""Test that shot-adjoint (match=parameter-shift) has parameter-shift's mean and variance.
+
+    With ``f_pm = <O>(t +- pi/2 e_k)`` (exact, from default.qubit) the two-term parameter-shift
+    estimate from ``N`` shots per term of a +-1 observable has mean ``g = (f_+ - f_-) / 2`` and
+    variance ``s2 = ((1 - f_+^2) + (1 - f_-^2)) / (4 N)`` (Mitarai et al. 2018; Schuld et al.
+    2019). Over ``R = 2000`` independent draws (one engine call: ``R`` tapes of one structure)
+    each entry's sample mean is within 5 standard errors ``sqrt(s2 / R)`` of ``g``, and its
+    sample variance within 5 ``sqrt((m4 - v^2) / R)`` of ``s2`` (the asymptotic standard error
+    of a sample variance ``v``, ``m4`` the sample fourth central moment).
+    """
+    from pennylane.devices import ExecutionConfig
+
+    t, shots, repeats = np.array([0.4, 1.3, -0.8, 2.1]), 50, 2000
+
+    def ops(p):
+        return [qml.RX(p[0], 0), qml.RY(p[1], 1), qml.CNOT([0, 1]), qml.RY(p[2], 0),
+                qml.IsingZZ(p[3], [0, 1]), qml.RX(0.7, 1)]  # fmt: skip
+
+    measurements = [qml.expval(qml.Z(0)), qml.expval(qml.Z(1))]
+    tape = qml.tape.QuantumScript(ops(t), measurements, shots=shots, trainable_params=[0, 1, 2, 3])
+    dev = qml.device("qgradbench.qubit", wires=2, seed=21)
+    kwargs = {"method": "shot-adjoint", "match": "parameter-shift"}
+    config = dev.setup_execution_config(
+        ExecutionConfig(gradient_method="device", gradient_keyword_arguments=kwargs)
+    )
+    draws = np.array([np.asarray(j) for j in dev.compute_derivatives([tape] * repeats, config)])
+    assert draws.shape == (repeats, 2, 4)
+
+    ref = qml.device("default.qubit", wires=2)
+    shifted = [t + s * np.pi / 2 * np.eye(4)[k] for k in range(4) for s in (1, -1)]
+    f = np.array(qml.execute([qml.tape.QuantumScript(ops(p), measurements) for p in shifted], ref))
+    f_plus, f_minus = f[0::2].T, f[1::2].T  # (output, parameter)
+    mean, var = (f_plus - f_minus) / 2, ((1 - f_plus**2) + (1 - f_minus**2)) / (4 * shots)
+    centred = draws - draws.mean(axis=0)
+    v = centred.var(axis=0, ddof=1)
+    m4 = (centred**4).mean(axis=0)
+    assert np.all(np.abs(draws.mean(axis=0) - mean) < 5 * np.sqrt(var / repeats))
+    assert np.all(np.abs(v - var) < 5 * np.sqrt((m4 - v**2) / repeats))
+
+
+def test_bad_rule_option_is_refused():
+    """Test that a device rule's unknown or bad option raises ValueError naming it."""
+    from pennylane.devices import ExecutionConfig
+
+    dev = QgradbenchQubit(wires=1)
+    for kwargs, name in (({"method": "shot-adjoint", "bogus": 1}, "bogus"),
+                         ({"method": "shot-adjoint", "match": "spsa"}, "spsa")):  # fmt: skip
+        config = ExecutionConfig(gradient_method="device", gradient_keyword_arguments=kwargs)
+        with pytest.raises(ValueError, match=name):
+            dev.setup_execution_config(config)
