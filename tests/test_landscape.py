@@ -390,3 +390,24 @@ class TestSections:
         table = findings_table(report.findings)
         bias = table[table["family"] == "estimator bias"]["comparison"]
         assert len(bias) == 2 and not bias.str.contains("finite-diff").any()
+
+
+class TestRealRows:
+    def test_depth_rule_and_step_rows_flow_through(self):
+        """Test that real depth-rule variance rows and FD rows with their step are analysed."""
+        from qgradbench.experiments.estimator import EstimatorSpec, estimator
+        from qgradbench.experiments.variance import VarianceSpec, variance
+
+        rows = [r for n in (2, 3, 4) for obs in ("local-z", "global-z")
+                for r in variance(VarianceSpec(n_qubits=n, depth="log", observable=obs,
+                                               samples=64))]  # fmt: skip
+        fits, _ = ls.scaling_fits(pd.DataFrame(rows))
+        assert list(fits["observable"]) == ["global-z", "local-z"]
+        assert (fits["qubits"] == "2-4").all()
+        spec = {"method": "finite-diff", "budget": 2000, "n_qubits": 2, "n_layers": 1,
+                "circuits": 2, "repeats": 3}  # fmt: skip
+        est = [{**r, "label": "fd"} for h in (0.1, 0.5)
+               for r in estimator(EstimatorSpec(**spec, method_options={"h": h}))]  # fmt: skip
+        steps = ls.fd_steps(pd.DataFrame(est))
+        assert list(steps["step"]) == [0.1, 0.5]
+        assert (steps["shots"] == 2000 // 8).all()  # 2 encoding + 6 weight slots, 1 circuit each
