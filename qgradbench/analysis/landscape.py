@@ -968,7 +968,12 @@ def plot_estimator_budgets(summary: pd.DataFrame) -> Figure:
 
 
 def plot_spsa_split(splits: pd.DataFrame) -> Figure:
-    """SPSA's MSE against directions per estimate at fixed budgets (log-log), one line each."""
+    """SPSA's MSE against directions per estimate at fixed budgets (log-log), one line each.
+
+    The dash-dotted grey line is ``1/directions`` from the first point: the rate at which
+    averaging directions shrinks SPSA's cross-term variance (Spall 1992) while shots per
+    circuit, and with them the shot noise of each direction, shrink in turn.
+    """
     budgets = sorted(splits["budget"].unique())
     colours = _colours(budgets)
     with _style():
@@ -982,6 +987,10 @@ def plot_spsa_split(splits: pd.DataFrame) -> Figure:
                 color=colours[budget], marker="o", markersize=_MARKER_SIZE, capsize=2,
                 label=f"budget {int(budget)}",
             )  # fmt: skip
+        first = splits[splits["budget"] == budgets[0]].sort_values("directions")
+        if len(first):
+            d = first["directions"].to_numpy(dtype=float)
+            _reference_slope(ax, d, first["mse"].iloc[0], d[0], -1.0, "1/directions")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("directions per estimate (shots per circuit = budget / (2 directions))")
