@@ -160,3 +160,21 @@ def test_qgradbench_qubit_qnode_equals_the_layer(method, diff_method):
         grads.append((out.detach(), xx.grad, module.weights.grad))
     for ours, theirs in zip(*grads, strict=True):
         assert torch.allclose(ours, theirs, atol=1e-10, rtol=0)
+
+
+@pytest.mark.pennylane
+def test_compare_shot_adjoint_row_takes_the_layers_options(monkeypatch):
+    """Test that shot-adjoint's qgradbench.qubit row runs the engine rule with the layer's match."""
+    pytest.importorskip("pennylane")
+    from qgradbench.device import QgradbenchQubit
+
+    seen = []
+    options = QgradbenchQubit._options
+    record = staticmethod(lambda c: seen.append(options(c)) or seen[-1])
+    monkeypatch.setattr(QgradbenchQubit, "_options", record)
+    spec = RuntimeSpec(method="shot-adjoint", shots=100, n_qubits=2, n_layers=1, batch=2,
+                       repeats=1, warmup=0, method_options={"match": "parameter-shift"},
+                       compare="pennylane")  # fmt: skip
+    names = [r["implementation"] for r in runtime(spec)]
+    assert names == ["qgradbench", "pennylane qgradbench.qubit/device:shot-adjoint"]
+    assert seen and all(s == {"match": "parameter-shift"} for s in seen)

@@ -223,6 +223,8 @@ def _pennylane_rows(spec: RuntimeSpec, layer: QuantumLayer, x: torch.Tensor, bas
         if spec.shots is not None and diff_method in ("finite-diff", "spsa"):
             order = 1 if diff_method == "finite-diff" else 2  # qgradbench's defaults
             kwargs["h"] = default_step(order, spec.shots, 0.0)
+        if diff_method.startswith(peers.DEVICE_PREFIX):  # the engine rule: the layer's options
+            kwargs.update(spec.method_options)
         pl = peers.pennylane_layer(
             spec.n_qubits,
             spec.n_layers,
