@@ -202,9 +202,6 @@ class TestFigures:
     @pytest.mark.parametrize(
         "plot, table, xlabel, title",
         [
-            (study.plot_accuracy_vs_shots, "train", "shots per circuit", "Accuracy against shots"),
-            (study.plot_accuracy_vs_depth, "train", "ansatz layers", "Accuracy against depth"),
-            (study.plot_hybrid_minus_classical, "train", "", "Hybrid against classical"),
             (study.plot_variance_scaling, "variance", "qubits n", "Gradient variance"),
             (study.plot_estimator_mse, "estimator", "shots per Jacobian estimate", "estimators"),
             (study.plot_runtime, "runtime", "qubits", "Runtime"),
@@ -220,33 +217,6 @@ class TestFigures:
 
         path = save(fig, tmp_path / "f.png")
         assert path.stat().st_size > 5000
-
-    def test_accuracy_axis_stays_readable_for_one_sample(self):
-        """Test that 0.95 against 0.96 (one test sample of 100) spans >= 10 points, <= 6 ticks."""
-        rows = train_rows({
-            ("hybrid", "backprop", None, 2): [0.95, 0.95, 0.95],
-            ("hybrid", "spsa", 100, 2): [0.96, 0.96, 0.96],
-        })  # fmt: skip
-        fig = study.plot_accuracy_vs_shots(rows)
-        ax = fig.axes[0]
-        low, high = ax.get_ylim()
-        assert high - low >= study.MIN_ACCURACY_SPAN - 1e-12
-        assert low < 0.95 and high > 0.96
-        ticks = [t for t in ax.get_yticks() if low <= t <= high]
-        assert 2 <= len(ticks) <= 7
-        labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
-        assert len(set(labels)) == len(labels)
-
-    def test_plotted_points_are_the_summary(self):
-        """Test that the accuracy-vs-depth markers are the medians of the table, per method."""
-        rows = train_rows({
-            ("hybrid", "backprop", None, 1): [0.6, 0.7, 0.8],
-            ("hybrid", "backprop", None, 2): [0.8, 0.9, 0.95],
-        })  # fmt: skip
-        fig = study.plot_accuracy_vs_depth(rows)
-        line = fig.axes[0].lines[0]
-        assert list(line.get_xdata()) == [1, 2]
-        assert list(line.get_ydata()) == pytest.approx([0.7, 0.9])
 
     def test_variance_figure_draws_the_two_design_line(self, smoke):
         """Test that the 2-design line's y-data is N / (3 (N^2 - 1))."""

@@ -180,14 +180,17 @@ class TestBuiltins:
         assert len(load_suite(name).tasks) > 0
 
     def test_default_covers_the_study(self):
-        """Test that default crosses the methods, shots, depths and seeds the README promises."""
+        """Test that default crosses data sets, methods, baselines, lrs and seeds as described."""
         tasks = load_suite("default").tasks
-        train = [t.settings for t in tasks if t.experiment == "train" and "method" in t.settings]
-        assert {s["method"] for s in train} == {"backprop", "adjoint", "parameter-shift", "spsa",
+        runs = [t.settings for t in tasks if t.experiment == "train"]
+        train = [s for s in runs if "method" in s]
+        assert {s["method"] for s in train} == {"backprop", "parameter-shift", "spsa",
                                                 "shot-adjoint"}  # fmt: skip
-        assert {s.get("shots") for s in train} == {None, 100, 1000}
-        assert {s["n_layers"] for s in train} == {1, 2, 4}
-        assert {s["seed"] for s in train} == {0, 1, 2}
+        assert {s.get("shots") for s in train} == {None, 1000}
+        assert {s["dataset"] for s in runs} == {"moons", "breast-cancer", "hyperplanes"}
+        assert {s.get("model") for s in runs} == {None, "classical", "classical-matched"}
+        assert {s["seed"] for s in runs} == {0, 1, 2, 3, 4}
+        assert {s["lr"] for s in runs} == {0.01, 0.03, 0.1}
         assert {t.experiment for t in tasks} == {"train", "variance", "estimator", "runtime"}
 
     def test_suites_command_lists_them(self, capsys):

@@ -1,14 +1,14 @@
 """Figures of a whole study (a suite run).
 
-Accuracy against shots and depth, hybrid against classical, gradient variance against qubits,
-estimator error against shots, runtime.
+Gradient variance against qubits, estimator error against shots, runtime. The training
+figures (equal-cost learning curves, small multiples) are in
+:mod:`qgradbench.analysis.training`.
 
 Like :mod:`qgradbench.analysis.figures`, every function takes DataFrames (the experiment's
 table, or its summary) and returns a :class:`~matplotlib.figure.Figure`; colours are the fixed
 method colours and markers the fixed shot markers of that module, so a method looks the same
 in every figure. Quantities that span decades (variance, MSE, shots, time) are drawn on log
-axes; accuracy axes never span less than :data:`MIN_ACCURACY_SPAN`, so a difference of one
-test sample cannot look dramatic, and each point carries its 95% interval over seeds.
+axes, and each point carries its 95% interval.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import LogLocator, MaxNLocator, PercentFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator
 
 from qgradbench.analysis.figures import (
     _LINE_WIDTH,
@@ -36,13 +35,8 @@ from qgradbench.analysis.figures import (
 from qgradbench.analysis.scaling import log_slope, two_design_variance
 from qgradbench.analysis.summaries import (
     estimator_summary,
-    final_accuracy,
-    hybrid_minus_classical,
     step_times,
 )
-
-#: The narrowest accuracy axis, in accuracy units (10 percentage points).
-MIN_ACCURACY_SPAN = 0.10
 
 _EXACT = "exact"
 
@@ -61,25 +55,6 @@ def _marker(markers: dict, shots) -> str:
     return "o" if shots is None or pd.isna(shots) else markers[int(shots)]
 
 
-def accuracy_axis(ax, low: float, high: float) -> None:
-    """Set a readable accuracy axis that contains ``[low, high]``.
-
-    The axis is at least :data:`MIN_ACCURACY_SPAN` wide, padded so that markers sit inside the
-    frame, with at most 6 ticks on round percentages.
-    """
-    low, high = max(0.0, low), min(1.0, high)
-    centre = (low + high) / 2
-    half = max((high - low) / 2 * 1.15, MIN_ACCURACY_SPAN / 2)
-    lo, hi = centre - half, centre + half
-    if lo < 0:
-        lo, hi = 0.0, hi - lo
-    if hi > 1.02:
-        lo, hi = lo - (hi - 1.02), 1.02
-    ax.set_ylim(max(lo, 0.0), hi)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-
-
 def _interval_line(ax, x, y, low, high, colour: str, label: str, **style) -> None:
     """A line of medians with their intervals as error bars (the figures' common mark)."""
     style = {"marker": "o", "linewidth": _LINE_WIDTH, **style}
@@ -95,142 +70,10 @@ def _interval_line(ax, x, y, low, high, colour: str, label: str, **style) -> Non
     )
 
 
-def _hybrid(final: pd.DataFrame) -> pd.DataFrame:
-    return final[final["model"] == "hybrid"]
-
-
 def _title(ax, text: str, train: pd.DataFrame | None = None) -> None:
     if train is not None and "dataset" in train and train["dataset"].nunique() == 1:
         text = f"{text}: {train['dataset'].iloc[0]}"
     ax.set_title(text)
-
-
-def plot_accuracy_vs_shots(train: pd.DataFrame, *, n_layers: int | None = None) -> Figure:
-    """Final test accuracy against shots per circuit, one line per method (exact at right).
-
-    Args:
-        train: the train table (all seeds).
-        n_layers: the depth to show (default: the most common one).
-    """
-    _require(train, ["model", "method", "shots", "n_layers", "epoch", "test_accuracy"], "train")
-    summary = _hybrid(final_accuracy(train))
-    if n_layers is None:
-        n_layers = int(summary["n_layers"].mode().iloc[0])
-    summary = summary[summary["n_layers"] == n_layers]
-    levels = sorted({int(s) for s in summary["shots"].dropna()})
-    positions = {**{n: i for i, n in enumerate(levels)}, _EXACT: len(levels)}
-    palette = method_palette(summary["method"])
-    with _style():
-        fig, (ax,) = _new_figure(1, (6.4, 4.2))
-        for method, group in summary.groupby("method", sort=False):
-            group = group.assign(
-                _x=[positions[_EXACT if pd.isna(s) else int(s)] for s in group["shots"]]
-            )
-            group = group.sort_values("_x")
-            _interval_line(
-                ax,
-                group["_x"],
-                group["median"],
-                group["ci_low"],
-                group["ci_high"],
-                palette[method],
-                method,
-            )
-        ax.set_xticks(range(len(positions)), [*map(str, levels), _EXACT])
-        ax.set_xlabel("shots per circuit")
-        ax.set_ylabel("final test accuracy (median over seeds, 95% CI)")
-        accuracy_axis(ax, summary["ci_low"].min(), summary["ci_high"].max())
-        _title(ax, f"Accuracy against shots ({n_layers} layers)", train)
-        ax.legend(title="method", loc="best")
-    return _finish(fig)
-
-
-def plot_accuracy_vs_depth(train: pd.DataFrame) -> Figure:
-    """Final test accuracy against ansatz layers, one line per method and shot count."""
-    _require(train, ["model", "method", "shots", "n_layers", "epoch", "test_accuracy"], "train")
-    summary = _hybrid(final_accuracy(train))
-    palette = method_palette(summary["method"])
-    markers = _markers(summary["shots"])
-    with _style():
-        fig, (ax,) = _new_figure(1, (8.4, 4.4))
-        for (method, shots), group in summary.groupby(
-            ["method", "shots"], dropna=False, sort=False
-        ):
-            group = group.sort_values("n_layers")
-            name = label((method, None if pd.isna(shots) else shots))
-            _interval_line(
-                ax,
-                group["n_layers"],
-                group["median"],
-                group["ci_low"],
-                group["ci_high"],
-                palette[method],
-                name,
-                marker=_marker(markers, shots),
-                linestyle="-" if pd.isna(shots) else "--",
-            )
-        depths = sorted(summary["n_layers"].unique())
-        ax.set_xticks(depths, [str(int(d)) for d in depths])
-        ax.set_xlabel("ansatz layers")
-        ax.set_ylabel("final test accuracy (median over seeds, 95% CI)")
-        accuracy_axis(ax, summary["ci_low"].min(), summary["ci_high"].max())
-        _title(ax, "Accuracy against depth", train)
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _finish(fig)
-
-
-def plot_hybrid_minus_classical(train: pd.DataFrame) -> Figure:
-    """Hybrid minus classical final test accuracy (paired by seed) per method, shots, depth."""
-    diff = hybrid_minus_classical(train)
-    if diff.empty:
-        raise ValueError("the train table has no classical run to compare with")
-    diff = diff.assign(
-        _label=[
-            label((m, None if pd.isna(s) else s))
-            for m, s in zip(diff["method"], diff["shots"], strict=True)
-        ]
-    )
-    labels = list(dict.fromkeys(diff.sort_values(["method", "shots"])["_label"]))
-    depths = sorted(diff["n_layers"].unique())
-    palette = method_palette(diff["method"])
-    width = 0.8 / len(depths)
-    with _style():
-        fig, (ax,) = _new_figure(1, (max(6.4, 0.6 * len(labels) + 2), 4.4))
-        for d, depth in enumerate(depths):
-            part = diff[diff["n_layers"] == depth].set_index("_label").reindex(labels)
-            x = np.arange(len(labels)) + (d - (len(depths) - 1) / 2) * width
-            colours = [palette.get(m, "#777777") for m in part["method"].fillna("")]
-            ax.bar(
-                x,
-                part["median"],
-                width=width * 0.9,
-                color=colours,
-                alpha=0.35 + 0.65 * (d + 1) / len(depths),
-                label=f"{int(depth)} layers",
-            )
-            ax.errorbar(
-                x,
-                part["median"],
-                yerr=[part["median"] - part["ci_low"], part["ci_high"] - part["median"]],
-                fmt="none",
-                color="#333333",
-                capsize=2,
-            )
-        ax.axhline(0, color="#222222", linewidth=1)
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-        span = max(float(diff["ci_high"].max() - diff["ci_low"].min()), MIN_ACCURACY_SPAN)
-        centre = float(diff["ci_high"].max() + diff["ci_low"].min()) / 2
-        ax.set_ylim(centre - 0.6 * span, centre + 0.6 * span)
-        ax.set_ylabel("hybrid - classical test accuracy\n(median over seeds, 95% CI)")
-        _title(ax, "Hybrid against classical", train)
-        handles = [
-            Patch(facecolor="#777777", alpha=0.35 + 0.65 * (d + 1) / len(depths))
-            for d in range(len(depths))
-        ]
-        names = [f"{int(d)} layer{'' if d == 1 else 's'}" for d in depths]
-        ax.legend(handles, names, title="depth", fontsize="small")
-    return _finish(fig)
 
 
 def plot_variance_scaling(variance: pd.DataFrame) -> Figure:

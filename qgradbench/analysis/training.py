@@ -510,8 +510,9 @@ def _panel(ax, data, levels, colour, palette, x) -> None:
         if part["low"].notna().any():
             ax.fill_between(part["x"], part["low"], part["high"], color=colour, alpha=0.12)
     for row in levels.itertuples():
-        ax.axhline(row.level, color=palette.get(row.model, "#222222"), linestyle="--",
-                   linewidth=1.0, label=f"{row.model} (final mean)")
+        style = ":" if row.model == "classical-matched" else "--"
+        ax.axhline(row.level, color=palette.get(row.model, "#222222"), linestyle=style,
+                   linewidth=1.2, label=f"{row.model} (final mean)")
     if x in ("cum_shots", "cum_circuits") and len(data) and (data["x"] > 0).all():
         ax.set_xscale("log")
     if len(data) or len(levels):
