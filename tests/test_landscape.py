@@ -241,6 +241,19 @@ class TestBestWithTies:
         assert best in (1, 2) and sorted(tied) == [1, 2]
         assert "higher MSE" in findings_table(found)["verdict"].tolist()
 
+    def test_ties_use_holm_adjusted_p_values(self):
+        """Test that two candidates each at raw p ~ 0.03 tie after Holm (adjusted p ~ 0.06)."""
+        frame = _estimator_rows([("spsa", 1000, 10, {"num_directions": d}, 1.0)
+                                 for d in (1, 2, 3)])  # fmt: skip
+        frame["directions"] = [ls.options(o)["num_directions"] for o in frame["method_options"]]
+        best = frame.loc[frame["directions"] == 1, "mse"].to_numpy()
+        sign = (-1.0) ** np.arange(8)  # mean 0, sd 1.069: t = 0.1028 / (0.1069 / sqrt 8) = 2.72
+        for d, pattern in ((2, sign), (3, -sign)):
+            frame.loc[frame["directions"] == d, "mse"] = best + 0.1028 + 0.1 * pattern
+        _, tied, found = ls.best_with_ties(frame, "directions", 0.95, "f")
+        assert all(0.025 < f.p_value < 0.05 for f in found)
+        assert sorted(tied) == [1, 2, 3]
+
 
 def _fd_configs(a=0.5, c=2.0, order=1, strategy="forward"):
     """Noiseless MSE(h) = a h^(2p) + c/(N h^2) at N = budget/10 over a step grid."""
