@@ -336,7 +336,7 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
     def tensor(values):
         return torch.as_tensor(values, dtype=torch.long, device=device)
 
-    def blocks_plan(blocks, rows: bool) -> StagePlan:
+    def blocks_plan(blocks, rows: bool, n_rows: int | None = None) -> StagePlan:
         """The rotations of ``(row, GateStage)`` pairs, heads first, then suffixes."""
         heads = [
             (r, p) for r, b in blocks if b.head is not None for p in schedule.head_chains[b.head]
@@ -350,12 +350,19 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
         order.extend(schedule.batched_rotations[p] for _, p in heads)
         order.extend(schedule.shared_rotations[p] for _, p in suffixes)
         wires = tuple(b.wire for _, b in blocks)
+
+        every = list(range(len(wires) if n_rows is None else n_rows))  # the rows of C
+
+        def picks(items):  # row indices, or None where they are every row of C in order
+            picked = [r for r, _ in items]
+            return None if not rows or not items or picked == every else (tensor(picked))
+
         return StagePlan(
             heads=tensor([p for _, p in heads]) if heads else None,
             suffixes=tensor([p for _, p in suffixes]) if suffixes else None,
             wires=wires,
-            head_rows=tensor([r for r, _ in heads]) if rows and heads else None,
-            suffix_rows=tensor([r for r, _ in suffixes]) if rows and suffixes else None,
+            head_rows=picks(heads),
+            suffix_rows=picks(suffixes),
         )
 
     def as_gate(block) -> GateStage:
@@ -372,7 +379,11 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
             members = reversed(schedule.fused_layers[stage.layer].members)  # top group first
             stages.append(
                 tuple(
-                    blocks_plan([(r, m) for r, m in enumerate(group) if m is not None], rows=True)
+                    blocks_plan(
+                        [(r, m) for r, m in enumerate(group) if m is not None],
+                        rows=True,
+                        n_rows=len(group),  # _group_reduced: one row per wire of the group
+                    )
                     for group in members
                 )
             )

@@ -256,7 +256,9 @@ class _Fusion:
         constant = tensors.get("generators")
         for g, ids in enumerate(tensors["groups"]):
             length = ids.shape[1]
-            rots = mats.index_select(-3, tensors["flat"][g]).unflatten(-3, ids.shape)  # (..., G, k)
+            flat = tensors["flat"][g]  # None: the group's rotations are all of them, in order
+            rots = mats if flat is None else mats.index_select(-3, flat)
+            rots = rots.unflatten(-3, ids.shape)  # (..., G, k)
             carried = [None] * length
             suffix = None
             for j in range(length - 1, -1, -1):
@@ -267,10 +269,12 @@ class _Fusion:
                 else:
                     carried[j] = suffix @ gen @ suffix.mH
                     suffix = suffix @ rots[..., j, :, :]
-            parts.append(torch.stack(carried, dim=-3).flatten(-4, -3))  # (..., G * k)
+            stacked = carried[0] if length == 1 else torch.stack(carried, dim=-3).flatten(-4, -3)
+            parts.append(stacked)  # (..., G * k)
             chains.append(suffix)  # R_k ... R_1 for each chain of the group
         generators = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
-        generators = generators.index_select(-3, tensors["carry_position"])
+        if tensors["carry_position"] is not None:
+            generators = generators.index_select(-3, tensors["carry_position"])
         return generators, self._in_chain_order(chains, tensors)
 
     def _in_chain_order(self, parts: list[torch.Tensor], tensors: dict) -> torch.Tensor:
@@ -288,14 +292,20 @@ class _Fusion:
     def tensors(self, device) -> dict:
         """The index tensors on ``device``."""
         out = {"groups": [torch.as_tensor(g, device=device) for g in self.groups]}
-        out["flat"] = [ids.flatten() for ids in out["groups"]]
+        total = sum(g.size for g in self.groups)
+        out["flat"] = [  # None: the group is every rotation, in order (no gather needed)
+            None if np.array_equal(g.ravel(), np.arange(total)) else ids.flatten()
+            for g, ids in zip(self.groups, out["groups"], strict=True)
+        ]
         out["columns"] = [
             [ids[:, j].contiguous() for j in range(ids.shape[1])] for ids in out["groups"]
         ]
         if self.position is not None:
             out["position"] = torch.as_tensor(self.position, device=device)
         order = np.concatenate([g.ravel() for g in self.groups]) if self.groups else []
-        out["carry_position"] = torch.as_tensor(np.argsort(order), device=device)
+        carry = np.argsort(order)
+        identity = np.array_equal(carry, np.arange(len(carry)))
+        out["carry_position"] = None if identity else torch.as_tensor(carry, device=device)
         return out
 
 
@@ -597,10 +607,11 @@ class Schedule:
           ``A (1 + outputs / 4)``), the pair ``(psi, lambda)`` stacked (``4 S``), and the sweep
           over the stages in reverse, every inverse on the pair: per product the reduced
           matrices (the pair read, ``A K``; a dense layer one contraction per wire, ``2 S`` and
-          ``2 A`` each, its folded monomials not counted) and the inverse (``4 S``, ``2 A K``); per diagonal layer the overlap (the
-          pair read, ``c A / 2`` written and read by the table product, ``A (1 + rows / 4)``)
-          and the in-place inverse (``4 S`` and its phases, ``2 A``); per monomial twice its
-          forward's traffic; the leading blocks, ``lambda`` read twice (``2 S``, ``2 A``).
+          ``2 A`` each, its folded monomials not counted) and the inverse (``4 S``,
+          ``2 A K``); per diagonal layer the overlap (the pair read, ``c A / 2`` written and
+          read by the table product, ``A (1 + rows / 4)``) and the in-place inverse (``4 S``
+          and its phases, ``2 A``); per monomial twice its forward's traffic; the leading
+          blocks, ``lambda`` read twice (``2 S``, ``2 A``).
 
         Args:
             batch: circuits run together.
