@@ -17,9 +17,6 @@ from qgradbench.analysis.stats import FINDING_COLUMNS, tie_text
 from qgradbench.analysis.summaries import (
     bootstrap_ci,
     estimator_summary,
-    final_accuracy,
-    hybrid_minus_classical,
-    shots_to_target,
     step_times,
     variance_slopes,
 )
@@ -102,26 +99,6 @@ class TestSummaries:
         assert a == b
         assert a[0] <= np.median(values) <= a[1]
         assert bootstrap_ci([0.5]) == (0.5, 0.5)
-
-    def test_final_accuracy_and_paired_difference(self):
-        """Test medians over seeds and the hybrid minus classical difference paired by seed."""
-        rows = train_rows({
-            ("hybrid", "backprop", None, 2): [0.9, 0.8, 0.7],
-            ("classical", None, None, None): [0.6, 0.8, 0.7],
-        })  # fmt: skip
-        final = final_accuracy(rows)
-        hybrid = final[final["model"] == "hybrid"].iloc[0]
-        assert hybrid["median"] == pytest.approx(0.8) and hybrid["n"] == 3
-        assert hybrid["ci_low"] <= 0.8 <= hybrid["ci_high"] and hybrid["n_test"] == 100
-        diff = hybrid_minus_classical(rows).iloc[0]
-        assert diff["median"] == pytest.approx(0.0)  # differences 0.3, 0.0, 0.0
-
-    def test_shots_to_target(self):
-        """Test the cumulative shots until the target accuracy is first reached."""
-        rows = train_rows({("hybrid", "spsa", 100, 1): [0.9, 0.5]})
-        out = shots_to_target(rows, 0.85).iloc[0]
-        assert out["reached"] == 0.5 and out["median_epoch"] == 2
-        assert out["median_shots"] == 100 + 1000 + 200 + 1000
 
     def test_variance_slopes_on_a_known_decay(self):
         """Test that a variance of exactly 2^-n gives base-2 exponent -1 (ln-slope -ln 2)."""

@@ -3,14 +3,14 @@
 Each function takes an experiment's tidy table (:func:`qgradbench.analysis.load`) and returns
 a tidy DataFrame whose columns are documented in its docstring.
 
-The report's summaries (:func:`accuracy_summary`, :func:`hybrid_vs_classical`,
-:func:`best_configurations`, :func:`estimator_findings`, :func:`variance_fits`) use
-:mod:`qgradbench.analysis.stats`: Student-t intervals over seeds, Clopper-Pearson intervals on
-test samples, paired t-tests on matched seeds or circuits and Holm-adjusted verdicts; each
-comparison they make is a :class:`~qgradbench.analysis.stats.Finding`. The older
-median-and-bootstrap summaries (:func:`final_accuracy`, :func:`hybrid_minus_classical`,
-:func:`estimator_summary`) feed the figures; with 3 seeds their percentile bootstrap of the
-median is just ``[min, max]`` (about a 75% interval), so the report no longer quotes them.
+The report's summaries (:func:`best_configurations`, :func:`estimator_findings`,
+:func:`variance_fits`) use :mod:`qgradbench.analysis.stats`: Student-t intervals over seeds,
+paired t-tests on matched seeds or circuits and Holm-adjusted verdicts; each comparison they
+make is a :class:`~qgradbench.analysis.stats.Finding`. The training study's own summaries
+(learning-rate selection, costs, survival, hybrid against the matched baseline) are in
+:mod:`qgradbench.analysis.training`. :func:`estimator_summary` keeps a median-and-bootstrap
+summary for its figure; with few samples a percentile bootstrap of the median is close to
+``[min, max]``, so the report does not quote it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from qgradbench.analysis.stats import (
     collapse_identical,
     mean_interval,
     paired_difference,
-    proportion_interval,
     verdict,
 )
 
@@ -74,24 +73,6 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
-def _median_ci(frame: pd.DataFrame, keys: list[str], value: str, seed: int = 0) -> pd.DataFrame:
-    """Median, interval and count of ``value`` per group of ``keys`` (nulls kept as groups)."""
-    rows = []
-    for key, group in frame.groupby(keys, dropna=False, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        low, high = bootstrap_ci(group[value], seed=seed)
-        rows.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "median": float(group[value].median()),
-                "ci_low": low,
-                "ci_high": high,
-                "n": int(group[value].notna().sum()),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def _keys(frame: pd.DataFrame, wanted) -> list[str]:
     return [k for k in wanted if k in frame.columns]
 
@@ -101,79 +82,6 @@ def final_epochs(train: pd.DataFrame) -> pd.DataFrame:
     run = _keys(train, ("run_id", "task", *TRAIN_KEYS, "seed"))
     last = train.groupby(run, dropna=False)["epoch"].transform("max")
     return train[train["epoch"] == last].reset_index(drop=True)
-
-
-def final_accuracy(train: pd.DataFrame) -> pd.DataFrame:
-    """Final test accuracy by configuration: median over seeds with a 95% bootstrap interval.
-
-    Returns:
-        One row per (dataset, model, method, shots, n_qubits, n_layers, ansatz) with
-        ``median``, ``ci_low``, ``ci_high``, ``n`` (seeds) and ``n_test`` (test-set size: one
-        test sample is ``1 / n_test`` of accuracy).
-    """
-    final = final_epochs(train)
-    keys = _keys(final, TRAIN_KEYS)
-    out = _median_ci(final, keys, "test_accuracy")
-    if "n_test" in final:
-        sizes = final.groupby(keys, dropna=False, sort=True)["n_test"].first().to_numpy()
-        out["n_test"] = sizes
-    return out
-
-
-def hybrid_minus_classical(train: pd.DataFrame) -> pd.DataFrame:
-    """Hybrid minus classical final test accuracy, paired by data set and seed.
-
-    Returns:
-        One row per hybrid configuration with ``median``, ``ci_low``, ``ci_high`` of the
-        paired differences and ``n`` (seeds with both runs). Empty when there is no classical
-        run.
-    """
-    final = final_epochs(train)
-    classical = final[final["model"] == "classical"][["dataset", "seed", "test_accuracy"]]
-    if classical.empty:
-        return pd.DataFrame()
-    classical = classical.groupby(["dataset", "seed"], as_index=False)["test_accuracy"].mean()
-    hybrid = final[final["model"] == "hybrid"]
-    paired = hybrid.merge(classical, on=["dataset", "seed"], suffixes=("", "_classical"))
-    paired["difference"] = paired["test_accuracy"] - paired["test_accuracy_classical"]
-    return _median_ci(paired, _keys(paired, TRAIN_KEYS), "difference")
-
-
-def shots_to_target(train: pd.DataFrame, target: float) -> pd.DataFrame:
-    """Shots and circuits spent in training until the test accuracy first reaches ``target``.
-
-    Returns:
-        One row per hybrid configuration: ``reached`` (fraction of seeds that reached it),
-        ``median_epoch``, ``median_shots`` and ``median_circuits`` (training forward and
-        backward, cumulative, over the seeds that reached it; NaN when none did).
-    """
-    hybrid = train[train["model"] == "hybrid"].sort_values("epoch")
-    keys = _keys(hybrid, TRAIN_KEYS)
-    run_keys = _keys(hybrid, ("run_id", "task", *TRAIN_KEYS, "seed"))
-    rows = []
-    for config, group in hybrid.groupby(keys, dropna=False, sort=True):
-        config = config if isinstance(config, tuple) else (config,)
-        hits = []
-        for _, run in group.groupby(run_keys, dropna=False):
-            shots = (run["forward_shots"] + run["backward_shots"]).astype(float).cumsum()
-            circuits = (run["forward_circuits"] + run["backward_circuits"]).astype(float).cumsum()
-            reached = np.flatnonzero(run["test_accuracy"].to_numpy() >= target)
-            if reached.size:
-                i = reached[0]
-                hits.append((run["epoch"].iloc[i], shots.iloc[i], circuits.iloc[i]))
-        n_seeds = group.groupby(run_keys, dropna=False).ngroups
-        med = np.median(np.array(hits, dtype=float), axis=0) if hits else [math.nan] * 3
-        rows.append(
-            {
-                **dict(zip(keys, config, strict=True)),
-                "target": target,
-                "reached": len(hits) / n_seeds,
-                "median_epoch": float(med[0]),
-                "median_shots": float(med[1]),
-                "median_circuits": float(med[2]),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 VARIANCE_KEYS = ("label", "ansatz", "observable", "param", "method", "shots", "layers_per_qubit")
@@ -351,68 +259,6 @@ def _rows_text(group: pd.DataFrame) -> str:
     column = "task" if "task" in group else None
     values = group[column].tolist() if column else group.index.tolist()
     return f"{column or 'row'} " + ",".join(str(v) for v in values)
-
-
-def accuracy_summary(train: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
-    """Final test accuracy per configuration (identical ones merged): mean and two intervals.
-
-    Returns:
-        One row per configuration with ``mean``; ``t_low``, ``t_high``: Student-t interval
-        over the ``n`` seeds (spread between seeds); ``cp_low``, ``cp_high``: Clopper-Pearson
-        interval on the ``n * n_test`` pooled test samples (each seed draws its own data, so
-        the test sets are independent; this is the test-sampling error alone).
-    """
-    rows = []
-    for config, group in _groups(collapsed_final(train)):
-        acc = group["test_accuracy"].astype(float)
-        iv = mean_interval(acc, level)
-        row = {**config, "mean": iv.estimate, "t_low": iv.low, "t_high": iv.high, "n": iv.n}
-        if "n_test" in group:
-            n_test = int(group["n_test"].iloc[0])
-            k = int(round(float((acc * group["n_test"].astype(float)).sum())))
-            cp = proportion_interval(k, n_test * len(acc), level)
-            row.update(n_test=n_test, cp_low=cp.low, cp_high=cp.high)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def hybrid_vs_classical(train: pd.DataFrame, level: float = LEVEL) -> list[Finding]:
-    """Paired t-tests of hybrid minus classical final test accuracy, matched by data set and seed.
-
-    One :class:`Finding` per (merged) hybrid configuration with a classical run on the same
-    seeds; the verdict words are ``above classical`` / ``below classical``.
-    """
-    final = collapsed_final(train)
-    classical = final[final["model"] == "classical"]
-    if classical.empty:
-        return []
-    base = classical.groupby(["dataset", "seed"])["test_accuracy"].mean()
-    out = []
-    for config, group in _groups(final[final["model"] == "hybrid"]):
-        group = group[
-            [(d, s) in base.index for d, s in zip(group["dataset"], group["seed"], strict=True)]
-        ]
-        if group.empty:
-            continue
-        ref = [base[(d, s)] for d, s in zip(group["dataset"], group["seed"], strict=True)]
-        test = paired_difference(group["test_accuracy"].astype(float), ref, level)
-        rows = _rows_text(group) + "; classical " + _rows_text(classical)
-        out.append(
-            Finding(
-                f"hybrid {_config_name(config)} minus classical (test accuracy, paired over "
-                f"{test.n} seeds)",
-                test.estimate,
-                test.low,
-                test.high,
-                test.p_value,
-                rows,
-                "above classical",
-                "below classical",
-                level,
-                "hybrid minus classical",
-            )
-        )
-    return out
 
 
 def best_configurations(train: pd.DataFrame, level: float = LEVEL):
