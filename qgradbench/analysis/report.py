@@ -306,10 +306,11 @@ def _curves(report: Report, selected: pd.DataFrame, folder: Path) -> None:
     hybrid = selected[selected["model"] == "hybrid"]
     report.text(
         f"Learning curves ({y.replace('_', ' ')}, mean over seeds with {LEVEL:.0%} Student-t "
-        "bands; one panel per data set; dashed: the classical baselines' mean final value) "
+        "bands; a row of panels per data set, a column per method; dashed: the classical "
+        "baseline's mean final value, dotted: the matched classical baseline's) "
         "against the training shots spent (log scale; shot-based runs only) and against "
-        "epochs (every run). Equal cost, not equal epochs, is the fair comparison of "
-        "shot-based methods."
+        "epochs (every run): the first compares methods at equal shots spent, the second at "
+        "equal epochs. The curves are descriptive; the tested comparisons are the findings."
     )
     plots = [("learning_curves_epochs", "epoch")]
     if hybrid["shots"].notna().any() if "shots" in hybrid else False:
