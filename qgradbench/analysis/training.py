@@ -126,6 +126,8 @@ def merge_identical(train: pd.DataFrame) -> pd.DataFrame:
     compared = [*within, "method", *_present(hybrid, RUN_KEYS), "epoch", *measured]
     parts = [
         collapse_identical(part[compared], ["method"], measured)
+        if part["method"].nunique() > 1
+        else part[compared]
         for _, part in hybrid.groupby(within, dropna=False, sort=False)
     ]
     merged = pd.concat(parts)
