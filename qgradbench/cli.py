@@ -564,11 +564,15 @@ def _method_grid(args: argparse.Namespace) -> dict[str, list]:
 
 
 def _run_variance(args: argparse.Namespace) -> int:
-    if (args.layers is None) == (args.layers_per_qubit is None):
-        raise UsageError("run variance: give --layers or --layers-per-qubit (one)")
-    depth = (
-        {"n_layers": args.layers} if args.layers else {"layers_per_qubit": args.layers_per_qubit}
-    )
+    given = {
+        "n_layers": args.layers,
+        "layers_per_qubit": args.layers_per_qubit,
+        "depth": args.depth,
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    if len(given) != 1:
+        raise UsageError("run variance: give one of --layers, --layers-per-qubit or --depth")
+    depth = given
     param = int(args.param) if args.param.lstrip("-").isdigit() else args.param
     fixed = {
         "ansatz": args.ansatz,
@@ -601,6 +605,13 @@ def _add_variance(commands) -> None:
         nargs="+",
         default=None,
         help="layers = K x qubits (McClean et al.'s scaling)",
+    )
+    p.add_argument(
+        "--depth",
+        nargs="+",
+        choices=["1", "log", "linear"],
+        default=None,
+        help="depth rules: 1 layer, ceil(log2 n) or n layers (Cerezo et al.'s regimes)",
     )
     p.add_argument(
         "--ansatz",

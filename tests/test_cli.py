@@ -174,6 +174,16 @@ class TestSingleRuns:
         assert meta["rows"] == {"variance": 1} and meta["tables"] == ["variance.parquet"]
         assert (single / "log.txt").is_file()
 
+    def test_variance_depth_rule_ties_layers_to_qubits(self, tmp_path, capsys):
+        """Test that run variance --depth log gives ceil(log2 n) layers per qubit count."""
+        out = tmp_path / "depth"
+        argv = ["run", "variance", "--qubits", "2", "5", "--depth", "log", "linear",
+                "--samples", "4", "--quiet", "--no-report", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        rows = pd.read_parquet(out / "variance.parquet")
+        got = sorted(zip(rows.n_qubits, rows.depth, rows.n_layers, strict=True))
+        assert got == [(2, "linear", 2), (2, "log", 1), (5, "linear", 5), (5, "log", 3)]
+
     def test_interrupted_training_resumes_from_the_start(self, tmp_path, capsys, monkeypatch):
         """Test that an interrupt keeps finished epochs and a rerun replaces them, no duplicate."""
         from qgradbench.suite.runner import RunState
@@ -222,7 +232,7 @@ class TestErrorLines:
             (["run", "train", "--method", "magic"], "run train: argument --method"),
             (["run", "train", "--epochs", "0"], "epochs must be an integer >= 1"),
             (["run", "train", "--label", "y"], "--label goes with --data"),
-            (["run", "variance", "--samples", "5"], "give --layers or --layers-per-qubit"),
+            (["run", "variance", "--samples", "5"], "give one of --layers, --layers-per-qubit"),
             (["run", "suite", "nonexistent"], "built-in: default, full, smoke"),
             (["run", "suite", "smoke", "--address", "x"], "--address goes with --executor ray"),
             (["report", "/nonexistent/run"], "not a directory"),
