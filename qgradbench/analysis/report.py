@@ -24,16 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from qgradbench.analysis import figures, study, training
+from qgradbench.analysis.landscape import estimator_section, variance_section
 from qgradbench.analysis.load import ResultsError, load, metadata, run_dirs
 from qgradbench.analysis.stats import LEVEL, Finding, findings_table, tie_text
-from qgradbench.analysis.summaries import (
-    best_configurations,
-    estimator_findings,
-    peer_ratios,
-    step_times,
-    variance_fits,
-    variance_slopes,
-)
+from qgradbench.analysis.summaries import best_configurations, peer_ratios, step_times
 
 FORMATS = ("md", "html")
 
@@ -342,105 +336,6 @@ def _cost_to_target(report: Report, selected: pd.DataFrame, target: float) -> No
     )
 
 
-def _variance(report: Report, variance: pd.DataFrame, folder: Path) -> None:
-    report.heading("Gradient variance (barren plateaus)")
-    slopes = variance_slopes(variance)
-    fits, findings = variance_fits(variance)
-    if not fits.empty:
-        report.findings += findings
-        report.table(fits)
-        report.text(
-            "Each curve is fitted two ways by weighted least squares on ln Var with the "
-            "variance's standard errors: exponential Var = a b^n (exp_slope = ln b per qubit) "
-            "and power law Var = a n^p (power_exponent = p). chi2/dof near 1 means a fit within "
-            "the errors; above 1 the slope's standard error is scaled by sqrt(chi2/dof). "
-            "preferred is the lower chi2/dof (both models have two parameters, so AIC agrees)."
-        )
-        for r, s in zip(fits.itertuples(), slopes.itertuples(), strict=True):
-            text = (
-                f"{r.observable}, {r.depth}, {r.method} ({_shots(r.shots)}), {r.qubits} "
-                f"qubits: exponential ln-slope {r.exp_slope:.3f} +- {r.exp_se:.3f} "
-                f"(chi2/dof {r.exp_chi2_dof:.2g}), power-law exponent {r.power_exponent:.2f} +- "
-                f"{r.power_se:.2f} (chi2/dof {r.power_chi2_dof:.2g}); "
-                + (
-                    f"the data prefer the {r.preferred}"
-                    if r.preferred != "undecided"
-                    else "with two qubit counts neither model can be preferred (no degrees of "
-                    "freedom left)"
-                )
-            )
-            if r.two_design:
-                text += (
-                    f". Against the 2-design slope ln(1/2) = -0.693 per qubit (McClean et al. "
-                    f"2018) the exponential slope "
-                    f"{'is ' if r.two_design.startswith('consistent') else ''}{r.two_design}; "
-                    "the exact 2-design curve "
-                    f"over these qubits has ln-slope {s.two_design_slope:.3f}"
-                )
-            report.text(text + ".")
-    report.image(figures.save(study.plot_variance_scaling(variance), folder / "variance.png"))
-
-
-def _estimator(report: Report, estimator: pd.DataFrame, folder: Path) -> None:
-    report.heading("Gradient estimators at equal shot budgets")
-    summary, findings = estimator_findings(estimator)
-    report.findings += findings
-    report.table(summary)
-    report.text(
-        "mse: mean over the circuits with its t-interval (mse_low-mse_high); bias: the "
-        "measured root-mean-square error of the mean over repeats, which for an unbiased "
-        "estimator is the noise floor sqrt(variance / repeats) (noise_floor), not 0; "
-        "bias_excess: the bias left after removing the noise floor, sqrt(max(0, "
-        "bias^2 - variance / repeats)) averaged over circuits."
-    )
-    table = findings_table(findings)
-    bias = table[table["family"] == "estimator bias"]
-    names = [c.split(" above")[0].removeprefix("bias of ") for c in bias["comparison"]]
-    biased = [n for n, v in zip(names, bias["verdict"], strict=True) if v == "biased"]
-    clean = [n for n, v in zip(names, bias["verdict"], strict=True) if v != "biased"]
-    if len(bias):
-        text = (
-            f"Bias against the noise floor (t-test over circuits, Holm over {len(bias)} "
-            f"estimators, level {LEVEL:g}): consistent with 0 for {len(clean)}"
-        )
-        if biased:
-            rows = bias[bias["verdict"] == "biased"]
-            text += "; biased: " + "; ".join(
-                f"{n} (bias {math.sqrt(max(0.0, e)):.3g}, interval "
-                f"[{math.sqrt(max(0.0, lo)):.3g}, {math.sqrt(max(0.0, hi)):.3g}])"
-                for n, e, lo, hi in zip(
-                    biased, rows["estimate"], rows["low"], rows["high"], strict=True
-                )
-            )
-        report.text(text + ".")
-    budgets = summary[summary["budget"].notna()] if "budget" in summary else summary.iloc[0:0]
-    for budget, group in budgets.groupby("budget"):
-        order = group.sort_values("mse")
-        best, worst = order.iloc[0], order.iloc[-1]
-        family = table[table["family"] == f"lowest MSE at {int(budget)}"]
-        tied = [
-            c.split(" minus ")[0].removeprefix("MSE of ")
-            for c, v in zip(family["comparison"], family["verdict"], strict=True)
-            if v == tie_text(LEVEL)
-        ]
-        lead = " = ".join([best["method"], *tied])
-        report.text(
-            f"At {int(budget)} shots per Jacobian the lowest mean MSE is {best['method']}'s "
-            f"({best['mse']:.3g}, cosine {best['cosine']:.3f}); paired over the same circuits "
-            f"and Holm-adjusted, the lowest MSE is a {len(tied) + 1}-way tie: {lead}"
-            if tied
-            else f"At {int(budget)} shots per Jacobian the lowest MSE is {best['method']}'s "
-            f"({best['mse']:.3g}, cosine {best['cosine']:.3f}), lower than every other method "
-            f"after Holm's correction"
-        )
-        report.blocks[-1] = (
-            "p",
-            report.blocks[-1][1] + f"; the highest is {worst['method']}'s ({worst['mse']:.3g}), "
-            f"{worst['mse'] / best['mse']:.1f}x the lowest.",
-        )
-    report.image(figures.save(study.plot_estimator_mse(estimator), folder / "estimator_mse.png"))
-
-
 def _runtime(report: Report, runtime: pd.DataFrame, folder: Path) -> None:
     report.heading("Runtime of the quantum layer")
     times = step_times(runtime)
@@ -484,8 +379,8 @@ def build_report(run_dir: str | Path, *, target: float = 0.9) -> Report:
     _environment(report, meta)
     sections = (
         ("train", _training),
-        ("variance", _variance),
-        ("estimator", _estimator),
+        ("variance", variance_section),
+        ("estimator", estimator_section),
         ("runtime", _runtime),
     )
     for table, section in sections:
