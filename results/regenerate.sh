@@ -4,7 +4,7 @@
 # Each reference is the run directory of a built-in suite (or the README's training job),
 # produced with one worker and one torch thread so that its rows are reproducible bit for bit
 # on the same machine with the same package versions, then moved to results/<name>/reference
-# with its report. Timing columns are whatever this machine measured.
+# with its report (rendered there, so its paths are the reference's). Timing columns are whatever this machine measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -13,7 +13,7 @@ export OMP_NUM_THREADS=1
 
 suites=("${@:-smoke default}")
 for suite in ${suites[@]}; do
-  qgradbench run suite "$suite" --out "$tmp" --workers 1 --threads 1 --quiet
+  qgradbench run suite "$suite" --out "$tmp" --workers 1 --threads 1 --quiet --no-report
   rm -rf "results/$suite/reference"
   mkdir -p "results/$suite"
   mv "$tmp/$suite"/* "results/$suite/reference"

@@ -2,9 +2,13 @@
 
 The package reads only DataFrames and files; it imports neither torch nor the rest of
 qgradbench, so results can be analysed where the simulator is not installed. Loaders of a run
-directory, summaries (medians and bootstrap confidence intervals over seeds) and the report come
-later; for now it holds the figures of :mod:`qgradbench.analysis.figures` and the scaling fits
-of :mod:`qgradbench.analysis.scaling`.
+directory (:mod:`~qgradbench.analysis.load`), the statistics (:mod:`~qgradbench.analysis.stats`:
+t-intervals, exact binomial intervals, paired tests, Holm/Benjamini-Hochberg, findings), the
+scaling fits (:mod:`~qgradbench.analysis.scaling`), the training study
+(:mod:`~qgradbench.analysis.training`), the landscape and estimator studies
+(:mod:`~qgradbench.analysis.landscape`) and the report (:mod:`~qgradbench.analysis.report`) live
+in their modules; the package re-exports the figures of :mod:`qgradbench.analysis.figures` and
+the scaling helpers.
 """
 
 from qgradbench.analysis.figures import (
