@@ -103,9 +103,11 @@ class TestExample:
         assert first["ansatz"] == "mycircuit" and first["observable"] == "Z0; Z1; X0 X1"
         assert first["dataset"] == "data.csv" and first["dataset_path"] == str(DATA)
         assert first["label_column"] == "label" and first["n_features"] == 3
-        assert first["n_classes"] == 2 and first["n_train"] == 160 and first["n_test"] == 40
+        assert first["n_classes"] == 2 and first["n_test"] == 40
+        # the default validation split holds out 20% of the 160 training samples
+        assert first["n_train"] == 128 and first["n_val"] == 32
         # two measurement groups ({Z0, Z1} and X0 X1): two circuits per sample and forward
-        assert first["forward_circuits"] == 2 * 160
+        assert first["forward_circuits"] == 2 * 128
         assert train["loss"].iloc[-1] < train["loss"].iloc[0]
         estimator = pd.read_parquet(run / "estimator.parquet")
         assert len(estimator) == 12 and set(estimator["observable"]) == {"Z0 Z1 + 0.5 X0"}
