@@ -29,6 +29,12 @@ shots (or exact without); the other ``gradient_kwargs`` are the rule's options (
 parameter-shift estimator's distribution). Tapes of one structure, observables, shots and
 trainable angles (a broadcast tape split by ``broadcast_expand``, a batch of inputs) are
 differentiated by one engine call on their stacked angle rows.
+
+**Vector-Jacobian products.** With ``device_vjp=True`` (``qml.QNode(..., diff_method="adjoint",
+device_vjp=True)``, or ``"device"``) a backward pass asks the device for ``dy^T J`` directly
+(:meth:`QgradbenchQubit.compute_vjp`): the adjoint is one reverse sweep on
+``|lambda> = (sum_j dy_j O_j)|psi>``, and a broadcast tape is *not* split, so a batch of inputs
+in a ``qml.qnn.TorchLayer`` is one tape and one engine call forward and backward.
 """
 
 from __future__ import annotations
@@ -505,14 +511,16 @@ class QgradbenchQubit(Device):
             updates["use_device_gradient"] = True
             updates["grad_on_execution"] = False
         if config.gradient_method in ("adjoint", "device", "best"):
-            updates["use_device_jacobian_product"] = False
+            updates["use_device_jacobian_product"] = bool(config.use_device_jacobian_product)
         return replace(config, **updates)
 
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
         """Defer mid-circuit measurements, decompose to the gate set, validate wires/measurements.
 
         With device derivatives, also: no trainable QubitUnitary, expectation values only,
-        broadcasting split into tapes, and (adjoint) no shots.
+        and (adjoint) no shots; broadcasting is split into tapes unless the QNode asks for
+        device vector-Jacobian products (``device_vjp=True``, :meth:`compute_vjp`), which
+        differentiate a broadcast tape whole.
         """
         config = execution_config or ExecutionConfig()
         pipeline = CompilePipeline()
@@ -544,7 +552,8 @@ class QgradbenchQubit(Device):
                 lambda obs: _expval_of_pauli_sum(qml.expval(obs)),
                 name=name,
             )
-            pipeline.add_transform(broadcast_expand)
+            if not config.use_device_jacobian_product:
+                pipeline.add_transform(broadcast_expand)
         return pipeline
 
     # -------------------------------------------------------------- execution
@@ -568,6 +577,79 @@ class QgradbenchQubit(Device):
     def execute_and_compute_derivatives(self, circuits, execution_config=None):
         """Results and Jacobians (tracked once, as PennyLane's simulators are)."""
         return self._execute(circuits), self._jacobians(circuits, execution_config)
+
+    def supports_vjp(self, execution_config=None, circuit=None) -> bool:
+        """Vector-Jacobian products wherever :meth:`supports_derivatives`, without shot vectors."""
+        if circuit is not None and circuit.shots.has_partitioned_shots:
+            return False
+        return self.supports_derivatives(execution_config, circuit)
+
+    def compute_vjp(self, circuits, cotangents, execution_config=None):
+        r"""Vector-Jacobian products ``dx_i = sum_{b,j} dy_{bj} d<O_j>_b / dx_i`` per tape.
+
+        The adjoint runs one reverse sweep per structure with
+        ``|lambda_b> = (sum_j dy_{bj} O_j) |psi_b>`` (Jones & Gacon, arXiv:2009.02823); the
+        other device methods contract their Jacobian rows with ``dy``. A broadcast tape
+        (``B`` rows) is differentiated whole: a broadcast parameter gets its ``(B,)`` row
+        products; any other parameter the sum over rows, except under the torch interface,
+        where it gets the ``(B,)`` row products too and torch's autograd sums them to the
+        parameter's shape (PennyLane's torch boundary cannot unpack products of mixed shapes).
+        """
+        return self._vjps(circuits, cotangents, execution_config)
+
+    def execute_and_compute_vjp(self, circuits, cotangents, execution_config=None):
+        """Results and vector-Jacobian products."""
+        return self._execute(circuits), self._vjps(circuits, cotangents, execution_config)
+
+    def _vjps(self, circuits, cotangents, config) -> tuple:
+        """:meth:`compute_vjp`: tapes of one structure, observables and shots in one call."""
+        config = config or ExecutionConfig(gradient_method="adjoint")
+        method = self._method(config) or "adjoint"
+        rule = (method, self._options(config))
+        torch_sums = str(getattr(config.interface, "value", config.interface)) == "torch"
+        tapes = [tape.map_to_standard_wires() for tape in circuits]
+        lowered = [lower(tape) for tape in tapes]
+        keys = [self._derivative_key(t, low) for t, low in zip(tapes, lowered, strict=True)]
+        dys = [
+            _cotangent_rows(dy, len(t.measurements), len(low.theta))
+            for t, low, dy in zip(tapes, lowered, cotangents, strict=True)
+        ]
+        out = [None] * len(tapes)
+        for key, members in _groups(keys).items():
+            theta = torch.cat([lowered[i].theta for i in members])
+            dy = torch.cat([dys[i] for i in members])
+            rows = self._engine_vjp(lowered[members[0]], key, theta, dy, rule)
+            for i, part in zip(members, rows.split([len(dys[i]) for i in members]), strict=True):
+                out[i] = _vjp_format(tapes[i], lowered[i], part.numpy(), torch_sums)
+        return tuple(out)
+
+    def _engine_vjp(self, low, key, theta, dy, rule) -> torch.Tensor:
+        """``(B, n_trainable)``: per angle row, ``sum_j dy_j d<O_j>/d x_t`` by the engine's rule.
+
+        The adjoint: one sweep on ``lambda = (sum_j dy_j O_j) psi``; other rules: their Jacobian
+        rows contracted with ``dy``. A global phase's column is zero.
+        """
+        _, sums, shots, trainable = key
+        if rule[0] != "adjoint":
+            jac = self._engine_jacobian(low, sums, shots, trainable, theta, rule)
+            return torch.einsum("bm,bmt->bt", dy, torch.from_numpy(jac))
+        execution = Execution(
+            compiled(low.spec, low.key), as_observable(list(sums), low.spec.n_qubits), _DTYPE
+        )
+        columns = [i for i, s in enumerate(trainable) if s != ZERO]
+        slots = torch.as_tensor([trainable[i] for i in columns], dtype=torch.long)
+        out = torch.zeros(len(theta), len(trainable), dtype=torch.float64)
+        if not columns:
+            return out
+        step = max(1, (MAX_AMPLITUDES_PER_CALL >> low.spec.n_qubits) // 3)
+        with torch.no_grad():
+            for start in range(0, len(theta), step):
+                chunk, cot = theta[start : start + step], dy[start : start + step]
+                state = execution.state(chunk)
+                lam = execution.apply_observable(state, cot).unsqueeze(1)
+                grad = execution.vjp(chunk, chunk.new_zeros(0), state, lam)
+                out[start : start + step, columns] = grad[:, slots]
+        return out
 
     def _jacobians(self, circuits, config) -> tuple:
         """Jacobians; tapes of one structure, observables, shots and trainable slots in one call.
@@ -640,6 +722,28 @@ class QgradbenchQubit(Device):
                     part = get_method(method, **options).jacobian(execution, chunk, slots, f0)
             jac[start : start + rows][:, :, columns] = part.numpy()
         return jac
+
+
+def _cotangent_rows(dy, n_meas: int, n_rows: int) -> torch.Tensor:
+    """A tape's cotangents (as its results: one per measurement, ``()`` or ``(B,)``) ``(B, M)``."""
+    parts = [dy] if n_meas == 1 else list(dy)
+    columns = [np.broadcast_to(np.asarray(p, dtype=np.float64), (n_rows,)) for p in parts]
+    return torch.from_numpy(np.ascontiguousarray(np.stack(columns, axis=1)))
+
+
+def _vjp_format(tape, low: Lowered, rows: np.ndarray, torch_sums: bool):
+    """Per trainable parameter its product: ``(B,)`` if broadcast, else summed over the rows.
+
+    ``torch_sums``: a broadcast tape's unbroadcast parameters keep their ``(B,)`` rows too (torch's
+    autograd sums a gradient to its input's shape).
+    """
+    if low.batch_size is None:
+        return np.array(rows[0])
+    params = tape.get_parameters(trainable_only=True)
+    keep = [torch_sums or np.ndim(p) > 0 for p in params]
+    return tuple(
+        np.array(rows[:, t]) if keep[t] else np.array(rows[:, t].sum()) for t in range(len(params))
+    )
 
 
 def _format(jac: np.ndarray):

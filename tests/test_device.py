@@ -8,6 +8,8 @@ estimates agree within 5 standard errors of the estimator (stated per test).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pennylane as qml
 import pytest
@@ -484,3 +486,100 @@ def test_bad_rule_option_is_refused():
         config = ExecutionConfig(gradient_method="device", gradient_keyword_arguments=kwargs)
         with pytest.raises(ValueError, match=name):
             dev.setup_execution_config(config)
+
+
+def _vjp_qfunc(inputs, weights):
+    """Trainable inputs (broadcast rows) into a template, three measurements, one a Pauli sum."""
+    qml.AngleEmbedding(inputs, wires=range(N), rotation="Y")
+    qml.StronglyEntanglingLayers(weights, wires=range(N))
+    qml.CRX(weights[0, 0, 0] * 0.5, wires=[0, 2])
+    h = qml.Hamiltonian([0.7, -0.4], [qml.X(0) @ qml.Z(1), qml.Y(2)])
+    return qml.expval(qml.Z(0)), qml.expval(h), qml.expval(qml.Z(1) @ qml.Z(2))
+
+
+def _torch_model(name: str, **kwargs):
+    """Linear (so the QNode's inputs are trainable), the QNode in a TorchLayer, float64."""
+    import torch
+
+    torch.manual_seed(3)
+    qnode = qml.QNode(_vjp_qfunc, qml.device(name, wires=N), interface="torch", **kwargs)
+    layer = qml.qnn.TorchLayer(qnode, {"weights": (2, N, 3)})
+    return torch.nn.Sequential(torch.nn.Linear(2, N), layer).double()
+
+
+def _torch_gradients(model) -> list:
+    """Gradients of a nonlinear scalar loss of a batch of 4 w.r.t. every model parameter."""
+    import torch
+
+    x = torch.linspace(-1.0, 1.0, 8, dtype=torch.float64).reshape(4, 2)
+    out = model(x)
+    loss = (out * torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)).sum() + (out**2).sum()
+    loss.backward()
+    return [p.grad.numpy().copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"diff_method": "adjoint"},
+        {"diff_method": "device", "gradient_kwargs": {"method": "parameter-shift"}},
+    ],
+    ids=["adjoint", "device-parameter-shift"],
+)
+def test_device_vjp_keeps_broadcast_tape_whole_in_torch_layer(monkeypatch, kwargs):
+    """Test that device_vjp=True differentiates an unsplit broadcast tape as default.qubit does."""
+    calls = []
+    engine_vjp = QgradbenchQubit._engine_vjp
+
+    def counted(self, low, key, theta, dy, rule):
+        calls.append((len(theta), low.batch_size))
+        return engine_vjp(self, low, key, theta, dy, rule)
+
+    monkeypatch.setattr(QgradbenchQubit, "_engine_vjp", counted)
+    model = _torch_model("qgradbench.qubit", device_vjp=True, **kwargs)
+    dev = model[1].qnode.device
+    with qml.Tracker(dev) as tracker:
+        ours = _torch_gradients(model)
+    ref = _torch_gradients(_torch_model("default.qubit", diff_method="backprop"))
+    assert calls == [(4, 4)]  # one engine call on the broadcast tape's 4 rows
+    assert tracker.totals["vjps"] == 1 and tracker.totals["batches"] == 1
+    assert [g.shape for g in ours] == [g.shape for g in ref]
+    for a, b in zip(ours, ref, strict=True):
+        assert np.max(np.abs(a - b)) < TOL
+
+
+def test_device_vjp_autograd_broadcast_and_scalar_parameters():
+    """Test that autograd's device VJPs give a broadcast input per-row and a weight summed."""
+    x = pnp.array(np.linspace(-1.0, 1.0, 4 * N).reshape(4, N), requires_grad=True)
+    w = pnp.array(np.random.default_rng(5).uniform(-1, 1, (2, N, 3)), requires_grad=True)
+
+    def loss(name, **kwargs):
+        qnode = qml.QNode(_vjp_qfunc, qml.device(name, wires=N), **kwargs)
+
+        def f(x, w):
+            out = qml.math.stack(qnode(x, w))
+            return pnp.sum(out * pnp.array([[1.0], [-2.0], [0.5]])) + pnp.sum(out**2)
+
+        return f
+
+    ours = qml.grad(loss("qgradbench.qubit", diff_method="adjoint", device_vjp=True))(x, w)
+    ref = qml.grad(loss("default.qubit", diff_method="backprop"))(x, w)
+    for a, b in zip(ours, ref, strict=True):
+        assert np.shape(a) == np.shape(b) and np.max(np.abs(a - b)) < TOL
+
+
+def test_supports_vjp_and_config_keep_device_vjp():
+    """Test that supports_vjp follows supports_derivatives and device_vjp survives the setup."""
+    dev = qml.device("qgradbench.qubit", wires=2)
+    config = dev.setup_execution_config(
+        qml.devices.ExecutionConfig(gradient_method="adjoint", use_device_jacobian_product=True)
+    )
+    assert config.use_device_jacobian_product
+    tape = qml.tape.QuantumScript([qml.RX(0.1, 0)], [qml.expval(qml.Z(0))])
+    assert dev.supports_vjp(config, tape)
+    assert not dev.supports_vjp(config, qml.tape.QuantumScript(tape.operations, [qml.probs()]))
+    shot_vector = qml.tape.QuantumScript(tape.operations, tape.measurements, shots=(10, 10))
+    device_config = replace(config, gradient_method="device")
+    assert not dev.supports_vjp(device_config, shot_vector)
+    plain = dev.setup_execution_config(qml.devices.ExecutionConfig(gradient_method="adjoint"))
+    assert plain.use_device_jacobian_product is False
