@@ -21,8 +21,11 @@ gradients, recorded per case). Then
 ``--repeats`` rounds, each timing one step of every case in turn (interleaved, so that load on
 a shared machine hits all cases alike), after one warm-up step each; medians and ratios of
 medians are reported. One thread (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``).
-``--profile`` adds a cProfile of the ``qgradbench.qubit`` cases, its own time split into
-PennyLane, the device module, qgradbench's engine, torch and the rest::
+``adjoint+vjp`` cases set ``device_vjp=True`` on the QNode (the device's vector-Jacobian
+products): on ``qgradbench.qubit`` the broadcast batch then stays one tape, forward and backward.
+``--cases adjoint`` times only the adjoint cases. ``--profile`` adds a cProfile of the
+``qgradbench.qubit`` cases, its own time split into PennyLane, the device module, qgradbench's
+engine, torch and the rest::
 
     PYTHONPATH=/work/main /work/benchvenv/bin/python benchmarks/device_speed.py \
         --repeats 15 --profile --json benchmarks/results/device-speed-2026-12-06.json
@@ -57,6 +60,8 @@ CASES = (
     ("adjoint/lightning.qubit", "lightning.qubit", "adjoint", None),
     ("adjoint/default.qubit", "default.qubit", "adjoint", None),
     ("adjoint/qgradbench.qubit", "qgradbench.qubit", "adjoint", None),
+    ("adjoint-vjp/lightning.qubit", "lightning.qubit", "adjoint+vjp", None),
+    ("adjoint-vjp/qgradbench.qubit", "qgradbench.qubit", "adjoint+vjp", None),
     ("ps/default.qubit@1000", "default.qubit", "parameter-shift", SHOTS),
     ("ps/lightning.qubit@1000", "lightning.qubit", "parameter-shift", SHOTS),
     ("ps/qgradbench.qubit@1000", "qgradbench.qubit", "parameter-shift", SHOTS),
@@ -73,6 +78,12 @@ RATIOS = (
      "adjoint/qgradbench.qubit"),
     ("adjoint: default.qubit / qgradbench.qubit", "adjoint/default.qubit",
      "adjoint/qgradbench.qubit"),
+    ("adjoint device_vjp: lightning.qubit / qgradbench.qubit", "adjoint-vjp/lightning.qubit",
+     "adjoint-vjp/qgradbench.qubit"),
+    ("adjoint: lightning.qubit / qgradbench.qubit device_vjp", "adjoint/lightning.qubit",
+     "adjoint-vjp/qgradbench.qubit"),
+    ("adjoint: default.qubit / qgradbench.qubit device_vjp", "adjoint/default.qubit",
+     "adjoint-vjp/qgradbench.qubit"),
     ("1000 shots, parameter-shift: default.qubit / qgradbench.qubit device",
      "ps/default.qubit@1000", "device-ps/qgradbench.qubit@1000"),
     ("1000 shots, parameter-shift: default.qubit / qgradbench.qubit same transform",
@@ -87,9 +98,18 @@ RATIOS = (
 
 
 def build(device: str, diff_method: str, shots: int | None, weights: torch.Tensor):
-    """The seed QNode in a TorchLayer on ``device`` (seeded 0), initialised to ``weights``."""
-    return pennylane_layer(N_QUBITS, N_LAYERS, weights, device=device, diff_method=diff_method,
-                           shots=shots, seed=0, dtype=torch.float64)  # fmt: skip
+    """The seed QNode in a TorchLayer on ``device`` (seeded 0), initialised to ``weights``.
+
+    ``"<method>+vjp"``: the QNode with ``device_vjp=True`` (the device's vector-Jacobian
+    products; on ``qgradbench.qubit`` the broadcast batch stays one tape).
+    """
+    vjp = diff_method.endswith("+vjp")
+    layer = pennylane_layer(N_QUBITS, N_LAYERS, weights, device=device,
+                            diff_method=diff_method.removesuffix("+vjp"), shots=shots, seed=0,
+                            dtype=torch.float64)  # fmt: skip
+    if vjp:
+        layer.qnode = layer.qnode.update(device_vjp=True)
+    return layer
 
 
 def step(layer, x: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -103,12 +123,12 @@ def step(layer, x: torch.Tensor) -> tuple[float, torch.Tensor, torch.Tensor, tor
     return elapsed, out.detach(), xx.grad, layer.weights.grad
 
 
-def check_exact(layers: dict, x: torch.Tensor) -> dict[str, float]:
+def check_exact(layers: dict, x: torch.Tensor, weights: torch.Tensor) -> dict[str, float]:
     """Per exact case, the largest deviation of its outputs or gradients from default.qubit's."""
-    ref = step(layers["ps/default.qubit"], x)[1:]
+    ref = step(build("default.qubit", "parameter-shift", None, weights), x)[1:]
     out = {}
-    for name, (_, _, _, shots) in zip(layers, CASES, strict=True):
-        if shots is None:
+    for name, _, _, shots in CASES:
+        if name in layers and shots is None:
             ours = step(layers[name], x)[1:]
             out[name] = max(float((a - b).abs().max()) for a, b in zip(ours, ref, strict=True))
     return out
@@ -156,13 +176,17 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
     parser.add_argument("--profile", action="store_true", help="cProfile qgradbench.qubit")
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--cases", help="only the cases whose name contains this (e.g. adjoint)")
     args = parser.parse_args(argv)
+    cases = [case for case in CASES if args.cases is None or args.cases in case[0]]
+    if not cases:
+        parser.error(f"--cases {args.cases!r} matches none of {', '.join(c[0] for c in CASES)}")
     torch.set_num_threads(1)
     weights = QuantumLayer(N_QUBITS, N_LAYERS, seed=0).weights.detach().double()
     gen = torch.Generator().manual_seed(0)
     x = 2 * torch.rand(BATCH, N_QUBITS, generator=gen, dtype=torch.float64) - 1
-    layers = {name: build(dev, dm, shots, weights) for name, dev, dm, shots in CASES}
-    deviation = check_exact(layers, x)
+    layers = {name: build(dev, dm, shots, weights) for name, dev, dm, shots in cases}
+    deviation = check_exact(layers, x, weights)
     print("exact cases, max deviation from default.qubit:", deviation)
     times: dict[str, list[float]] = {name: [] for name in layers}
     for name in layers:  # warm-up: imports, compilation, caches
@@ -173,7 +197,11 @@ def main(argv=None) -> dict:
     medians = {name: statistics.median(t) for name, t in times.items()}
     for name, value in medians.items():
         print(f"{name:40s} {value * 1e3:10.2f} ms")
-    ratios = {label: medians[slow] / medians[fast] for label, slow, fast in RATIOS}
+    ratios = {
+        label: medians[slow] / medians[fast]
+        for label, slow, fast in RATIOS
+        if slow in medians and fast in medians
+    }
     for label, value in ratios.items():
         print(f"{label:78s} {value:8.1f}x")
     result = {
@@ -182,6 +210,7 @@ def main(argv=None) -> dict:
         "n_layers": N_LAYERS,
         "batch": BATCH,
         "threads": torch.get_num_threads(),
+        "cases": [name for name, *_ in cases],
         "repeats": args.repeats,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_average_after": os.getloadavg(),
