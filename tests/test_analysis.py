@@ -22,6 +22,7 @@ from qgradbench.analysis.summaries import (
 )
 from qgradbench.cli import main
 
+BUDGETS = (10000, 100000, 1000000)
 REFERENCE = Path(__file__).resolve().parents[1] / "results" / "default" / "reference"
 
 
@@ -284,17 +285,25 @@ class TestReport:
         assert "t-interval over 10 seeds" in md
         samples = findings[findings["family"] == "hybrid minus classical (test samples)"]
         np.testing.assert_allclose(samples["estimate"], 100 * versus["estimate"].to_numpy())
+        # the conclusions name the one called comparison and count the rest as ties
+        conclusions = md[md.index("## Conclusions"):]
+        line = next(x for x in conclusions.split("\n\n") if x.startswith(family))
+        assert line.startswith(f"{family}: 1 of 3 called, 2 ties. hybrid parameter-shift")
+        assert line.endswith("(above classical).") and "spsa" not in line
 
     def test_reference_report_is_honest(self, tmp_path):
         """Test that the reference report claims no hybrid gain, a power law and 3-way MSE ties."""
         run = shutil.copytree(REFERENCE, tmp_path / "reference")
         readings = " ".join(build_report(run).readings())
-        assert "0 above the classical baseline, 0 below, 24 ties" in readings
+        assert "0 above the classical-matched baseline, 0 below, 12 ties" in readings
         assert "95% confidence" not in readings
-        assert "the data prefer the power law" in readings  # local-z: n^-2.00
+        assert "the data prefer the power law" in readings  # local-z: n^-2.0 at depth 1
         assert "consistent with -0.693 within 1.96 sigma" in readings  # McClean's zz slope
-        assert readings.count("the lowest MSE is a 3-way tie") == 3
+        lowest = [f"At {b} shots per Jacobian the lowest mean MSE is" for b in BUDGETS]
+        assert all(sentence in readings for sentence in lowest)
+        assert readings.count("tied (paired over circuits, Holm) with") >= 3
         assert "Bias against the noise floor" in readings and "consistent with 0 for 15" in readings
+        assert "no difference can be claimed; all 12 comparisons are ties" in readings
 
     def test_no_results_is_exit_2(self, tmp_path, capsys):
         """Test that a directory without results is one line and exit code 2."""

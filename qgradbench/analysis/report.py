@@ -391,6 +391,7 @@ def build_report(run_dir: str | Path, *, target: float = 0.9) -> Report:
                 section(report, tables[table], folder)
     if report.findings:
         _findings(report)
+        _conclusions(report)
     return report
 
 
@@ -410,6 +411,42 @@ def _findings(report: Report) -> None:
     )
     counts["ties"] = counts["comparisons"] - counts["differences"]
     report.table(counts)
+
+
+#: Called comparisons a conclusion names before it counts the rest.
+NAMED = 3
+
+
+def _conclusion(family: str, rows: pd.DataFrame) -> str:
+    """One line for a family: how many comparisons, which were called, and the rest ties."""
+    called = rows[rows["verdict"] != tie_text(LEVEL)]
+    n, k = len(rows), len(called)
+    if not k:
+        return (
+            f"{family}: no difference can be claimed; "
+            f"{f'all {n} comparisons are ties' if n > 1 else 'its one comparison is a tie'} "
+            f"at level {LEVEL:g} after Holm's correction."
+        )
+    pairs = zip(called["comparison"], called["verdict"], strict=True)
+    shown = "; ".join(f"{c} ({v})" for c, v in list(pairs)[:NAMED])
+    more = f"; and {k - NAMED} more" if k > NAMED else ""
+    ties = f", {n - k} tie{'s' * (n - k != 1)}" if n > k else ""
+    return f"{family}: {k} of {n} called{ties}. {shown}{more}."
+
+
+def _conclusions(report: Report) -> None:
+    """Close the report with what the findings support, family by family, and nothing more."""
+    table = report.findings_table()
+    report.heading("Conclusions")
+    report.text(
+        "What the findings above support, one family at a time: the comparisons whose "
+        f"Holm-adjusted p-value is below {1 - LEVEL:.2g} (with their verdicts), and the rest "
+        "as ties. A tie is not evidence of equality: it says the data at this sample size "
+        "cannot tell the two apart. Readings without a test (runtimes, the cost-to-target "
+        "listing, the curves) are descriptive and support no conclusion here."
+    )
+    for family, rows in table.groupby("family", sort=False):
+        report.text(_conclusion(str(family), rows))
 
 
 def write_report(run_dir: str | Path, formats=("md", "html"), *, target: float = 0.9) -> list:
