@@ -13,6 +13,11 @@ runs of one method at different shot counts share its colour and differ by marke
 have none). Rows of one label at several seeds are drawn as their mean with a 95% bootstrap
 confidence band (seaborn's estimator, seeded, so figures are reproducible).
 
+The style (colours, markers, sizes, :func:`save`) lives in :mod:`qgradbench.analysis.style`,
+and run labels, titles and axes (:func:`label`, :func:`describe`, :func:`accuracy_limits`,
+:func:`wilson_interval`) in :mod:`qgradbench.analysis.labels`; this module re-exports their
+public names, so ``from qgradbench.analysis.figures import label`` still works.
+
 >>> import pandas as pd
 >>> from qgradbench.analysis import label, plot_training_curves, save
 >>> label({"model": "hybrid", "method": "parameter-shift", "shots": 1000})
@@ -28,10 +33,8 @@ confidence band (seaborn's estimator, seeded, so figures are reproducible).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.colors as mcolors
 import numpy as np
@@ -39,180 +42,61 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-# --------------------------------------------------------------------------------------------
-# Styling: every colour, marker, size and rc setting of the figures lives here.
-# --------------------------------------------------------------------------------------------
-
-#: The fixed colour of each differentiation method (and of the classical baselines), from the
-#: Okabe-Ito colour-blind-safe palette where it has enough colours. Order is legend order.
-METHOD_COLOURS: dict[str, str] = {
-    "backprop": "#0072B2",  # blue
-    "adjoint": "#56B4E9",  # sky blue
-    "parameter-shift": "#E69F00",  # orange
-    "finite-diff": "#D55E00",  # vermilion
-    "spsa": "#CC79A7",  # reddish purple
-    "hadamard": "#8C564B",  # brown
-    "shot-adjoint": "#009E73",  # bluish green
-    "classical": "#222222",  # near black
-    "classical-matched": "#888888",  # grey
-}
-
-#: Colours handed to names not in METHOD_COLOURS, in sorted name order (cycled if needed).
-_EXTRA_COLOURS: tuple[str, ...] = (
-    "#9467BD",  # purple
-    "#BCBD22",  # olive
-    "#17BECF",  # cyan
-    "#E377C2",  # pink
-    "#D62728",  # red
-    "#2CA02C",  # green
-    "#7F7F7F",  # mid grey
-    "#1F3A93",  # navy
+from qgradbench.analysis.labels import (
+    _accuracy_axis,
+    _colour_key,
+    _epoch_axis,
+    _feature_labels,
+    _is_classical,
+    _null,
+    _seed_note,
+    _title,
+    accuracy_limits,
+    describe,
+    label,
+    wilson_interval,
+)
+from qgradbench.analysis.style import (
+    _BOUNDARY_CMAP,
+    _LINE_WIDTH,
+    _MARKER_SIZE,
+    _N_MARKERS,
+    _SHOT_MARKERS,
+    _SPLIT_LINESTYLES,
+    _SPLIT_MARKERS,
+    METHOD_COLOURS,
+    _class_colours,
+    _finish,
+    _new_figure,
+    _style,
+    method_palette,
+    save,
 )
 
-#: Markers for shot counts, assigned in increasing order of shots within a figure.
-_SHOT_MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+__all__ = [
+    "METHOD_COLOURS",
+    "accuracy_limits",
+    "describe",
+    "label",
+    "method_palette",
+    "plot_accuracy_comparison",
+    "plot_dataset",
+    "plot_decision_boundary",
+    "plot_training_curves",
+    "save",
+    "wilson_interval",
+]
 
-#: Class colours of the data points: the first two are the ends of the boundary colormap.
-_CLASS_COLOURS: tuple[str, ...] = ("#2166AC", "#B2182B", "#1B7837", "#762A83", "#E08214")
-_SPLIT_MARKERS: dict[str, str] = {"train": "o", "test": "^"}
-_SPLIT_LINESTYLES: dict[str, str] = {"train": "--", "test": "-"}
-_BOUNDARY_CMAP = "RdBu_r"
-
-_SEABORN_STYLE = "whitegrid"
-_SEABORN_CONTEXT = "notebook"
-_FONT_SCALE = 0.9
-_RC: dict[str, object] = {"axes.titleweight": "bold", "legend.frameon": False}
-_LINE_WIDTH = 1.8
-_MARKER_SIZE = 5.5
-_N_MARKERS = 10  # markers per line, at most
 _CI_LEVEL = 95.0  # percent, bootstrap confidence interval of the mean over seeds
 _N_BOOT = 1000
 _BOOT_SEED = 0
-_DPI = 120
-#: An accuracy axis spans at least this fraction of [0, 1] (10 percentage points: ten test
-#: samples of the seed notebook's 100), so that one sample's difference never fills the axis.
-_MIN_ACCURACY_SPAN = 0.10
-_AXIS_PADDING = 0.06  # of the span, on each side, so that markers sit inside the frame
-_ACCURACY_TICKS = 6  # at most this many ticks on an accuracy axis
-_WILSON_Z = 1.959963984540054  # 95% two-sided normal quantile
 
 _TRAINING_COLUMNS = ("model", "method", "shots", "epoch", "loss", "train_accuracy")
 _TRAINING_COLUMNS += ("test_accuracy",)
 _COMPARISON_COLUMNS = ("model", "method", "shots", "epoch", "test_accuracy")
 _POINT_COLUMNS = ("x0", "x1", "label", "split")
 _GRID_COLUMNS = ("x0", "x1", "p1")
-
-
-@contextlib.contextmanager
-def _style() -> Iterator[None]:
-    """Apply the figures' seaborn style for the duration of the block (restored afterwards)."""
-    with (
-        sns.axes_style(_SEABORN_STYLE, rc=_RC),
-        sns.plotting_context(_SEABORN_CONTEXT, font_scale=_FONT_SCALE),
-    ):
-        yield
-
-
-def _new_figure(ncols: int, figsize: tuple[float, float], **gridspec) -> tuple[Figure, list]:
-    """Return a constrained-layout Figure (not registered with pyplot) and its axes."""
-    fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(1, ncols, squeeze=False, gridspec_kw=gridspec or None)[0]
-    return fig, list(axes)
-
-
-def _finish(fig: Figure) -> Figure:
-    """Lay the figure out inside the style, so that ticks keep its fonts when saved later."""
-    fig.draw_without_rendering()
-    return fig
-
-
-# --------------------------------------------------------------------------------------------
-# Colours and labels.
-# --------------------------------------------------------------------------------------------
-
-
-def method_palette(names: Iterable[str]) -> dict[str, str]:
-    """Return a colour (hex string) for each distinct name, fixed for known methods.
-
-    Known names get :data:`METHOD_COLOURS`. Unknown names get colours from a fixed extra
-    palette in sorted name order, so the result depends only on the set of names given: never
-    on their order or on chance.
-
-    Args:
-        names: method names (``"classical"`` for the classical model); repeats are ignored.
-
-    Returns:
-        ``{name: colour}`` in the order the names first appear.
-    """
-    unique = list(dict.fromkeys(str(name) for name in names))
-    unknown = sorted(name for name in unique if name not in METHOD_COLOURS)
-    extra = {name: _EXTRA_COLOURS[i % len(_EXTRA_COLOURS)] for i, name in enumerate(unknown)}
-    return {name: METHOD_COLOURS.get(name, extra.get(name)) for name in unique}
-
-
-def _null(value: object) -> bool:
-    """Return whether a cell is missing (None, NaN, pd.NA, NaT)."""
-    return value is None or (np.ndim(value) == 0 and bool(pd.isna(value)))
-
-
-def _fields(row_or_values: object) -> tuple[object, object, object]:
-    """Return ``(model, method, shots)`` of a row, a mapping, a tuple or a method name."""
-    if isinstance(row_or_values, str):
-        return None, row_or_values, None
-    if isinstance(row_or_values, Mapping | pd.Series):
-        get = row_or_values.get
-        return get("model"), get("method"), get("shots")
-    if hasattr(row_or_values, "_asdict"):  # a namedtuple from DataFrame.itertuples()
-        return _fields(row_or_values._asdict())
-    if isinstance(row_or_values, Sequence) and len(row_or_values) in (2, 3):
-        values = tuple(row_or_values)
-        return (None, *values) if len(values) == 2 else values
-    raise TypeError(
-        "label() takes a row or mapping with 'model', 'method' and 'shots', a tuple "
-        f"(method, shots) or (model, method, shots), or a method name; got {row_or_values!r}"
-    )
-
-
-def _is_classical(model: object, method: object) -> bool:
-    return _null(method) or (not _null(model) and str(model) != "hybrid")
-
-
-def label(row_or_values: object) -> str:
-    """Return how a run is named in legends: its method and shots, or its classical model.
-
-    Args:
-        row_or_values: a row (``pandas.Series``, mapping or ``itertuples`` tuple) with
-            ``method``, ``shots`` and optionally ``model``; or a tuple ``(method, shots)`` or
-            ``(model, method, shots)``; or a method name (exact).
-
-    Returns:
-        ``"<method> (<shots> shots)"``, ``"<method> (exact)"`` when shots is null, or the model
-        name (``"classical"`` when it is null) for a run without a quantum layer.
-
-    Examples:
-        >>> label({"model": "hybrid", "method": "parameter-shift", "shots": 1000})
-        'parameter-shift (1000 shots)'
-        >>> label(("backprop", None))
-        'backprop (exact)'
-        >>> label({"model": "classical", "method": None, "shots": None})
-        'classical'
-    """
-    model, method, shots = _fields(row_or_values)
-    if _is_classical(model, method):
-        return "classical" if _null(model) else str(model)
-    if _null(shots):
-        return f"{method} (exact)"
-    n = int(shots)
-    return f"{method} ({n} shot{'' if n == 1 else 's'})"
-
-
-def _colour_key(model: object, method: object) -> str:
-    """Return the METHOD_COLOURS key of a run: its method, or its classical model."""
-    if _is_classical(model, method):
-        return "classical" if _null(model) else str(model)
-    return str(method)
 
 
 @dataclass(frozen=True)
@@ -359,124 +243,6 @@ def _split_handles(splits: Sequence[str]) -> list[Line2D]:
         Line2D([], [], color="0.3", linestyle=_SPLIT_LINESTYLES[s], linewidth=_LINE_WIDTH, label=s)
         for s in splits
     ]
-
-
-def accuracy_limits(values: Iterable[float], full: float = 1.0) -> tuple[float, float]:
-    """Return readable axis limits for accuracies (fractions of ``full``: 1, or 100 for %).
-
-    The limits span at least :data:`_MIN_ACCURACY_SPAN` of ``full`` (centred on the values,
-    shifted to stay within ``[0, full]``), plus a margin on each side so that markers at the
-    extremes are inside the frame. Accuracies of 0.95 and 0.96 give about 90% to 100.6%, not
-    95% to 96%.
-    """
-    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
-    if v.size == 0:
-        lo, hi = 0.0, full
-    else:
-        lo, hi = float(v.min()), float(v.max())
-    span = max(hi - lo, _MIN_ACCURACY_SPAN * full)
-    mid = (lo + hi) / 2
-    lo, hi = mid - span / 2, mid + span / 2
-    if hi > full >= mid:
-        lo, hi = lo - (hi - full), full
-    if lo < 0 <= mid:
-        lo, hi = 0.0, hi - lo
-    pad = _AXIS_PADDING * (hi - lo)
-    return lo - pad, hi + pad
-
-
-def _accuracy_axis(ax, values: Iterable[float], axis: str = "y") -> tuple[Callable, bool]:
-    """Format an accuracy axis and set its limits; return its label setter and fraction flag.
-
-    Accuracies in [0, 1] are shown as percentages; others are taken to be percentages already.
-    ``values`` are all the values drawn on the axis (interval ends included).
-    """
-    v = pd.to_numeric(pd.Series(list(values), dtype=float), errors="coerce").dropna()
-    fraction = v.empty or (v.min() >= 0 and v.max() <= 1)
-    target = ax.yaxis if axis == "y" else ax.xaxis
-    # at most a few ticks on 1-2-5 steps, so every label is exact (2.5% steps printed without
-    # decimals read 78%, 80%, 82%, 85%) and labels never crowd; the formatter picks decimals
-    target.set_major_locator(MaxNLocator(nbins=_ACCURACY_TICKS, steps=[1, 2, 5, 10]))
-    if fraction:
-        target.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
-    limits = accuracy_limits(v, 1.0 if fraction else 100.0)
-    (ax.set_ylim if axis == "y" else ax.set_xlim)(*limits)
-    set_label = ax.set_ylabel if axis == "y" else ax.set_xlabel
-    return set_label, fraction
-
-
-def wilson_interval(accuracy: float, n: int, z: float = _WILSON_Z) -> tuple[float, float]:
-    """Return the Wilson score interval (95% by default) of an accuracy measured on ``n`` samples.
-
-    It is the uncertainty a finite test set puts on an accuracy: on 100 test samples, 0.95
-    has the interval [0.888, 0.978], so 0.95 and 0.96 (one sample apart) are not different.
-    """
-    if n <= 0:
-        return (np.nan, np.nan)
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n))
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
-
-
-def _epoch_axis(ax) -> None:
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-
-
-#: At most this many runs are named in a title; more are counted.
-_TITLE_RUNS = 3
-
-
-def describe(rows: pd.DataFrame) -> str:
-    """Name what the rows are runs of: the data set, then each run's model and method.
-
-    >>> describe(pd.DataFrame({"dataset": ["circles"] * 2, "model": ["hybrid", "classical"],
-    ...                        "method": ["spsa", None], "shots": [100, None]}))
-    'circles: hybrid spsa (100 shots) vs classical'
-    """
-    records = rows[[c for c in ("model", "method", "shots") if c in rows.columns]]
-    names = []
-    for record in records.drop_duplicates().to_dict("records"):
-        name = label(record)
-        if not _is_classical(record.get("model"), record.get("method")):
-            name = f"{'hybrid' if _null(record.get('model')) else record['model']} {name}"
-        names.append(name)
-    names = list(dict.fromkeys(names))
-    runs = " vs ".join(names)
-    if len(names) > _TITLE_RUNS:  # a legend names them; a title of a dozen runs is unreadable
-        runs = f"{len(names)} runs"
-    if "dataset" not in rows.columns:
-        return runs
-    datasets = ", ".join(dict.fromkeys(str(d) for d in rows["dataset"].dropna()))
-    return f"{datasets}: {runs}" if datasets else runs
-
-
-def _title(given: str | None, default: str, rows: pd.DataFrame | None = None) -> str:
-    """The caller's title, or ``default`` followed by what the rows are runs of."""
-    if given is not None:
-        return given
-    return f"{default} \N{EM DASH} {describe(rows)}" if rows is not None else default
-
-
-def _feature_labels(points: pd.DataFrame) -> tuple[str, str]:
-    """Axis labels of the first two features: principal components for PCA-reduced sets."""
-    if (
-        "preprocessing" in points.columns
-        and points["preprocessing"].astype(str).str.contains("pca", case=False).any()
-    ):
-        return ("principal component 1", "principal component 2")
-    return ("feature x0", "feature x1")
-
-
-def _seed_note(rows: pd.DataFrame) -> str:
-    if "seed" not in rows.columns:
-        return ""
-    n = rows.groupby("_run")["seed"].nunique().max()
-    return f" (mean over {n} seeds, 95% CI band)" if n > 1 else ""
-
-
-def _class_colours(classes: Sequence[int]) -> dict[int, str]:
-    return {c: _CLASS_COLOURS[i % len(_CLASS_COLOURS)] for i, c in enumerate(classes)}
 
 
 def _scatter(ax, points: pd.DataFrame, *, edge: str, size: float) -> list[Line2D]:
@@ -764,40 +530,3 @@ def _final_interval(final: pd.DataFrame) -> tuple[float, float, float]:
     else:
         lo, hi = _bootstrap_ci(acc)
     return mean, min(lo, mean), max(hi, mean)
-
-
-# --------------------------------------------------------------------------------------------
-# Output.
-# --------------------------------------------------------------------------------------------
-
-
-def save(fig: Figure, path: str | Path) -> Path:
-    """Save ``fig`` as a PNG (120 dpi, tight bounding box) and close it.
-
-    Args:
-        fig: a figure from one of the ``plot_*`` functions (or any matplotlib figure).
-        path: where to write; parent directories are created. The suffix must be ``.png``.
-
-    Returns:
-        The path written.
-
-    Raises:
-        ValueError: if ``path`` does not end in ``.png``.
-    """
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"save writes PNG files; give a path ending in .png, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fig.savefig(path, format="png", dpi=_DPI, bbox_inches="tight")
-    finally:
-        _close(fig)
-    return path
-
-
-def _close(fig: Figure) -> None:
-    """Free the figure: drop it from pyplot's registry if it is there, and clear it."""
-    import matplotlib.pyplot as plt  # already imported by seaborn; no backend is chosen here
-
-    plt.close(fig)
-    fig.clear()

@@ -57,7 +57,6 @@ from matplotlib.ticker import MaxNLocator
 from scipy import stats as _st
 
 from qgradbench.analysis import figures
-from qgradbench.analysis.figures import _MARKER_SIZE, _finish, _style, method_palette
 from qgradbench.analysis.scaling import (
     MODELS,
     TWO_DESIGN_SLOPE,
@@ -74,6 +73,13 @@ from qgradbench.analysis.stats import (
     paired_difference,
     tie_text,
     verdict,
+)
+from qgradbench.analysis.style import (
+    _EXTRA_COLOURS,
+    _MARKER_SIZE,
+    _finish,
+    _style,
+    method_palette,
 )
 
 #: Depth rules of the variance experiment as text.
@@ -746,7 +752,7 @@ def _grid(nrows: int, ncols: int, width: float, height: float) -> tuple[Figure, 
 
 
 def _colours(values) -> dict:
-    palette = figures._EXTRA_COLOURS + ("#1F77B4", "#FF7F0E", "#8C564B")
+    palette = _EXTRA_COLOURS + ("#1F77B4", "#FF7F0E", "#8C564B")
     return {v: palette[i % len(palette)] for i, v in enumerate(sorted(values))}
 
 

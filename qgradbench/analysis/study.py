@@ -21,18 +21,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, MaxNLocator
 
-from qgradbench.analysis.figures import (
+from qgradbench.analysis.figures import _require
+from qgradbench.analysis.labels import label
+from qgradbench.analysis.scaling import log_slope, two_design_variance
+from qgradbench.analysis.style import (
     _LINE_WIDTH,
     _MARKER_SIZE,
     _SHOT_MARKERS,
     _finish,
     _new_figure,
-    _require,
     _style,
-    label,
     method_palette,
 )
-from qgradbench.analysis.scaling import log_slope, two_design_variance
 from qgradbench.analysis.summaries import (
     estimator_summary,
     step_times,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from qgradbench.analysis import figures
+from qgradbench.analysis.labels import label
 from qgradbench.analysis.stats import (
     LEVEL,
     Finding,
@@ -38,6 +38,7 @@ from qgradbench.analysis.stats import (
     mean_interval,
     paired_difference,
 )
+from qgradbench.analysis.style import _finish, _style, method_palette
 
 #: Columns that identify a training configuration apart from the learning rate and the seed.
 CONFIG_KEYS = (
@@ -433,7 +434,7 @@ def learning_curve_data(
                 {
                     "panel": dataset_label(config),
                     "method": str(config["method"]),
-                    "series": figures.label(config) + _depth(config),
+                    "series": label(config) + _depth(config),
                     "epoch": int(epoch),
                     "x": float(at[x].astype(float).mean()),
                     "mean": iv.estimate,
@@ -481,8 +482,8 @@ def plot_learning_curves(
     levels = baseline_levels(train, y)
     rows = list(dict.fromkeys(data["panel"])) or ["(no data)"]
     columns = list(dict.fromkeys(data["method"])) or ["(no hybrid run)"]
-    palette = figures.method_palette([*columns, *levels["model"]])
-    with figures._style():
+    palette = method_palette([*columns, *levels["model"]])
+    with _style():
         fig = Figure(figsize=(3.2 * len(columns) + 2.5, 2.8 * len(rows) + 0.4),
                      layout="constrained")
         grid = fig.subplots(len(rows), len(columns), squeeze=False, sharex=True, sharey="row")
@@ -495,7 +496,7 @@ def plot_learning_curves(
                 if i == len(rows) - 1:
                     ax.set_xlabel(CURVE_AXES[x])
             grid[i][0].set_ylabel(y.replace("_", " "))
-        fig = figures._finish(fig)
+        fig = _finish(fig)
     fig.curve_data = data
     return fig
 
