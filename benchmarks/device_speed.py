@@ -23,7 +23,8 @@ a shared machine hits all cases alike), after one warm-up step each; medians and
 medians are reported. One thread (``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``).
 ``adjoint+vjp`` cases set ``device_vjp=True`` on the QNode (the device's vector-Jacobian
 products): on ``qgradbench.qubit`` the broadcast batch then stays one tape, forward and backward.
-``--cases adjoint`` times only the adjoint cases. ``--profile`` adds a cProfile of the
+``--cases adjoint`` times only the cases whose name contains ``adjoint`` (a comma-separated
+list: any of them). ``--profile`` adds a cProfile of the
 ``qgradbench.qubit`` cases, its own time split into PennyLane, the device module, qgradbench's
 engine, torch and the rest::
 
@@ -57,6 +58,7 @@ CASES = (
     ("ps/default.qubit", "default.qubit", "parameter-shift", None),
     ("ps/qgradbench.qubit", "qgradbench.qubit", "parameter-shift", None),
     ("device-ps/qgradbench.qubit", "qgradbench.qubit", "device:parameter-shift", None),
+    ("device-ps-vjp/qgradbench.qubit", "qgradbench.qubit", "device:parameter-shift+vjp", None),
     ("adjoint/lightning.qubit", "lightning.qubit", "adjoint", None),
     ("adjoint/default.qubit", "default.qubit", "adjoint", None),
     ("adjoint/qgradbench.qubit", "qgradbench.qubit", "adjoint", None),
@@ -67,13 +69,23 @@ CASES = (
     ("ps/qgradbench.qubit@1000", "qgradbench.qubit", "parameter-shift", SHOTS),
     ("device-ps/qgradbench.qubit@1000", "qgradbench.qubit", "device:parameter-shift", SHOTS),
     ("shot-adjoint/qgradbench.qubit@1000", "qgradbench.qubit", "device:shot-adjoint", SHOTS),
-)
+    ("device-ps-vjp/qgradbench.qubit@1000", "qgradbench.qubit", "device:parameter-shift+vjp",
+     SHOTS),
+    ("shot-adjoint-vjp/qgradbench.qubit@1000", "qgradbench.qubit", "device:shot-adjoint+vjp",
+     SHOTS),
+)  # fmt: skip
 #: (ratio name, slower case, faster case): the issue's targets and the one-line-change rows.
 RATIOS = (
     ("parameter-shift: default.qubit / qgradbench.qubit device", "ps/default.qubit",
      "device-ps/qgradbench.qubit"),
     ("parameter-shift: default.qubit / qgradbench.qubit same transform", "ps/default.qubit",
      "ps/qgradbench.qubit"),
+    ("parameter-shift: default.qubit / qgradbench.qubit device, device_vjp",
+     "ps/default.qubit", "device-ps-vjp/qgradbench.qubit"),
+    ("1000 shots, parameter-shift: default.qubit / qgradbench.qubit device, device_vjp",
+     "ps/default.qubit@1000", "device-ps-vjp/qgradbench.qubit@1000"),
+    ("1000 shots: lightning.qubit parameter-shift / qgradbench.qubit shot-adjoint, device_vjp",
+     "ps/lightning.qubit@1000", "shot-adjoint-vjp/qgradbench.qubit@1000"),
     ("adjoint: lightning.qubit / qgradbench.qubit", "adjoint/lightning.qubit",
      "adjoint/qgradbench.qubit"),
     ("adjoint: default.qubit / qgradbench.qubit", "adjoint/default.qubit",
@@ -176,9 +188,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=15, help="timed rounds (default 15)")
     parser.add_argument("--profile", action="store_true", help="cProfile qgradbench.qubit")
     parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--cases", help="only the cases whose name contains this (e.g. adjoint)")
+    parser.add_argument(
+        "--cases", help="only the cases whose name contains one of these (comma-separated)"
+    )
     args = parser.parse_args(argv)
-    cases = [case for case in CASES if args.cases is None or args.cases in case[0]]
+    wanted = None if args.cases is None else args.cases.split(",")
+    cases = [c for c in CASES if wanted is None or any(part in c[0] for part in wanted)]
     if not cases:
         parser.error(f"--cases {args.cases!r} matches none of {', '.join(c[0] for c in CASES)}")
     torch.set_num_threads(1)
