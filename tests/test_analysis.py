@@ -15,10 +15,7 @@ from qgradbench.analysis.report import build_report, write_report
 from qgradbench.analysis.scaling import TWO_DESIGN_SLOPE, fit_models, slope_verdict
 from qgradbench.analysis.stats import FINDING_COLUMNS, tie_text
 from qgradbench.analysis.summaries import (
-    bootstrap_ci,
-    estimator_summary,
     step_times,
-    variance_slopes,
 )
 from qgradbench.cli import main
 
@@ -93,37 +90,11 @@ class TestLoad:
 
 
 class TestSummaries:
-    def test_bootstrap_is_seeded_and_contains_the_median(self):
-        """Test that the interval is reproducible with a seed and contains the median."""
-        values = np.random.default_rng(3).normal(size=7)
-        a, b = bootstrap_ci(values, seed=1), bootstrap_ci(values, seed=1)
-        assert a == b
-        assert a[0] <= np.median(values) <= a[1]
-        assert bootstrap_ci([0.5]) == (0.5, 0.5)
-
-    def test_variance_slopes_on_a_known_decay(self):
-        """Test that a variance of exactly 2^-n gives base-2 exponent -1 (ln-slope -ln 2)."""
-        frame = pd.DataFrame({
-            "label": "v", "ansatz": "random-pauli", "observable": "zz", "param": "first",
-            "method": "adjoint", "shots": pd.array([None] * 4, "Int64"),
-            "layers_per_qubit": 10, "n_qubits": [2, 4, 6, 8],
-            "n_layers": [20, 40, 60, 80], "variance": 2.0 ** -np.array([2, 4, 6, 8]),
-        })  # fmt: skip
-        frame["variance_se"] = frame["variance"] * 0.05
-        slope = variance_slopes(frame).iloc[0]
-        assert slope["base2_exponent"] == pytest.approx(-1.0)
-        assert slope["slope"] == pytest.approx(-np.log(2))
-
     def test_step_time_ratio(self, smoke):
         """Test that the fastest method at each size has ratio 1 and others >= 1."""
         times = step_times(load(smoke)["runtime"])
         for _, group in times.groupby(["n_qubits", "n_layers", "batch"]):
             assert group["ratio_to_fastest"].min() == pytest.approx(1.0)
-
-    def test_estimator_summary_on_smoke(self, smoke):
-        """Test one summary row per method and budget with positive MSE."""
-        summary = estimator_summary(load(smoke)["estimator"])
-        assert len(summary) == 3 and (summary["mse"] > 0).all()
 
 
 def _noisy_curve(variance, rel_se=0.05, seed=0):
@@ -180,8 +151,6 @@ class TestFigures:
     @pytest.mark.parametrize(
         "plot, table, xlabel, title",
         [
-            (study.plot_variance_scaling, "variance", "qubits n", "Gradient variance"),
-            (study.plot_estimator_mse, "estimator", "shots per Jacobian estimate", "estimators"),
             (study.plot_runtime, "runtime", "qubits", "Runtime"),
         ],
     )
@@ -195,13 +164,6 @@ class TestFigures:
 
         path = save(fig, tmp_path / "f.png")
         assert path.stat().st_size > 5000
-
-    def test_variance_figure_draws_the_two_design_line(self, smoke):
-        """Test that the 2-design line's y-data is N / (3 (N^2 - 1))."""
-        fig = study.plot_variance_scaling(load(smoke)["variance"])
-        (line,) = [ln for ln in fig.axes[0].lines if "2-design" in ln.get_label()]
-        n = np.asarray(line.get_xdata(), dtype=float)
-        assert np.allclose(line.get_ydata(), 2**n / (3 * (4**n - 1)))
 
 
 class TestReport:
@@ -286,7 +248,7 @@ class TestReport:
         samples = findings[findings["family"] == "hybrid minus classical (test samples)"]
         np.testing.assert_allclose(samples["estimate"], 100 * versus["estimate"].to_numpy())
         # the conclusions name the one called comparison and count the rest as ties
-        conclusions = md[md.index("## Conclusions"):]
+        conclusions = md[md.index("## Conclusions") :]
         line = next(x for x in conclusions.split("\n\n") if x.startswith(family))
         assert line.startswith(f"{family}: 1 of 3 called, 2 ties. hybrid parameter-shift")
         assert line.endswith("(above classical).") and "spsa" not in line

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from scipy.stats import t as t_dist
 
 import qgradbench.analysis
 from qgradbench.analysis import (
@@ -462,7 +463,7 @@ class TestAccuracyComparisonData:
             )
 
     def test_error_bars_bracket_the_mean(self, comparison):
-        """Test that each run's confidence interval lies within its seeds' range around its mean."""
+        """Test that each run's error bar is the 95% t-interval of its seeds' mean (n - 1 dof)."""
         ax = comparison.axes[1]
         ticks = [t.get_text() for t in ax.get_yticklabels()]
         caps: dict[str, list[float]] = {}
@@ -475,7 +476,10 @@ class TestAccuracyComparisonData:
         for run, ends in caps.items():
             seeds = final_per_seed(training_rows(), run)
             lo, hi = min(ends), max(ends)
-            assert seeds.min() - 1e-12 <= lo <= seeds.mean() <= hi <= seeds.max() + 1e-12
+            # closed form, independent of the library: mean +- t_{n-1, 0.975} s / sqrt(n)
+            n = len(seeds)
+            half = t_dist.ppf(0.975, n - 1) * seeds.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+            assert (lo, hi) == pytest.approx((seeds.mean() - half, seeds.mean() + half))
 
 
 class TestScatterData:

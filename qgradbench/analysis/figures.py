@@ -10,8 +10,8 @@ A *run label* (:func:`label`) names what a line stands for: the method and its s
 ``"parameter-shift (1000 shots)"`` or ``"backprop (exact)"``, or the classical model. Colour
 encodes the method (:data:`METHOD_COLOURS`), so that a method looks the same in every figure;
 runs of one method at different shot counts share its colour and differ by marker (exact runs
-have none). Rows of one label at several seeds are drawn as their mean with a 95% bootstrap
-confidence band (seaborn's estimator, seeded, so figures are reproducible).
+have none). Rows of one label at several seeds are drawn as their mean with a 95% Student-t band
+(:func:`qgradbench.analysis.stats.mean_interval`, which holds its coverage at a few seeds).
 
 The style (colours, markers, sizes, :func:`save`) lives in :mod:`qgradbench.analysis.style`,
 and run labels, titles and axes (:func:`label`, :func:`describe`, :func:`accuracy_limits`,
@@ -57,6 +57,7 @@ from qgradbench.analysis.labels import (
     label,
     wilson_interval,
 )
+from qgradbench.analysis.stats import mean_interval
 from qgradbench.analysis.style import (
     _BOUNDARY_CMAP,
     _LINE_WIDTH,
@@ -88,9 +89,7 @@ __all__ = [
     "wilson_interval",
 ]
 
-_CI_LEVEL = 95.0  # percent, bootstrap confidence interval of the mean over seeds
-_N_BOOT = 1000
-_BOOT_SEED = 0
+_CI_LEVEL = 95.0  # percent, Student-t interval of the mean over seeds
 
 _TRAINING_COLUMNS = ("model", "method", "shots", "epoch", "loss", "train_accuracy")
 _TRAINING_COLUMNS += ("test_accuracy",)
@@ -139,22 +138,17 @@ def _runs(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[_Run]]:
     return rows.assign(_run=labels), runs
 
 
-def _bootstrap_ci(values: Sequence[float]) -> tuple[float, float]:
-    """Return the percentile bootstrap confidence interval of the mean of ``values``.
+def _t_interval(values: Sequence[float]) -> tuple[float, float]:
+    """Return the Student-t interval of the mean of ``values`` (seaborn's ``errorbar``).
 
-    Used as seaborn's ``errorbar``: the same interval as ``("ci", 95)``, resampled in one
-    vectorised draw (seaborn's own loop is slow for hundreds of epochs) from a generator seeded
-    afresh on each call, so the figure does not depend on what was drawn before.
+    ``x_bar +- t_{n-1, 0.975} s / sqrt(n)`` (:func:`qgradbench.analysis.stats.mean_interval`):
+    it holds its 95% coverage at the 3-10 seeds a run has, where a percentile bootstrap of
+    so few values is close to ``[min, max]`` and undercovers. One value gives no band.
     """
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if v.size < 2:
-        return (float(v[0]), float(v[0])) if v.size else (np.nan, np.nan)
-    rng = np.random.default_rng(_BOOT_SEED)
-    means = v[rng.integers(0, v.size, size=(_N_BOOT, v.size))].mean(axis=1)
-    tail = (100.0 - _CI_LEVEL) / 2
-    lo, hi = np.percentile(means, [tail, 100.0 - tail])
-    return float(lo), float(hi)
+    interval = mean_interval(values, _CI_LEVEL / 100)
+    if interval.n < 2:
+        return interval.estimate, interval.estimate
+    return interval.low, interval.high
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,7 +210,7 @@ def _line(ax, data: pd.DataFrame, y: str, run: _Run, linestyle: str, split: str,
         marker=run.marker or None,
         markersize=_MARKER_SIZE,
         markevery=every,
-        errorbar=_bootstrap_ci,
+        errorbar=_t_interval,
         legend=False,
         label=f"{run.label} [{split}]",
     )
@@ -449,7 +443,7 @@ def plot_accuracy_comparison(rows: pd.DataFrame, *, title: str | None = None) ->
     The final panel's error bars are what the accuracies can tell apart: with an ``n_test``
     column, the 95% Wilson interval of the (seed-mean) final accuracy on that many test samples
     (pooled over seeds), the uncertainty a finite test set puts on it; without it, the 95%
-    bootstrap interval of the mean over seeds. Each seed's value is drawn as a dot when there
+    Student-t interval of the mean over seeds. Each seed's value is drawn as a dot when there
     are several. Accuracy axes span at least 10 percentage points, with margins.
 
     Args:
@@ -508,7 +502,7 @@ def plot_accuracy_comparison(rows: pd.DataFrame, *, title: str | None = None) ->
             n = sorted({int(v) for v in final["n_test"]})
             bars = f"95% Wilson interval, {'/'.join(map(str, n))} test samples"
         else:
-            bars = "95% bootstrap CI over seeds"
+            bars = "95% t-interval over seeds"
         set_label(f"test accuracy at final epoch{'' if fraction else ' (%)'} ({bars})")
         ax_final.set_ylabel("")
         ax_final.set_title(f"Final test accuracy (epoch {int(rows['epoch'].max())})")
@@ -521,12 +515,12 @@ def _final_interval(final: pd.DataFrame) -> tuple[float, float, float]:
     """Return ``(mean, lo, hi)`` of one run's final test accuracies (one per seed).
 
     The Wilson interval on the pooled test samples when ``n_test`` is known, else the
-    bootstrap interval of the mean over seeds.
+    Student-t interval of the mean over seeds.
     """
     acc = final["test_accuracy"].to_numpy(float)
     mean = float(np.mean(acc))
     if "n_test" in final.columns and final["n_test"].notna().all():
         lo, hi = wilson_interval(mean, int(final["n_test"].sum()))
     else:
-        lo, hi = _bootstrap_ci(acc)
+        lo, hi = _t_interval(acc)
     return mean, min(lo, mean), max(hi, mean)

@@ -3,14 +3,13 @@
 Each function takes an experiment's tidy table (:func:`qgradbench.analysis.load`) and returns
 a tidy DataFrame whose columns are documented in its docstring.
 
-The report's summaries (:func:`best_configurations`, :func:`estimator_findings`,
-:func:`variance_fits`) use :mod:`qgradbench.analysis.stats`: Student-t intervals over seeds,
-paired t-tests on matched seeds or circuits and Holm-adjusted verdicts; each comparison they
-make is a :class:`~qgradbench.analysis.stats.Finding`. The training study's own summaries
-(learning-rate selection, costs, survival, hybrid against the matched baseline) are in
-:mod:`qgradbench.analysis.training`. :func:`estimator_summary` keeps a median-and-bootstrap
-summary for its figure; with few samples a percentile bootstrap of the median is close to
-``[min, max]``, so the report does not quote it.
+The report's summaries (:func:`best_configurations`, :func:`estimator_findings`) use
+:mod:`qgradbench.analysis.stats`: Student-t intervals over seeds, paired t-tests on matched
+seeds or circuits and Holm-adjusted verdicts; each comparison they make is a
+:class:`~qgradbench.analysis.stats.Finding`. The training study's own summaries (learning-rate
+selection, costs, survival, hybrid against the matched baseline) are in
+:mod:`qgradbench.analysis.training`; the gradient-variance fits, the finite-difference step
+sweep and SPSA's split are in :mod:`qgradbench.analysis.landscape`.
 """
 
 from __future__ import annotations
@@ -20,13 +19,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from qgradbench.analysis.scaling import (
-    TWO_DESIGN_SLOPE,
-    fit_models,
-    log_slope,
-    slope_verdict,
-    two_design_variance,
-)
 from qgradbench.analysis.stats import (
     Finding,
     adjust,
@@ -46,33 +38,6 @@ TRAIN_KEYS = (
 )  # fmt: skip
 
 
-def bootstrap_ci(
-    values, level: float = LEVEL, n_boot: int = N_BOOT, seed: int = 0
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median of ``values`` (NaNs dropped).
-
-    Args:
-        values: the sample (e.g. one final accuracy per seed).
-        level: coverage of the interval.
-        n_boot: bootstrap resamples.
-        seed: seeds the resampling, so the interval is reproducible.
-
-    Returns:
-        ``(low, high)``; both equal the value for a single value, NaN for none.
-    """
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return math.nan, math.nan
-    if v.size == 1:
-        return float(v[0]), float(v[0])
-    rng = np.random.default_rng(seed)
-    medians = np.median(v[rng.integers(0, v.size, size=(n_boot, v.size))], axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(medians, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def _keys(frame: pd.DataFrame, wanted) -> list[str]:
     return [k for k in wanted if k in frame.columns]
 
@@ -82,88 +47,6 @@ def final_epochs(train: pd.DataFrame) -> pd.DataFrame:
     run = _keys(train, ("run_id", "task", *TRAIN_KEYS, "seed"))
     last = train.groupby(run, dropna=False)["epoch"].transform("max")
     return train[train["epoch"] == last].reset_index(drop=True)
-
-
-VARIANCE_KEYS = ("label", "ansatz", "observable", "param", "method", "shots", "layers_per_qubit")
-
-
-def _variance_curves(variance: pd.DataFrame):
-    """``(key, points, rows)`` per curve: grouped by :data:`VARIANCE_KEYS` and depth rule."""
-    frame = variance.copy()
-    if "layers_per_qubit" in frame and frame["layers_per_qubit"].isna().any():
-        depth = frame["layers_per_qubit"].astype("Float64")
-        frame["depth"] = [
-            f"{int(d)} per qubit" if pd.notna(d) else f"{int(n)} layer{'' if n == 1 else 's'}"
-            for d, n in zip(depth, frame["n_layers"], strict=True)
-        ]
-    else:
-        frame["depth"] = [f"{int(d)} per qubit" for d in frame["layers_per_qubit"]]
-    keys = [*_keys(frame, VARIANCE_KEYS[:-1]), "depth"]
-    for key, group in frame.groupby(keys, dropna=False, sort=True):
-        points = group.groupby("n_qubits", as_index=False)[["variance", "variance_se"]].mean()
-        if len(points) < 2 or (points["variance"] <= 0).any():
-            continue
-        yield dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), points, group
-
-
-def variance_slopes(variance: pd.DataFrame) -> pd.DataFrame:
-    """Fitted decay of the gradient variance with qubits, beside the 2-design line.
-
-    Rows are grouped by label, ansatz, observable, parameter selector, method, shots and depth
-    rule (``layers_per_qubit``, or ``n_layers`` when that is fixed); each group with at least
-    two qubit counts gets a weighted least-squares fit of ``ln variance`` against ``n``.
-
-    Returns:
-        One row per group: ``qubits`` (as text, e.g. ``"2-10"``), ``slope`` and ``slope_se``
-        (per qubit, natural log), ``base2_exponent`` (``slope / ln 2``: the variance falls as
-        ``2^(exponent n)``) and ``two_design_slope`` (the 2-design curve's slope over the same
-        qubits; meaningful for the ``zz`` first-parameter case).
-    """
-    rows = []
-    for key, points, _ in _variance_curves(variance):
-        fit = log_slope(points)
-        design = pd.DataFrame(
-            {"n_qubits": points["n_qubits"], "variance": two_design_variance(points["n_qubits"])}
-        )
-        n = points["n_qubits"]
-        rows.append(
-            {
-                **key,
-                "qubits": f"{int(n.min())}-{int(n.max())}",
-                "slope": fit.slope,
-                "slope_se": fit.slope_se,
-                "base2_exponent": fit.slope / math.log(2),
-                "two_design_slope": log_slope(design, se=None).slope,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def estimator_summary(estimator: pd.DataFrame) -> pd.DataFrame:
-    """Estimator quality by method and budget (or shots): medians over circuits.
-
-    Returns:
-        One row per (n_qubits, n_layers, method, budget, shots) with ``gradient_shots`` and the
-        medians of ``mse``, ``bias``, ``variance`` and ``cosine`` over the circuits, plus
-        ``mse_ci_low`` and ``mse_ci_high`` (bootstrap over circuits).
-    """
-    keys = _keys(estimator, ("n_qubits", "n_layers", "method", "budget", "shots"))
-    rows = []
-    for key, group in estimator.groupby(keys, dropna=False, sort=True):
-        low, high = bootstrap_ci(group["mse"])
-        rows.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "gradient_shots": int(group["gradient_shots"].iloc[0]),
-                "mse": float(group["mse"].median()),
-                "mse_ci_low": low,
-                "mse_ci_high": high,
-                "bias": float(group["bias"].median()),
-                "variance": float(group["variance"].median()),
-                "cosine": float(group["cosine"].median()),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def step_times(runtime: pd.DataFrame) -> pd.DataFrame:
@@ -413,61 +296,3 @@ def _mse_ties(part: pd.DataFrame, budget: int, level: float) -> list[Finding]:
             )
         )
     return out
-
-
-def variance_fits(variance: pd.DataFrame, level: float = LEVEL):
-    """Exponential and power-law fits of every variance curve, and 2-design slope verdicts.
-
-    Returns:
-        ``(table, findings)``: per curve (as :func:`variance_slopes` groups them) ``exp_slope``,
-        ``exp_se`` (scaled by ``sqrt(chi2/dof)`` when above 1), ``exp_chi2_dof``,
-        ``power_exponent``, ``power_se``, ``power_chi2_dof``, ``preferred`` (lower chi2/dof)
-        and, for the ``zz`` first-parameter (McClean) curves, ``two_design`` (the verdict of
-        the exponential slope against ``ln(1/2)`` within ``z_{(1+level)/2}`` standard errors);
-        one finding per such verdict.
-    """
-    rows, findings = [], []
-    z = float(_st_norm_ppf((1 + level) / 2))
-    for key, points, group in _variance_curves(variance):
-        fits = fit_models(points)
-        e, p = fits.exponential, fits.power_law
-        n = points["n_qubits"]
-        row = {
-            **key,
-            "qubits": f"{int(n.min())}-{int(n.max())}",
-            "exp_slope": e.slope,
-            "exp_se": e.scaled_se,
-            "exp_chi2_dof": e.chi2_dof,
-            "power_exponent": p.slope,
-            "power_se": p.scaled_se,
-            "power_chi2_dof": p.chi2_dof,
-            "preferred": fits.preferred,
-            "two_design": "",
-        }
-        if key.get("observable") == "zz" and key.get("param") == "first":
-            v = slope_verdict(e.slope, e.scaled_se, TWO_DESIGN_SLOPE, k=z)
-            row["two_design"] = v.text
-            diff = e.slope - TWO_DESIGN_SLOPE
-            findings.append(
-                Finding(
-                    f"{key['observable']} {key['depth']} exponential ln-slope minus the "
-                    "2-design ln(1/2) (McClean et al. 2018; se scaled by sqrt(chi2/dof))",
-                    diff,
-                    diff - z * e.scaled_se,
-                    diff + z * e.scaled_se,
-                    v.p_value,
-                    _rows_text(group),
-                    "shallower than 2-design",
-                    "steeper than 2-design",
-                    level,
-                    "2-design slope",
-                )
-            )
-        rows.append(row)
-    return pd.DataFrame(rows), findings
-
-
-def _st_norm_ppf(q: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(q)

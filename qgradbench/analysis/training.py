@@ -270,8 +270,9 @@ def cost_to_target(
             )
         missed = row["n"] - row["reached"]
         row["status"] = (
-            "median reached" if row["fraction_reached"] >= 0.5 else f"not reached by "
-            f"{missed} of {row['n']} seeds"
+            "median reached"
+            if row["fraction_reached"] >= 0.5
+            else f"not reached by {missed} of {row['n']} seeds"
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -351,15 +352,28 @@ def _against(final: pd.DataFrame, base: pd.DataFrame, kind: str, level: float) -
         words = (f"above {kind}", f"below {kind}")
         accuracy.append(
             Finding(
-                f"{what}, test accuracy)", test.estimate, test.low, test.high, test.p_value,
-                rows, *words, level, f"hybrid minus {kind} (test accuracy)",
+                f"{what}, test accuracy)",
+                test.estimate,
+                test.low,
+                test.high,
+                test.p_value,
+                rows,
+                *words,
+                level,
+                f"hybrid minus {kind} (test accuracy)",
             )  # fmt: skip
         )
         if n_test:
             samples.append(
                 Finding(
-                    f"{what}, test samples of {n_test})", test.estimate * n_test,
-                    test.low * n_test, test.high * n_test, test.p_value, rows, *words, level,
+                    f"{what}, test samples of {n_test})",
+                    test.estimate * n_test,
+                    test.low * n_test,
+                    test.high * n_test,
+                    test.p_value,
+                    rows,
+                    *words,
+                    level,
                     f"hybrid minus {kind} (test samples)",
                 )  # fmt: skip
             )
@@ -457,8 +471,9 @@ def baseline_levels(train: pd.DataFrame, y: str = "val_accuracy") -> pd.DataFram
     final = final_epochs(train[train["model"] != "hybrid"])
     rows = [
         {"panel": dataset_label(config), "model": config["model"], "level": group[y].mean()}
-        for config, group in _groups(final, _present(final, ("dataset", "dataset_options"))
-                                     + ["model"])
+        for config, group in _groups(
+            final, _present(final, ("dataset", "dataset_options")) + ["model"]
+        )
     ]
     return pd.DataFrame(rows, columns=["panel", "model", "level"])
 
@@ -484,8 +499,9 @@ def plot_learning_curves(
     columns = list(dict.fromkeys(data["method"])) or ["(no hybrid run)"]
     palette = method_palette([*columns, *levels["model"]])
     with _style():
-        fig = Figure(figsize=(3.2 * len(columns) + 2.5, 2.8 * len(rows) + 0.4),
-                     layout="constrained")
+        fig = Figure(
+            figsize=(3.2 * len(columns) + 2.5, 2.8 * len(rows) + 0.4), layout="constrained"
+        )
         grid = fig.subplots(len(rows), len(columns), squeeze=False, sharex=True, sharey="row")
         for i, panel in enumerate(rows):
             for j, method in enumerate(columns):
@@ -507,15 +523,28 @@ _MARKERS = "osD^vPX*<>"
 def _panel(ax, data, levels, colour, palette, x) -> None:
     for k, (series, part) in enumerate(data.groupby("series", sort=True)):
         part = part.sort_values("epoch")
-        ax.plot(part["x"], part["mean"], color=colour or "#444444", label=series,
-                marker=_MARKERS[k % len(_MARKERS)], markevery=max(1, len(part) // 6),
-                markersize=4, alpha=0.9, linestyle=("-", "--", ":", "-.")[k % 4])
+        ax.plot(
+            part["x"],
+            part["mean"],
+            color=colour or "#444444",
+            label=series,
+            marker=_MARKERS[k % len(_MARKERS)],
+            markevery=max(1, len(part) // 6),
+            markersize=4,
+            alpha=0.9,
+            linestyle=("-", "--", ":", "-.")[k % 4],
+        )
         if part["low"].notna().any():
             ax.fill_between(part["x"], part["low"], part["high"], color=colour, alpha=0.12)
     for row in levels.itertuples():
         style = ":" if row.model == "classical-matched" else "--"
-        ax.axhline(row.level, color=palette.get(row.model, "#222222"), linestyle=style,
-                   linewidth=1.2, label=f"{row.model} (final mean)")
+        ax.axhline(
+            row.level,
+            color=palette.get(row.model, "#222222"),
+            linestyle=style,
+            linewidth=1.2,
+            label=f"{row.model} (final mean)",
+        )
     if x in ("cum_shots", "cum_circuits") and len(data) and (data["x"] > 0).all():
         ax.set_xscale("log")
     if len(data) or len(levels):
