@@ -35,16 +35,22 @@ PENNYLANE_CONFIGS: dict[str, tuple[tuple[str, str], ...]] = {
 #: The same QNode on ``qgradbench.qubit`` (what a PennyLane user gets by changing the device
 #: line): PennyLane's own diff_method, and ``"device:<rule>"`` for ``diff_method="device"``
 #: with ``gradient_kwargs={"method": rule}`` (the engine's batched rule through the device).
+#: A trailing ``"+vjp"`` sets the QNode's ``device_vjp=True``: PennyLane then asks the device
+#: for vector-Jacobian products and keeps the broadcast batch one tape (not split).
 QGRADBENCH_QUBIT_CONFIGS: dict[str, tuple[tuple[str, str], ...]] = {
-    "adjoint": (("qgradbench.qubit", "adjoint"),),
+    "adjoint": (("qgradbench.qubit", "adjoint"), ("qgradbench.qubit", "adjoint+vjp")),
     "parameter-shift": (
         ("qgradbench.qubit", "parameter-shift"),
         ("qgradbench.qubit", "device:parameter-shift"),
+        ("qgradbench.qubit", "device:parameter-shift+vjp"),
     ),
     "finite-diff": (("qgradbench.qubit", "finite-diff"),),
     "spsa": (("qgradbench.qubit", "spsa"),),
     "hadamard": (("qgradbench.qubit", "hadamard"), ("qgradbench.qubit", "device:hadamard")),
-    "shot-adjoint": (("qgradbench.qubit", "device:shot-adjoint"),),
+    "shot-adjoint": (
+        ("qgradbench.qubit", "device:shot-adjoint"),
+        ("qgradbench.qubit", "device:shot-adjoint+vjp"),
+    ),
 }
 
 #: Methods with no ``qgradbench.qubit`` row, and why.
@@ -60,6 +66,8 @@ QGRADBENCH_QUBIT_SKIPS: dict[str, str] = {
 TRANSFORMS = ("parameter-shift", "finite-diff", "spsa", "hadamard")
 #: Prefix of a ``diff_method="device"`` configuration: ``"device:<engine rule>"``.
 DEVICE_PREFIX = "device:"
+#: Suffix of a configuration run with ``device_vjp=True``.
+VJP_SUFFIX = "+vjp"
 
 _TEMPLATES = {
     "strongly-entangling": "StronglyEntanglingLayers",
@@ -95,7 +103,8 @@ def pennylane_layer(
     """PennyLane's ``TorchLayer`` of the qgradbench layer's circuit, initialised to ``weights``.
 
     ``diff_method`` is PennyLane's, or ``"device:<rule>"`` for ``diff_method="device"`` with
-    ``gradient_kwargs["method"] = rule`` (``qgradbench.qubit``'s engine rules).
+    ``gradient_kwargs["method"] = rule`` (``qgradbench.qubit``'s engine rules); a trailing
+    ``"+vjp"`` builds the QNode with ``device_vjp=True``.
 
     Raises:
         ValueError: for an ansatz PennyLane has no template for here.
@@ -109,6 +118,8 @@ def pennylane_layer(
         )
     template = getattr(qml, _TEMPLATES[ansatz])
     kwargs = dict(gradient_kwargs or {})
+    device_vjp = diff_method.endswith(VJP_SUFFIX)
+    diff_method = diff_method.removesuffix(VJP_SUFFIX)
     if diff_method.startswith(DEVICE_PREFIX):
         kwargs["method"] = diff_method[len(DEVICE_PREFIX) :]
         diff_method = "device"
@@ -132,6 +143,7 @@ def pennylane_layer(
         diff_method=diff_method,
         shots=shots,
         gradient_kwargs=kwargs,
+        device_vjp=device_vjp,
     )
     if diff_method in TRANSFORMS:
         qnode = qml.transforms.broadcast_expand(qnode)

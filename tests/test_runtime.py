@@ -97,7 +97,8 @@ def test_compare_pennylane_rows():
     names = [r["implementation"] for r in rows]
     assert names == ["qgradbench", "pennylane lightning.qubit/adjoint",
                      "pennylane default.qubit/adjoint",
-                     "pennylane qgradbench.qubit/adjoint"]  # fmt: skip
+                     "pennylane qgradbench.qubit/adjoint",
+                     "pennylane qgradbench.qubit/adjoint+vjp"]  # fmt: skip
     base = rows[0]["time_total"]
     for row in rows[1:]:
         assert row["ratio_to_qgradbench"] == pytest.approx(row["time_total"] / base)
@@ -130,7 +131,8 @@ def test_compare_pennylane_rows_on_qgradbench_qubit_with_shots():
     names = [r["implementation"] for r in rows]
     assert names == ["qgradbench", "pennylane default.qubit/parameter-shift+broadcast_expand",
                      "pennylane qgradbench.qubit/parameter-shift+broadcast_expand",
-                     "pennylane qgradbench.qubit/device:parameter-shift"]  # fmt: skip
+                     "pennylane qgradbench.qubit/device:parameter-shift",
+                     "pennylane qgradbench.qubit/device:parameter-shift+vjp"]  # fmt: skip
     assert list(peer_ratios(pd.DataFrame(rows))["implementation"]) == names[1:]
 
 
@@ -139,7 +141,8 @@ def test_compare_pennylane_rows_on_qgradbench_qubit_with_shots():
     ("method", "diff_method"),
     [("adjoint", "adjoint"), ("parameter-shift", "parameter-shift"),
      ("parameter-shift", "device:parameter-shift"), ("hadamard", "device:hadamard"),
-     ("shot-adjoint", "device:shot-adjoint")],
+     ("shot-adjoint", "device:shot-adjoint"), ("adjoint", "adjoint+vjp"),
+     ("parameter-shift", "device:parameter-shift+vjp")],
 )  # fmt: skip
 def test_qgradbench_qubit_qnode_equals_the_layer(method, diff_method):
     """Test that the QNode on qgradbench.qubit gives the layer's outputs and gradients (1e-10)."""
@@ -176,5 +179,6 @@ def test_compare_shot_adjoint_row_takes_the_layers_options(monkeypatch):
                        repeats=1, warmup=0, method_options={"match": "parameter-shift"},
                        compare="pennylane")  # fmt: skip
     names = [r["implementation"] for r in runtime(spec)]
-    assert names == ["qgradbench", "pennylane qgradbench.qubit/device:shot-adjoint"]
+    assert names == ["qgradbench", "pennylane qgradbench.qubit/device:shot-adjoint",
+                     "pennylane qgradbench.qubit/device:shot-adjoint+vjp"]  # fmt: skip
     assert seen and all(s == {"match": "parameter-shift"} for s in seen)
