@@ -302,11 +302,17 @@ def _curves(report: Report, selected: pd.DataFrame, folder: Path) -> None:
         f"Learning curves ({y.replace('_', ' ')}, mean over seeds with {LEVEL:.0%} Student-t "
         "bands; a row of panels per data set, a column per method; dashed: the classical "
         "baseline's mean final value, dotted: the matched classical baseline's) "
-        "against the training shots spent (log scale; shot-based runs only) and against "
-        "epochs (every run): the first compares methods at equal shots spent, the second at "
-        "equal epochs. The curves are descriptive; the tested comparisons are the findings."
+        "against the training shots spent (log scale; shot-based runs only), the circuits "
+        "run (log scale), the training wall time (exact methods merged into one row show one "
+        "of their times) and the epochs: methods compared at equal shots, circuits, time and "
+        "epochs. The curves are descriptive; the tested comparisons "
+        "are the findings."
     )
     plots = [("learning_curves_epochs", "epoch")]
+    if "time_epoch" in selected:
+        plots.insert(0, ("learning_curves_time", "cum_time"))
+    if "forward_circuits" in selected:
+        plots.insert(0, ("learning_curves_circuits", "cum_circuits"))
     if hybrid["shots"].notna().any() if "shots" in hybrid else False:
         plots.insert(0, ("learning_curves_shots", "cum_shots"))
     for name, x in plots:
