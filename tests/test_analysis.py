@@ -13,7 +13,7 @@ from qgradbench.analysis import study
 from qgradbench.analysis.load import ResultsError, load
 from qgradbench.analysis.report import build_report, write_report
 from qgradbench.analysis.scaling import TWO_DESIGN_SLOPE, fit_models, slope_verdict
-from qgradbench.analysis.stats import FINDING_COLUMNS, tie_text
+from qgradbench.analysis.stats import FINDING_COLUMNS, tie_text, untested_text
 from qgradbench.analysis.summaries import (
     step_times,
 )
@@ -219,11 +219,12 @@ class TestReport:
         """Test that findings.parquet finds a planted 5-point gain and calls equal runs ties."""
         rng = np.random.default_rng(5)
         base = rng.normal(0.80, 0.02, 10)
+        exact = base + np.random.default_rng(6).normal(0, 0.02, 10)  # no effect, own noise
         rows = train_rows({
             ("hybrid", "parameter-shift", 1000, 2): list(base + 0.05 + rng.normal(0, 0.02, 10)),
             ("hybrid", "spsa", 1000, 2): list(base + rng.normal(0, 0.02, 10)),
-            ("hybrid", "backprop", None, 2): list(base + 0.001),
-            ("hybrid", "adjoint", None, 2): list(base + 0.001),
+            ("hybrid", "backprop", None, 2): list(exact),
+            ("hybrid", "adjoint", None, 2): list(exact),
             ("classical", None, None, None): list(base),
         })  # fmt: skip
         rows.to_parquet(tmp_path / "train.parquet")
@@ -252,6 +253,21 @@ class TestReport:
         line = next(x for x in conclusions.split("\n\n") if x.startswith(family))
         assert line.startswith(f"{family}: 1 of 3 called, 2 ties. hybrid parameter-shift")
         assert line.endswith("(above classical).") and "spsa" not in line
+
+    def test_one_seed_is_untested_not_a_tie(self, tmp_path):
+        """Test that comparisons of one seed (no test possible) are 'untested', never ties."""
+        rows = train_rows({
+            ("hybrid", "parameter-shift", 1000, 2): [0.95],
+            ("classical", None, None, None): [0.80],
+        })  # fmt: skip
+        rows.to_parquet(tmp_path / "train.parquet")
+        report = build_report(tmp_path)
+        table = report.findings_table()
+        versus = table[table["family"].str.startswith("hybrid minus")]
+        assert len(versus) and (versus["verdict"] == untested_text()).all()
+        readings = " ".join(report.readings())
+        assert "0 below, 0 ties (no difference after correction), 1 untested" in readings
+        assert "nothing can be claimed; 1 untested (no test possible)" in readings
 
     def test_reference_report_is_honest(self, tmp_path):
         """Test that the reference report claims no hybrid gain, a power law and 3-way MSE ties."""

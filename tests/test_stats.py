@@ -15,10 +15,12 @@ from qgradbench.analysis.stats import (
     adjust,
     collapse_identical,
     findings_table,
+    is_called,
     mean_interval,
     paired_difference,
     proportion_interval,
     tie_text,
+    untested_text,
     verdict,
 )
 
@@ -145,9 +147,11 @@ class TestFindings:
         assert tuple(table.columns) == FINDING_COLUMNS
 
     def test_verdict(self):
-        """Test that the verdict needs an adjusted p below 1 - level, and NaN is a tie."""
+        """Test that the verdict needs an adjusted p below 1 - level, and NaN is untested."""
         assert verdict(0.1, 0.01) == "higher" and verdict(-0.1, 0.01) == "lower"
-        assert verdict(0.1, 0.06) == tie_text(0.95) and verdict(0.1, math.nan).startswith("tie")
+        assert verdict(0.1, 0.06) == tie_text(0.95)
+        assert verdict(0.1, math.nan) == untested_text() and not is_called(untested_text())
+        assert not is_called(tie_text(0.95)) and is_called("higher")
 
     def test_collapse_identical_names_all_methods(self):
         """Test that configurations identical in every measured column become one row."""

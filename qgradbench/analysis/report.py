@@ -26,7 +26,14 @@ import pandas as pd
 from qgradbench.analysis import figures, study, training
 from qgradbench.analysis.landscape import estimator_section, variance_section
 from qgradbench.analysis.load import ResultsError, load, metadata, run_dirs
-from qgradbench.analysis.stats import LEVEL, Finding, findings_table, tie_text
+from qgradbench.analysis.stats import (
+    LEVEL,
+    Finding,
+    findings_table,
+    is_called,
+    tie_text,
+    untested_text,
+)
 from qgradbench.analysis.summaries import best_configurations, peer_ratios, step_times
 
 FORMATS = ("md", "html")
@@ -254,10 +261,12 @@ def _best(report: Report, selected: pd.DataFrame) -> None:
             report.findings += findings
             verdicts = findings_table(findings)["verdict"]
             tied = int((verdicts == tie_text(LEVEL)).sum())
+            untested = int((verdicts == untested_text()).sum())
             text += (
                 f". Paired over seeds against each of the other {len(findings)} hybrid "
                 f"configurations on it (Holm-adjusted, level {LEVEL:g}), {tied} are ties with "
-                f"it and {len(findings) - tied} are lower"
+                f"it and {len(findings) - tied - untested} are lower"
+                + (f"; {untested} untested (no test possible)" if untested else "")
             )
         report.text(text + ".")
 
@@ -280,14 +289,17 @@ def _versus_classical(report: Report, selected: pd.DataFrame, folder: Path) -> N
     report.table(table)
     above = int((table["verdict"] == f"above {kind}").sum())
     below = int((table["verdict"] == f"below {kind}").sum())
-    ties = len(table) - above - below
+    untested = int((table["verdict"] == untested_text()).sum())
+    ties = len(table) - above - below - untested
     top = table.loc[table["estimate"].idxmax()]
     n_seeds = int(selected["seed"].nunique()) if "seed" in selected else 1
     report.text(
         f"Hybrid minus {kind} final test accuracy on the same data set (paired t-test over "
         f"matched seeds: same seed, same data split; Holm-adjusted over the {len(table)} "
         f"configurations, level {LEVEL:g}): {above} above the {kind} baseline, {below} below, "
-        f"{ties} ties (no difference after correction). The largest mean difference is "
+        f"{ties} ties (no difference after correction)"
+        f"{f', {untested} untested (no test possible)' if untested else ''}. "
+        "The largest mean difference is "
         f"{top['estimate']:+.3f} ({_t_text(top['low'], top['high'], n_seeds, '+')}; "
         f"{top['verdict']}). The same comparisons in test samples are the family "
         f"'hybrid minus {kind} (test samples)' of findings.parquet."
@@ -410,12 +422,20 @@ def _findings(report: Report) -> None:
         f"A difference is called only when the adjusted p-value is below {1 - LEVEL:.2g}."
     )
     counts = (
-        table.assign(called=table["verdict"] != tie_text(LEVEL))
+        table.assign(
+            called=table["verdict"].map(is_called),
+            untested=table["verdict"] == untested_text(),
+        )
         .groupby("family", sort=False)
-        .agg(comparisons=("verdict", "size"), differences=("called", "sum"))
+        .agg(
+            comparisons=("verdict", "size"),
+            differences=("called", "sum"),
+            untested=("untested", "sum"),
+        )
         .reset_index()
     )
-    counts["ties"] = counts["comparisons"] - counts["differences"]
+    counts["ties"] = counts["comparisons"] - counts["differences"] - counts["untested"]
+    counts = counts[["family", "comparisons", "differences", "ties", "untested"]]
     report.table(counts)
 
 
@@ -425,7 +445,14 @@ NAMED = 3
 
 def _conclusion(family: str, rows: pd.DataFrame) -> str:
     """One line for a family: how many comparisons, which were called, and the rest ties."""
-    called = rows[rows["verdict"] != tie_text(LEVEL)]
+    called = rows[rows["verdict"].map(is_called)]
+    untested = int((rows["verdict"] == untested_text()).sum())
+    if untested:
+        rows = rows[rows["verdict"] != untested_text()]
+        note = f" ({untested} more untested: no test possible)"
+        if rows.empty:
+            return f"{family}: nothing can be claimed; {untested} untested (no test possible)."
+        return _conclusion(family, rows).removesuffix(".") + note + "."
     n, k = len(rows), len(called)
     if not k:
         return (
@@ -447,9 +474,10 @@ def _conclusions(report: Report) -> None:
     report.text(
         "What the findings above support, one family at a time: the comparisons whose "
         f"Holm-adjusted p-value is below {1 - LEVEL:.2g} (with their verdicts), and the rest "
-        "as ties. A tie is not evidence of equality: it says the data at this sample size "
-        "cannot tell the two apart. Readings without a test (runtimes, the cost-to-target "
-        "listing, the curves) are descriptive and support no conclusion here."
+        "as ties (or untested, where no test was possible). A tie is not evidence of "
+        "equality: it says the data at this sample size cannot tell the two apart. Readings "
+        "without a test (runtimes, the cost-to-target listing, the curves) are descriptive "
+        "and support no conclusion here."
     )
     for family, rows in table.groupby("family", sort=False):
         report.text(_conclusion(str(family), rows))

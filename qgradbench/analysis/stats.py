@@ -196,6 +196,16 @@ def tie_text(level: float) -> str:
     return f"tie (no difference at level {level:g} after correction)"
 
 
+def untested_text() -> str:
+    """The verdict where no test was possible (one seed; no spread): neither difference nor tie."""
+    return "untested (no test possible: too few values, or no spread)"
+
+
+def is_called(verdict_text: str, level: float = LEVEL) -> bool:
+    """Whether a verdict claims a difference: neither a tie nor untested."""
+    return verdict_text not in (tie_text(level), untested_text())
+
+
 def verdict(
     estimate: float,
     p_adjusted: float,
@@ -205,11 +215,13 @@ def verdict(
 ) -> str:
     """``higher`` / ``lower`` when ``p_adjusted < 1 - level``, by the estimate's sign; else a tie.
 
-    A NaN p-value (no test possible) is a tie: absence of evidence is never called a
-    difference.
+    A NaN p-value (no test possible, e.g. one seed) is :func:`untested_text`: absence of
+    evidence is never called a difference, nor reported as a tie it was never tested for.
     """
     level = _check_level(level)
-    if p_adjusted is None or math.isnan(p_adjusted) or p_adjusted >= 1 - level or estimate == 0:
+    if p_adjusted is None or math.isnan(p_adjusted):
+        return untested_text()
+    if p_adjusted >= 1 - level or estimate == 0:
         return tie_text(level)
     return higher if estimate > 0 else lower
 
