@@ -579,6 +579,17 @@ def _point_summary(group: pd.DataFrame, level: float) -> dict:
     }
 
 
+def _sweep_points(rows: pd.DataFrame, base: tuple, swept: str, level: float) -> pd.DataFrame:
+    """One summary row (:func:`_point_summary`) per value of ``swept`` in the swept groups."""
+    rows = _swept(rows, base, swept)
+    keys = _keys(rows, (*base, swept))
+    out = [
+        {**_key_dict(keys, key), **_point_summary(group, level)}
+        for key, group in rows.groupby(keys, dropna=False, sort=True)
+    ]
+    return pd.DataFrame(out)
+
+
 def fd_steps(estimator: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     """MSE, squared bias and variance of finite differences against the step, per budget.
 
@@ -590,13 +601,7 @@ def fd_steps(estimator: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
         the squared bias with the noise floor removed; mean over circuits), ``variance``,
         ``circuits``.
     """
-    rows = _swept(_fd_rows(estimator), FD_KEYS, "step")
-    keys = _keys(rows, (*FD_KEYS, "step"))
-    out = [
-        {**_key_dict(keys, key), **_point_summary(group, level)}
-        for key, group in rows.groupby(keys, dropna=False, sort=True)
-    ]
-    return pd.DataFrame(out)
+    return _sweep_points(_fd_rows(estimator), FD_KEYS, "step", level)
 
 
 def optimal_step(steps, mse, order: int) -> float:
@@ -699,13 +704,7 @@ def spsa_splits(estimator: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
         differences), ``mse`` with its t-interval, ``bias2``, ``bias2_excess``, ``variance``,
         ``circuits`` (as :func:`fd_steps`).
     """
-    rows = _swept(_spsa_rows(estimator), SPSA_KEYS, "directions")
-    keys = _keys(rows, (*SPSA_KEYS, "directions"))
-    out = [
-        {**_key_dict(keys, key), **_point_summary(group, level)}
-        for key, group in rows.groupby(keys, dropna=False, sort=True)
-    ]
-    return pd.DataFrame(out)
+    return _sweep_points(_spsa_rows(estimator), SPSA_KEYS, "directions", level)
 
 
 def spsa_best(estimator: pd.DataFrame, level: float = LEVEL):
