@@ -67,12 +67,9 @@ from qgradbench.analysis.scaling import (
 from qgradbench.analysis.stats import (
     LEVEL,
     Finding,
-    adjust,
     findings_table,
     mean_interval,
-    paired_difference,
     tie_text,
-    verdict,
 )
 from qgradbench.analysis.style import (
     _EXTRA_COLOURS,
@@ -81,6 +78,7 @@ from qgradbench.analysis.style import (
     _style,
     method_palette,
 )
+from qgradbench.analysis.summaries import _rows_text, best_with_ties, estimator_findings
 
 #: Depth rules of the variance experiment as text.
 DEPTH_NAMES = {"1": "depth 1", "log": "depth ceil(log2 n)", "linear": "depth n"}
@@ -103,12 +101,6 @@ def _z(level: float) -> float:
 
 def _normal_p(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2)) if math.isfinite(z) else math.nan
-
-
-def _rows_text(group: pd.DataFrame) -> str:
-    column = "task" if "task" in group else None
-    values = group[column].tolist() if column else group.index.tolist()
-    return f"{column or 'row'} " + ",".join(str(v) for v in dict.fromkeys(values))
 
 
 def _null(value: object) -> bool:
@@ -484,50 +476,6 @@ def shot_findings(inflation: pd.DataFrame, level: float = LEVEL) -> list[Finding
 # --------------------------------------------------------------------------------------------
 # Bests with ties (paired over circuits)
 # --------------------------------------------------------------------------------------------
-
-
-def best_with_ties(
-    part: pd.DataFrame, key: str, level: float, family: str, name=str
-) -> tuple[object, list, list[Finding]]:
-    """The candidate (value of ``key``) of lowest mean ``mse``, and those it does not beat.
-
-    Every other candidate is compared with the best by a paired t-test over the circuits both
-    measured (``circuit`` column); the p-values are Holm-adjusted together. A candidate whose
-    adjusted p-value is not below ``1 - level`` is tied with the best.
-
-    Returns:
-        ``(best, tied, findings)``: the best value, the tied values (best first) and one
-        finding per comparison (``MSE of X minus best``, family ``family``).
-    """
-    means = part.groupby(key)["mse"].mean().sort_values(kind="stable")
-    best = means.index[0]
-    ref = part[part[key] == best].groupby("circuit")["mse"].mean()
-    findings = []
-    for other in means.index[1:]:
-        values = part[part[key] == other].groupby("circuit")["mse"].mean()
-        common = ref.index.intersection(values.index)
-        test = paired_difference(values[common].to_numpy(), ref[common].to_numpy(), level)
-        findings.append(
-            Finding(
-                f"MSE of {name(other)} minus {name(best)} (paired over {test.n} circuits)",
-                test.estimate,
-                test.low,
-                test.high,
-                test.p_value,
-                _rows_text(part[part[key].isin([best, other])]),
-                "higher MSE",
-                "lower MSE",
-                level,
-                family,
-            )
-        )
-    adjusted = adjust([f.p_value for f in findings]) if findings else []
-    tied = [best] + [
-        other
-        for other, f, p in zip(means.index[1:], findings, adjusted, strict=True)
-        if verdict(f.estimate, p, level) == tie_text(level)
-    ]
-    return best, tied, findings
 
 
 # --------------------------------------------------------------------------------------------
@@ -1125,8 +1073,6 @@ def _sweep_labels(estimator: pd.DataFrame) -> set:
 
 def _comparison(report, estimator: pd.DataFrame, folder: Path) -> None:
     """The methods at equal budgets: bias against the noise floor and the lowest MSE."""
-    from qgradbench.analysis.summaries import estimator_findings
-
     summary, found = estimator_findings(estimator)
     report.findings += found
     report.table(summary)

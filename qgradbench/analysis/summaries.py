@@ -25,11 +25,11 @@ from qgradbench.analysis.stats import (
     collapse_identical,
     mean_interval,
     paired_difference,
+    tie_text,
     verdict,
 )
 
 LEVEL = 0.95
-N_BOOT = 2000
 
 #: Columns that identify a training configuration (besides the seed).
 TRAIN_KEYS = (
@@ -141,7 +141,7 @@ def _groups(final: pd.DataFrame):
 def _rows_text(group: pd.DataFrame) -> str:
     column = "task" if "task" in group else None
     values = group[column].tolist() if column else group.index.tolist()
-    return f"{column or 'row'} " + ",".join(str(v) for v in values)
+    return f"{column or 'row'} " + ",".join(str(v) for v in dict.fromkeys(values))
 
 
 def best_configurations(train: pd.DataFrame, level: float = LEVEL):
@@ -272,27 +272,49 @@ def _estimator_name(config: dict) -> str:
 
 
 def _mse_ties(part: pd.DataFrame, budget: int, level: float) -> list[Finding]:
-    means = part.groupby("method")["mse"].mean().sort_values()
+    where = f" at {budget} shots per Jacobian"
+    return best_with_ties(part, "method", level, f"lowest MSE at {budget}", where=where)[2]
+
+
+def best_with_ties(
+    part: pd.DataFrame, key: str, level: float, family: str, name=str, where: str = ""
+) -> tuple[object, list, list[Finding]]:
+    """The candidate (value of ``key``) of lowest mean ``mse``, and those it does not beat.
+
+    Every other candidate is compared with the best by a paired t-test over the circuits both
+    measured (``circuit`` column); the p-values are Holm-adjusted together. A candidate whose
+    adjusted p-value is not below ``1 - level`` is tied with the best.
+
+    Returns:
+        ``(best, tied, findings)``: the best value, the tied values (best first) and one
+        finding per comparison (``MSE of X minus best``, then ``where``, family ``family``).
+    """
+    means = part.groupby(key)["mse"].mean().sort_values(kind="stable")
     best = means.index[0]
-    ref = part[part["method"] == best].set_index("circuit")["mse"].astype(float)
-    out = []
-    for method in means.index[1:]:
-        other = part[part["method"] == method].set_index("circuit")["mse"].astype(float)
-        common = ref.index.intersection(other.index)
-        test = paired_difference(other[common].to_numpy(), ref[common].to_numpy(), level)
-        out.append(
+    ref = part[part[key] == best].groupby("circuit")["mse"].mean()
+    findings = []
+    for other in means.index[1:]:
+        values = part[part[key] == other].groupby("circuit")["mse"].mean()
+        common = ref.index.intersection(values.index)
+        test = paired_difference(values[common].to_numpy(), ref[common].to_numpy(), level)
+        findings.append(
             Finding(
-                f"MSE of {method} minus {best} at {budget} shots per Jacobian (paired over "
-                f"{test.n} circuits)",
+                f"MSE of {name(other)} minus {name(best)}{where} (paired over {test.n} circuits)",
                 test.estimate,
                 test.low,
                 test.high,
                 test.p_value,
-                _rows_text(part[part["method"].isin([best, method])]),
+                _rows_text(part[part[key].isin([best, other])]),
                 "higher MSE",
                 "lower MSE",
                 level,
-                f"lowest MSE at {budget}",
+                family,
             )
         )
-    return out
+    adjusted = adjust([f.p_value for f in findings]) if findings else []
+    tied = [best] + [
+        other
+        for other, f, p in zip(means.index[1:], findings, adjusted, strict=True)
+        if verdict(f.estimate, p, level) == tie_text(level)
+    ]
+    return best, tied, findings
