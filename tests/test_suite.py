@@ -189,8 +189,12 @@ class TestBuiltins:
         assert {s.get("shots") for s in train} == {None, 1000}
         assert {s["dataset"] for s in runs} == {"moons", "breast-cancer", "hyperplanes"}
         assert {s.get("model") for s in runs} == {None, "classical", "classical-matched"}
-        assert {s["seed"] for s in runs} == {0, 1, 2, 3, 4}
-        assert {s["lr"] for s in runs} == {0.01, 0.03, 0.1}
+        assert {s["seed"] for s in runs} == set(range(15))
+        assert {s["lr"] for s in runs} == {0.01, 0.03}
+        test_sizes = {(s["dataset"], s["n_samples"], s["dataset_options"]["test_size"])
+                      for s in runs}  # fmt: skip
+        assert test_sizes == {("moons", 2000, 0.8), ("hyperplanes", 2000, 0.8),
+                              ("breast-cancer", 569, 0.3)}  # fmt: skip
         assert {t.experiment for t in tasks} == {"train", "variance", "estimator", "runtime"}
 
     def test_suites_command_lists_them(self, capsys):

@@ -28,9 +28,11 @@ from qgradbench.analysis.landscape import estimator_section, variance_section
 from qgradbench.analysis.load import ResultsError, load, metadata, run_dirs
 from qgradbench.analysis.stats import (
     LEVEL,
+    POWER,
     Finding,
     findings_table,
     is_called,
+    tie_reading,
     tie_text,
     untested_text,
 )
@@ -169,12 +171,6 @@ def _environment(report: Report, meta: dict) -> None:
     report.table(pd.DataFrame(rows, columns=["", "value"]))
 
 
-def _family(findings: list[Finding]) -> pd.DataFrame:
-    """The findings of one family with Holm-adjusted p-values and verdicts (for display)."""
-    table = findings_table(findings)
-    return table[["comparison", "estimate", "low", "high", "p_value", "p_adjusted", "verdict"]]
-
-
 def _training(report: Report, train: pd.DataFrame, folder: Path, target: float) -> None:
     report.heading("Training: accuracy, cost, and hybrid against classical")
     selected = _selected(report, train)
@@ -277,16 +273,50 @@ def _t_text(low: float, high: float, n: int, sign: str = "") -> str:
     return f"t-interval over {n} seeds [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
+def _with_resolution(table: pd.DataFrame) -> pd.DataFrame:
+    """The training family for display: each tie reads with its detectable effect in points."""
+    shown = table[["comparison", "estimate", "low", "high", "p_value", "p_adjusted"]].copy()
+    shown["detectable"] = table["detectable"]
+    shown["verdict"] = [
+        tie_reading(d, int(n)) if v == tie_text(LEVEL) else v
+        for v, d, n in zip(table["verdict"], table["detectable"], table["n"], strict=True)
+    ]
+    return shown
+
+
+def _resolution_text(table: pd.DataFrame, family: str) -> str:
+    """The study's resolution per data set, in accuracy points (Holm worst case, uncorrected)."""
+    rows = training.resolution(table, family)
+    if rows.empty:
+        return ""
+
+    def span(low: float, high: float) -> str:
+        a, b = f"{100 * low:.1f}", f"{100 * high:.1f}"
+        return a if a == b else f"{a} to {b}"
+
+    parts = [
+        f"{r.scope}: {span(r.low, r.high)} points ({span(r.low_uncorrected, r.high_uncorrected)}"
+        f" uncorrected; {r.n} seeds)"
+        for r in rows.itertuples()
+    ]
+    return (
+        f"Resolution of '{family}': the smallest true difference the paired t-test detects "
+        f"with {POWER:.0%} power, from each comparison's seeds and the standard deviation of "
+        "its paired differences (noncentral t), at Holm's worst-case level (alpha / m) and "
+        f"uncorrected: {'; '.join(parts)}. Smaller true differences would mostly read as ties."
+    )
+
+
 def _versus_classical(report: Report, selected: pd.DataFrame, folder: Path) -> None:
     findings = training.versus_baseline(selected)
     if not findings:
         return
     report.findings += findings
-    everything = _family(findings)
+    everything = findings_table(findings)
     family = findings[0].family
-    table = everything[findings_table(findings)["family"] == family]
+    table = everything[everything["family"] == family]
     kind = family.removeprefix("hybrid minus ").removesuffix(" (test accuracy)")
-    report.table(table)
+    report.table(_with_resolution(table))
     above = int((table["verdict"] == f"above {kind}").sum())
     below = int((table["verdict"] == f"below {kind}").sum())
     untested = int((table["verdict"] == untested_text()).sum())
@@ -301,9 +331,14 @@ def _versus_classical(report: Report, selected: pd.DataFrame, folder: Path) -> N
         f"{f', {untested} untested (no test possible)' if untested else ''}. "
         "The largest mean difference is "
         f"{top['estimate']:+.3f} ({_t_text(top['low'], top['high'], n_seeds, '+')}; "
-        f"{top['verdict']}). The same comparisons in test samples are the family "
-        f"'hybrid minus {kind} (test samples)' of findings.parquet."
+        f"{top['verdict']}). detectable: the smallest true difference detected with "
+        f"{POWER:.0%} power at Holm's worst-case level (alpha / {len(table)}), from the "
+        "seeds and the spread of the paired differences. The same comparisons in test "
+        f"samples are the family 'hybrid minus {kind} (test samples)' of findings.parquet."
     )
+    resolution = _resolution_text(table, family)
+    if resolution:
+        report.text(resolution)
 
 
 def _curves(report: Report, selected: pd.DataFrame, folder: Path) -> None:
@@ -481,6 +516,10 @@ def _conclusions(report: Report) -> None:
     )
     for family, rows in table.groupby("family", sort=False):
         report.text(_conclusion(str(family), rows))
+        if str(family).endswith("(test accuracy)"):
+            resolution = _resolution_text(rows, str(family))
+            if resolution:
+                report.text(resolution)
 
 
 def write_report(run_dir: str | Path, formats=("md", "html"), *, target: float = 0.9) -> list:

@@ -10,6 +10,9 @@ verdict that calls a difference only when the adjusted p-value is below ``1 - le
 * :func:`paired_difference`: the paired t-test on matched seeds (Student 1908).
 * :func:`adjust`: Holm's step-down (Holm 1979, family-wise error) and Benjamini-Hochberg's
   step-up (Benjamini & Hochberg 1995, false discovery rate) adjusted p-values.
+* :func:`detectable_effect`: the minimum detectable effect of the paired two-sided t-test at
+  the sample size used (power from the noncentral t distribution; Cohen 1988, ch. 2), the
+  resolution that gives a tie its meaning.
 * :func:`collapse_identical`: configurations whose measurements are identical (backprop,
   adjoint and exact parameter-shift train the same model) become one row naming them all.
 
@@ -26,11 +29,13 @@ import pandas as pd
 from scipy import stats as _st
 
 LEVEL = 0.95
+#: Power at which :func:`detectable_effect` states a comparison's resolution.
+POWER = 0.8
 
 #: Columns of :func:`findings_table`, in order.
 FINDING_COLUMNS = (
     "comparison", "estimate", "low", "high", "level", "p_value", "p_adjusted", "verdict", "rows",
-    "family",
+    "family", "scope", "n", "sd", "detectable", "detectable_uncorrected",
 )  # fmt: skip
 
 
@@ -122,10 +127,15 @@ class Test:
     p_value: float
     n: int
     level: float
+    sd: float = math.nan
 
 
 def paired_difference(a, b, level: float = LEVEL) -> Test:
     r"""Paired t-test of ``a - b`` on matched units (same seeds, same data).
+
+    The returned :class:`Test` also carries ``sd``, the sample standard deviation ``s_d`` of
+    the differences (NaN for fewer than two), from which :func:`detectable_effect` gives the
+    test's resolution.
 
     With ``d_i = a_i - b_i``: ``t = d_bar / (s_d / sqrt(n))`` on ``n - 1`` degrees of freedom,
     the interval ``d_bar +- t_{n-1} s_d / sqrt(n)`` (Student 1908). Holds when the
@@ -153,7 +163,7 @@ def paired_difference(a, b, level: float = LEVEL) -> Test:
     else:
         t = interval.estimate / (sd / math.sqrt(n))
         p = float(2 * _st.t.sf(abs(t), n - 1))
-    return Test(interval.estimate, interval.low, interval.high, p, n, level)
+    return Test(interval.estimate, interval.low, interval.high, p, n, level, sd)
 
 
 def adjust(p_values, method: str = "holm") -> np.ndarray:
@@ -189,6 +199,110 @@ def adjust(p_values, method: str = "holm") -> np.ndarray:
     result[order] = adj
     out[ok] = result
     return out
+
+
+def _check_fraction(name: str, value: float) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    return float(value)
+
+
+def paired_power(effect_size: float, n: int, alpha: float = 1 - LEVEL) -> float:
+    r"""Power of the two-sided paired (one-sample) t-test at standardised effect ``d_z``.
+
+    With ``n`` pairs the statistic ``T = d_bar / (s_d / sqrt(n))`` follows the noncentral t
+    distribution with ``n - 1`` degrees of freedom and noncentrality ``lambda = d_z sqrt(n)``,
+    ``d_z = delta / sigma_d`` (Cohen 1988, ch. 2): the test rejects when ``|T| > t_{1 -
+    alpha/2, n-1}``, so the power is
+    ``P(T > t_c) + P(T < -t_c)`` with ``T ~ t'_{n-1}(lambda)`` (``scipy.stats.nct``; the
+    lower tail as ``P(T' > t_c)`` with ``T' ~ t'_{n-1}(-lambda)``, which stays finite where
+    scipy's lower-tail cdf returns NaN for large ``lambda``).
+
+    Raises:
+        ValueError: for ``n < 2`` or ``alpha`` outside (0, 1).
+    """
+    alpha = _check_fraction("alpha", alpha)
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (pairs), got {n!r}")
+    df, lam = int(n) - 1, float(effect_size) * math.sqrt(n)
+    crit = float(_st.t.ppf(1 - alpha / 2, df))
+    return float(_st.nct.sf(crit, df, lam) + _st.nct.sf(crit, df, -lam))
+
+
+def detectable_effect_size(n: int, alpha: float = 1 - LEVEL, power: float = POWER) -> float:
+    r"""The smallest standardised effect ``d_z = delta / sigma_d`` detected with ``power``.
+
+    Solves ``paired_power(d_z, n, alpha) = power`` for ``d_z > 0`` (the power rises with
+    ``d_z``; Brent's root finder on the exact noncentral-t power). For large ``n`` it tends to
+    ``(z_{1-alpha/2} + z_{power}) / sqrt(n)``; Cohen's (1988) sample sizes for the paired test
+    follow from it (``d_z = 0.5`` needs 34 pairs at alpha 0.05 and 80% power).
+
+    Returns:
+        ``d_z``; NaN for ``n < 2`` (no test).
+
+    Raises:
+        ValueError: for ``alpha`` or ``power`` outside (0, 1), or ``power <= alpha``.
+    """
+    alpha = _check_fraction("alpha", alpha)
+    power = _check_fraction("power", power)
+    if power <= alpha:
+        raise ValueError(f"power must exceed alpha ({alpha:g}), got {power!r}")
+    if isinstance(n, bool) or int(n) != n:
+        raise ValueError(f"n must be an integer (pairs), got {n!r}")
+    if n < 2:
+        return math.nan
+    from scipy.optimize import brentq
+
+    normal = float(_st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)) / math.sqrt(n)
+    high = 2 * normal + 1.0
+    while paired_power(high, n, alpha) < power:
+        high *= 2
+    return float(brentq(lambda d: paired_power(d, n, alpha) - power, 0.0, high, xtol=1e-10))
+
+
+def detectable_effect(sd: float, n: int, alpha: float = 1 - LEVEL, power: float = POWER) -> float:
+    r"""Minimum detectable effect of the paired two-sided t-test, in the differences' units.
+
+    ``delta_min = d_z(n, alpha, power) * s_d`` (:func:`detectable_effect_size`): the smallest
+    true mean difference the test at level ``alpha`` rejects with probability ``power`` when
+    the differences' standard deviation is ``s_d`` (the sample value plugged in). For a family
+    of ``m`` comparisons under Holm's correction, ``alpha / m`` is the worst case (the first
+    step of the step-down) and ``alpha`` the best. A tie says only that the true difference is
+    likely below this.
+
+    Returns:
+        ``delta_min``; NaN for ``n < 2`` or a NaN ``sd``; 0 when ``sd`` is 0 (every
+        difference equal: no spread, no resolution limit from the seeds).
+
+    Raises:
+        ValueError: for a negative ``sd`` or a bad ``alpha`` / ``power``.
+    """
+    sd = float(sd)
+    if sd < 0:
+        raise ValueError(f"sd must be >= 0 (a standard deviation), got {sd!r}")
+    size = detectable_effect_size(n, alpha, power)
+    if math.isnan(sd) or math.isnan(size):
+        return math.nan
+    return size * sd
+
+
+def tie_reading(
+    detectable: float, n: int, *, scale: float = 100, unit: str = "points", power: float = POWER
+) -> str:
+    """A tie with its resolution: ``tie: effects below X points not detectable at 80% ...``.
+
+    ``detectable`` (e.g. :func:`detectable_effect` of an accuracy difference) is multiplied
+    by ``scale`` (100: accuracy to points) and printed to 2 significant digits. A tie is
+    never "no difference": it is a difference this study cannot see.
+    """
+    if detectable is None or math.isnan(detectable):
+        return "tie (no detectable effect computable)"
+    if detectable == 0:
+        return f"tie (every paired difference is 0 over {n} seeds: no spread)"
+    return (
+        f"tie: effects below {detectable * scale:.2g} {unit} not detectable at {power:.0%} "
+        f"power with {n} seeds"
+    )
 
 
 def tie_text(level: float) -> str:
@@ -285,6 +399,10 @@ class Finding:
         higher, lower: the verdict words for a positive / negative estimate.
         level: nominal level.
         family: the comparisons adjusted together (e.g. ``hybrid minus classical``).
+        scope: what the comparison is within (e.g. the data set), for per-scope summaries.
+        n: the pairs (seeds) of a paired t-test, 0 when not one.
+        sd: the standard deviation of its paired differences (NaN: not a paired t-test);
+            with ``n`` it gives the comparison's detectable effect (:func:`findings_table`).
     """
 
     comparison: str
@@ -297,6 +415,15 @@ class Finding:
     lower: str = "lower"
     level: float = LEVEL
     family: str = "all"
+    scope: str = ""
+    n: int = 0
+    sd: float = math.nan
+
+
+def _detectable(finding: Finding, alpha: float) -> float:
+    if finding.n < 2 or math.isnan(finding.sd):
+        return math.nan
+    return detectable_effect(finding.sd, finding.n, alpha)
 
 
 def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFrame:
@@ -306,19 +433,26 @@ def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFram
     configurations against classical; every configuration against the best; ...); Holm's
     correction within it bounds the chance of any false "higher"/"lower" in that reading.
 
+    For a paired t-test (a finding with ``n`` and ``sd``), ``detectable`` is its minimum
+    detectable effect (:func:`detectable_effect`, :data:`POWER`) at Holm's worst-case level
+    ``alpha / m`` (``m``: the tested comparisons of its family), ``detectable_uncorrected``
+    at ``alpha = 1 - level``: a tie means the true difference is likely below them, not zero.
+
     Returns:
         Columns ``comparison, estimate, low, high, level, p_value, p_adjusted, verdict, rows,
-        family`` (:data:`FINDING_COLUMNS`), one row per finding, in order.
+        family, scope, n, sd, detectable, detectable_uncorrected`` (:data:`FINDING_COLUMNS`),
+        one row per finding, in order.
     """
     if not findings:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
     families = np.array([f.family for f in findings], dtype=object)
     adjusted = np.full(len(findings), np.nan)
+    tested = np.zeros(len(findings), dtype=int)
     for family in dict.fromkeys(families):
         mask = families == family
-        adjusted[mask] = adjust(
-            [f.p_value for f, m in zip(findings, mask, strict=True) if m], method
-        )
+        p = [f.p_value for f, m in zip(findings, mask, strict=True) if m]
+        adjusted[mask] = adjust(p, method)
+        tested[mask] = max(1, int(np.sum(~np.isnan(np.asarray(p, dtype=float)))))
     rows = [
         {
             "comparison": f.comparison,
@@ -331,7 +465,12 @@ def findings_table(findings: list[Finding], method: str = "holm") -> pd.DataFram
             "verdict": verdict(f.estimate, p, f.level, f.higher, f.lower),
             "rows": f.rows,
             "family": f.family,
+            "scope": f.scope,
+            "n": int(f.n),
+            "sd": float(f.sd),
+            "detectable": _detectable(f, (1 - f.level) / m),
+            "detectable_uncorrected": _detectable(f, 1 - f.level),
         }
-        for f, p in zip(findings, adjusted, strict=True)
+        for f, p, m in zip(findings, adjusted, tested, strict=True)
     ]
     return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))

@@ -314,6 +314,9 @@ def versus_baseline(train: pd.DataFrame, level: float = LEVEL) -> list[Finding]:
     difference in accuracy points (family ``hybrid minus <baseline> (test accuracy)``) and in
     test samples, ``n_test`` times it (family ``... (test samples)``); the paired t-test
     (:func:`qgradbench.analysis.stats.paired_difference`) is the same, so are the verdicts.
+    Each finding carries its data set as ``scope`` and the seeds and the differences' standard
+    deviation, from which the findings table computes its detectable effect
+    (:func:`resolution` summarises them per data set).
     """
     final = final_epochs(merge_identical(train))
     out: list[Finding] = []
@@ -361,6 +364,9 @@ def _against(final: pd.DataFrame, base: pd.DataFrame, kind: str, level: float) -
                 *words,
                 level,
                 f"hybrid minus {kind} (test accuracy)",
+                dataset_label(config),
+                test.n,
+                test.sd,
             )  # fmt: skip
         )
         if n_test:
@@ -375,9 +381,41 @@ def _against(final: pd.DataFrame, base: pd.DataFrame, kind: str, level: float) -
                     *words,
                     level,
                     f"hybrid minus {kind} (test samples)",
+                    dataset_label(config),
+                    test.n,
+                    test.sd * n_test,
                 )  # fmt: skip
             )
     return accuracy + samples
+
+
+def resolution(table: pd.DataFrame, family: str) -> pd.DataFrame:
+    """The study's resolution per data set: the range of detectable effects in one family.
+
+    Args:
+        table: a findings table (:func:`qgradbench.analysis.stats.findings_table`).
+        family: the family read, e.g. ``"hybrid minus classical-matched (test accuracy)"``.
+
+    Returns:
+        One row per ``scope`` (data set), in order: ``scope``, ``n`` (the most seeds of its
+        comparisons), ``low`` and ``high`` (smallest and largest ``detectable``, Holm's
+        worst case) and ``low_uncorrected``, ``high_uncorrected``; data sets without a
+        computable detectable effect are left out.
+    """
+    rows = table[(table["family"] == family) & table["detectable"].notna()]
+    out = [
+        {
+            "scope": scope,
+            "n": int(part["n"].max()),
+            "low": float(part["detectable"].min()),
+            "high": float(part["detectable"].max()),
+            "low_uncorrected": float(part["detectable_uncorrected"].min()),
+            "high_uncorrected": float(part["detectable_uncorrected"].max()),
+        }
+        for scope, part in rows.groupby("scope", sort=False)
+    ]
+    columns = ["scope", "n", "low", "high", "low_uncorrected", "high_uncorrected"]
+    return pd.DataFrame(out, columns=columns)
 
 
 def accuracy_table(train: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
