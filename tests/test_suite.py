@@ -189,7 +189,7 @@ class TestBuiltins:
         assert {s.get("shots") for s in train} == {None, 1000}
         assert {s["dataset"] for s in runs} == {"moons", "breast-cancer", "hyperplanes"}
         assert {s.get("model") for s in runs} == {None, "classical", "classical-matched"}
-        assert {s["seed"] for s in runs} == set(range(15))
+        assert {s["seed"] for s in runs} == set(range(12))
         assert {s["lr"] for s in runs} == {0.01, 0.03}
         test_sizes = {(s["dataset"], s["n_samples"], s["dataset_options"]["test_size"])
                       for s in runs}  # fmt: skip
