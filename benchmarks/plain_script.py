@@ -66,7 +66,9 @@ def _spawn(args, mode: str) -> dict:
     env["QGRADBENCH_RETAIN_FREED_MEMORY"] = "0"
     cmd = [sys.executable, __file__, "--worker", mode, "--qubits", str(args.qubits)]
     cmd += ["--batch", str(args.batch), "--layers", str(args.layers), "--repeat", str(args.repeat)]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{mode} worker failed ({done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout)
 
 

@@ -127,7 +127,7 @@ def adjoint_sweep(
     gates = schedule.gates(batched, shared, execution.dtype, generators=True)
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
-    both = torch.cat([state.unsqueeze(1), lam], dim=1)  # (B, 1 + K, 2, ..., 2)
+    both = _pair(state, lam)  # (B, 1 + K, 2, ..., 2)
     parts = []
 
     def differentiate(step: StagePlan, c: torch.Tensor) -> None:
@@ -166,6 +166,15 @@ def adjoint_sweep(
     for values, slots in per_slot:
         grads.index_add_(-1, slots, values)
     return grads
+
+
+def _pair(state: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """``phi`` and the ``lambda_k`` stacked as ``(B, 1 + K, 2, ..., 2)``, in a pooled buffer."""
+    parts = [state.unsqueeze(1), lam]
+    if torch.is_grad_enabled() and (state.requires_grad or lam.requires_grad):
+        return torch.cat(parts, dim=1)
+    shape = (state.shape[0], 1 + lam.shape[1], *state.shape[1:])
+    return torch.cat(parts, dim=1, out=engine.pool.take(shape, state.dtype, state.device))
 
 
 def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differentiate):

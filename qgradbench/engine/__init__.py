@@ -1,5 +1,6 @@
 """Batched state-vector simulator in PyTorch: states, gates, measurement. No training, no I/O."""
 
+from qgradbench.engine import pool
 from qgradbench.engine.buffers import PingPong
 from qgradbench.engine.dense import (
     kron_table,
@@ -52,6 +53,7 @@ __all__ = [
     "kron_unitaries",
     "pauli_matrix",
     "pauli_stack",
+    "pool",
     "probabilities",
     "product_contractions",
     "product_state",

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 import torch
 
+from qgradbench.engine import pool
+
 
 class PingPong:
     """The current state and a spare buffer of the same shape, swapped after each step.
@@ -43,7 +45,7 @@ class PingPong:
     @classmethod
     def _new(cls, like: torch.Tensor) -> torch.Tensor:
         cls.allocated += 1
-        return torch.empty(like.shape, dtype=like.dtype, device=like.device)
+        return pool.take(like.shape, like.dtype, like.device)
 
     def step(self, kernel: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """Set the state to ``kernel(state, out)``, which should write into ``out``.

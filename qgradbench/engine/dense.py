@@ -23,6 +23,7 @@ import functools
 import numpy as np
 import torch
 
+from qgradbench.engine import pool
 from qgradbench.engine.gates import Monomial, bit
 
 
@@ -62,7 +63,11 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
         half = n // 2
         top = product_state(columns[..., :half, :]).reshape(*batch, 2**half, 1)
         bottom = product_state(columns[..., half:, :]).reshape(*batch, 1, 2 ** (n - half))
-        state = top @ bottom
+        if torch.is_grad_enabled() and columns.requires_grad:
+            state = top @ bottom
+        else:  # not recorded: into a pooled buffer (engine.pool)
+            out = pool.take((*batch, 2**half, 2 ** (n - half)), top.dtype, top.device)
+            state = torch.matmul(top, bottom, out=out)
     return state.reshape(*batch, *([2] * n))
 
 

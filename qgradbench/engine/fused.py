@@ -20,7 +20,7 @@ import functools
 
 import torch
 
-from qgradbench.engine import dense
+from qgradbench.engine import dense, pool
 
 #: Widest group of wires fused into one block. A block of ``k`` wires costs ``2**k`` complex
 #: multiply-adds per amplitude for ``k`` gates; measured on a 2-core VM at 20 qubits (products
@@ -125,10 +125,10 @@ def _block_bottom(
     size = unitary.shape[-1]
     flat = state.reshape(-1, 2**n_qubits // size, size)  # (b, M, K)
     u = _per_product(unitary, lead, flat.shape[0])
-    if out is not None:
-        torch.bmm(u, flat.transpose(1, 2), out=out.view(flat.shape[0], size, -1))
-        return out
-    return torch.bmm(u, flat.transpose(1, 2)).reshape(shape)
+    if out is None:  # a pooled buffer: no fresh pages for a large state (engine.pool)
+        out = pool.take(shape, torch.promote_types(state.dtype, unitary.dtype), state.device)
+    torch.bmm(u, flat.transpose(1, 2), out=out.view(flat.shape[0], size, -1))
+    return out
 
 
 class _BlockBottom(torch.autograd.Function):
@@ -191,10 +191,10 @@ def apply_block_top_inverse(
     flat = state.reshape(-1, size, 2**n_qubits // size)  # (b, K, M)
     u = _per_product(unitary, lead, flat.shape[0])
     # (U^dagger psi)^T = psi^T conj(U)
-    if out is not None:
-        torch.bmm(flat.transpose(1, 2), u.conj(), out=out.view(flat.shape[0], -1, size))
-        return out
-    return torch.bmm(flat.transpose(1, 2), u.conj()).reshape(shape)
+    if out is None:
+        out = pool.take(shape, torch.promote_types(state.dtype, unitary.dtype), state.device)
+    torch.bmm(flat.transpose(1, 2), u.conj(), out=out.view(flat.shape[0], -1, size))
+    return out
 
 
 def apply_groups(state: torch.Tensor, unitaries: list[torch.Tensor], n_qubits: int) -> torch.Tensor:

@@ -16,6 +16,7 @@ import functools
 import numpy as np
 import torch
 
+from qgradbench.engine import pool
 from qgradbench.engine.gates import Monomial, Unitary
 
 #: Largest register the engine accepts. One complex64 state of 26 qubits takes 512 MiB, so a
@@ -159,7 +160,10 @@ def _monomial(state: torch.Tensor, gate: Monomial, into: torch.Tensor | None = N
     shape = state.shape
     flat = state.reshape(-1, 2**n)  # one batch axis: a 3-D gather is far slower on CPU
     source, phase = _monomial_tensors(gate, state.dtype, str(state.device))
-    target = None if into is None else into.view(flat.shape)
+    # a pooled buffer when none is given: no fresh pages for a large state (engine.pool)
+    target = (into if into is not None else pool.take(shape, state.dtype, state.device)).view(
+        flat.shape
+    )
     if n >= GATHER_QUBITS:
         out = torch.gather(flat, 1, source.expand(flat.shape[0], -1), out=target)
     else:
@@ -190,8 +194,14 @@ def probabilities(state: torch.Tensor, n_qubits: int) -> torch.Tensor:
     view's last axis of two (``.sum(-1)``) took five times as long on the CPU. Differentiable.
     """
     flat = state.reshape(*state.shape[: state.dim() - n_qubits], 2**n_qubits)
-    squares = torch.view_as_real(flat).square()
-    return squares[..., 0] + squares[..., 1]
+    parts = torch.view_as_real(flat)
+    if torch.is_grad_enabled() and state.requires_grad:
+        squares = parts.square()
+        return squares[..., 0] + squares[..., 1]
+    real = parts.dtype  # not recorded: both passes write pooled buffers (engine.pool)
+    squares = torch.square(parts, out=pool.take(parts.shape, real, state.device))
+    out = pool.take(flat.shape, real, state.device)
+    return torch.add(squares[..., 0], squares[..., 1], out=out)
 
 
 def expval(state: torch.Tensor, observable, n_qubits: int) -> torch.Tensor:
@@ -272,4 +282,6 @@ def _expval_backward(state, observable, n_qubits, grad):
     """``2 w_s psi_s`` of :class:`_Expval` (undecorated, so mutation testing sees it)."""
     lead = state.shape[: state.dim() - n_qubits]
     weights = observable.weights(2 * grad)  # (*batch, 2**n), real
-    return (state.reshape(*lead, 2**n_qubits) * weights).reshape(state.shape)
+    flat = state.reshape(*lead, 2**n_qubits)
+    out = pool.take(flat.shape, state.dtype, state.device)
+    return torch.mul(flat, weights, out=out).reshape(state.shape)

@@ -1,0 +1,143 @@
+"""Large state buffers kept for reuse across calls, so a plain script gets no page-fault tax.
+
+glibc hands blocks above its mmap threshold (at most 32 MiB) back to the kernel on ``free``,
+and the kernel zeroes every page of the next such block: one more pass over the state for each
+new one. A 20-qubit batch of 8 is 128 MiB, so every state a step allocates costs a pass before
+its first write. :func:`qgradbench.retain_freed_memory` avoids that process-wide; this pool
+avoids it for the engine's own states without touching the allocator.
+
+The pool keeps the large buffers it hands out (:func:`take`) and hands one out again only when
+nothing else references its storage: not a tensor autograd saved, not a gradient in flight, not
+a state a caller kept, not a view of any of these (the storage's use count, which every tensor
+and view on it raises, is back to the pool's own). So a buffer can never alias a live tensor;
+buffers become free exactly when autograd or the caller drops the last reference.
+
+A request is served by a free buffer of the same dtype and at most twice its size (a prefix of
+it); a new buffer is made only when none is free, and then the free buffers that cannot serve
+the request are dropped: the pool holds what the current work reuses, so the peak memory is that
+of the work itself. The pool holds at most :data:`POOL_BYTES` (``QGRADBENCH_POOL_BYTES``, bytes;
+``0`` turns it off); :func:`release` gives everything back. Tensors under :data:`MIN_BYTES`,
+non-CPU tensors (CUDA has its own caching allocator), and a PyTorch without
+``torch._C._storage_Use_Count`` get plain ``torch.empty``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+
+import torch
+
+#: Smallest buffer the pool keeps (bytes): below glibc's mmap threshold ``free`` keeps blocks.
+MIN_BYTES = 1 << 22
+
+#: Most bytes the pool keeps, from ``QGRADBENCH_POOL_BYTES`` (default 8 GiB; ``0``: off).
+POOL_BYTES = int(os.environ.get("QGRADBENCH_POOL_BYTES", str(8 << 30)))
+
+_use_count = getattr(torch._C, "_storage_Use_Count", None)
+
+
+class StatePool:
+    """Buffers by dtype and size; :meth:`take` returns a free one or a new one.
+
+    A free buffer serves a request of up to twice its size (a prefix of it).
+
+    Args:
+        max_bytes: the most bytes kept (new buffers beyond it are not kept).
+        min_bytes: requests below this size get ``torch.empty``.
+    """
+
+    def __init__(self, max_bytes: int = POOL_BYTES, min_bytes: int = MIN_BYTES):
+        self.max_bytes, self.min_bytes = max_bytes, min_bytes
+        self._buffers: list[torch.Tensor] = []  # flat buffers, oldest first
+        self._lock = threading.Lock()
+        self.created = 0  # buffers allocated for the pool (tests count them)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes the pool holds now."""
+        return sum(_nbytes(b) for b in self._buffers)
+
+    def take(self, shape, dtype: torch.dtype, device) -> torch.Tensor:
+        """An uninitialised tensor of ``shape``: a free pooled buffer, else a new one."""
+        device = torch.device(device)
+        size = math.prod(shape)
+        nbytes = size * dtype.itemsize
+        if nbytes < self.min_bytes or device.type != "cpu" or self.max_bytes <= 0:
+            return torch.empty(shape, dtype=dtype, device=device)
+        if _use_count is None:  # pragma: no cover - older or newer PyTorch
+            return torch.empty(shape, dtype=dtype, device=device)
+        with self._lock:
+            fits = [b for b in self._buffers if _serves(b, size, dtype) and _free(b)]
+            if fits:
+                buf = min(fits, key=torch.Tensor.numel)
+                self._buffers = [b for b in self._buffers if b is not buf] + [buf]  # LRU last
+                return buf[:size].view(shape)
+            self._drop_other_sizes(size, dtype)
+            buf = torch.empty(size, dtype=dtype, device=device)
+            self._make_room(nbytes)
+            if self.kept_bytes + nbytes <= self.max_bytes:
+                self._buffers.append(buf)
+                self.created += 1
+            return buf.view(shape)
+
+    def _drop_other_sizes(self, size: int, dtype: torch.dtype) -> None:
+        """Drop the free buffers of ``dtype`` that cannot serve ``size`` before a new one is made.
+
+        Idle buffers of a size no longer asked for would otherwise add to the peak memory of
+        the work that follows (an adjoint sweep's state pairs after a backprop step's states):
+        the pool keeps what the current work reuses, not every size it has seen.
+        """
+        self._buffers = [
+            b for b in self._buffers if b.dtype != dtype or _serves(b, size, dtype) or not _free(b)
+        ]
+
+    def _make_room(self, nbytes: int) -> None:
+        """Drop free buffers, least recently used first, until ``nbytes`` more fit."""
+        for buf in list(self._buffers):
+            if self.kept_bytes + nbytes <= self.max_bytes:
+                return
+            if _free(buf):
+                self._buffers = [b for b in self._buffers if b is not buf]
+
+    def release(self) -> None:
+        """Forget every buffer (those still in use stay alive with their users)."""
+        with self._lock:
+            self._buffers.clear()
+
+
+def _serves(buf: torch.Tensor, size: int, dtype: torch.dtype) -> bool:
+    """Whether ``buf`` can hold a request of ``size`` elements: same dtype, at most twice as big.
+
+    A state pair (an adjoint sweep's ``phi`` and ``lambda``) can so reuse the buffer of two
+    states and a single state the buffer of a pair, without a buffer per size.
+    """
+    return buf.dtype == dtype and size <= buf.numel() <= 2 * size
+
+
+def _nbytes(buf: torch.Tensor) -> int:
+    return buf.numel() * buf.element_size()
+
+
+def _free(buf: torch.Tensor) -> bool:
+    """Whether only the pool references ``buf``'s storage.
+
+    The pool's flat tensor holds one reference and the temporary storage object made to ask
+    holds another; any other tensor or view on the storage adds its own.
+    """
+    return _use_count(buf.untyped_storage()._cdata) <= 2
+
+
+#: The engine's pool.
+POOL = StatePool()
+
+
+def take(shape, dtype: torch.dtype, device) -> torch.Tensor:
+    """:meth:`StatePool.take` on the engine's pool."""
+    return POOL.take(shape, dtype, device)
+
+
+def release() -> None:
+    """Give the engine's pooled buffers back (they are freed once nothing uses them)."""
+    POOL.release()

@@ -1,0 +1,114 @@
+"""The engine's state pool (``qgradbench.engine.pool``): reuse without aliasing a live tensor.
+
+The pool only pays on large registers (it ignores tensors under ``MIN_BYTES``), so these tests
+lower the threshold to zero: every state of a small circuit then goes through it, and a pool
+that handed out a buffer autograd still holds would corrupt the gradients checked here.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import qgradbench
+from qgradbench.engine import pool
+
+
+@pytest.fixture
+def pooled(monkeypatch):
+    """Every state through a fresh pool (threshold 0)."""
+    fresh = pool.StatePool(max_bytes=1 << 30, min_bytes=0)
+    monkeypatch.setattr(pool, "POOL", fresh)
+    return fresh
+
+
+def _grads(layer, x):
+    layer.zero_grad()
+    x = x.clone().requires_grad_()
+    layer(x).square().sum().backward()
+    return layer.weights.grad.clone(), x.grad.clone()
+
+
+@pytest.mark.parametrize("method", ["backprop", "adjoint"])
+def test_two_live_graphs_keep_their_states(pooled, method):
+    """Two forward passes recorded before either backward: each keeps its own saved states.
+
+    With reuse that ignored references, the second forward would write its states into the
+    buffers the first graph saved, and the first backward would differentiate the wrong
+    circuit (planted: ``_free`` returning ``True`` always makes this test fail).
+    """
+    torch.manual_seed(0)
+    layer = qgradbench.QuantumLayer(8, 3, diff_method=method, seed=1, dtype=torch.complex128)
+    x1, x2 = torch.rand(4, 8), torch.rand(4, 8)
+    expected1, expected2 = _grads(layer, x1), _grads(layer, x2)
+    layer.zero_grad()
+    a = x1.clone().requires_grad_()
+    b = x2.clone().requires_grad_()
+    out1 = layer(a).square().sum()
+    out2 = layer(b).square().sum()  # the first graph still holds its states
+    out2.backward()
+    grad2 = layer.weights.grad.clone()
+    layer.zero_grad()
+    out1.backward()
+    torch.testing.assert_close(layer.weights.grad, expected1[0], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(a.grad, expected1[1], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(grad2, expected2[0], rtol=1e-10, atol=1e-12)
+    assert pooled.created > 0  # the states did go through the pool
+
+
+def test_buffers_are_reused_across_calls(pooled):
+    """A second identical step allocates no new pooled buffer: the first one's were freed."""
+    layer = qgradbench.QuantumLayer(6, 3, diff_method="backprop", seed=1)
+    x = torch.rand(4, 6)
+    _grads(layer, x)
+    created = pooled.created
+    assert created > 0
+    _grads(layer, x)
+    assert pooled.created == created
+
+
+def test_a_kept_result_is_never_handed_out(pooled):
+    """A state the caller still holds (and views of it) is not free; a dropped one is."""
+    first = pooled.take((4, 8), torch.complex64, "cpu")
+    view = first[1:]
+    del first
+    second = pooled.take((4, 8), torch.complex64, "cpu")
+    assert second.data_ptr() != view.untyped_storage().data_ptr()  # the view keeps the first
+    second.fill_(1)
+    assert pooled.created == 2
+    del view
+    third = pooled.take((4, 8), torch.complex64, "cpu")
+    assert pooled.created == 2  # the first buffer came back
+    assert third.data_ptr() != second.data_ptr()  # second is still held
+
+
+def test_cap_and_off_switch():
+    """Nothing is kept beyond ``max_bytes``; ``max_bytes=0`` keeps nothing; small ones bypass."""
+    capped = pool.StatePool(max_bytes=64 * 8, min_bytes=0)
+    kept = capped.take((64,), torch.complex64, "cpu")  # 512 bytes: fits
+    extra = capped.take((64,), torch.complex64, "cpu")  # in use: a new one, over the cap
+    assert capped.kept_bytes == 512 and capped.created == 1
+    del kept, extra
+    off = pool.StatePool(max_bytes=0, min_bytes=0)
+    off.take((64,), torch.complex64, "cpu")
+    assert off.created == 0 and off.kept_bytes == 0
+    small = pool.StatePool(max_bytes=1 << 20, min_bytes=1 << 10)
+    small.take((8,), torch.complex64, "cpu")
+    assert small.created == 0
+    capped.release()
+    assert capped.kept_bytes == 0
+
+
+def test_outputs_unchanged_by_the_pool(pooled):
+    """The pooled engine gives the same values as the plain one (no stale buffer contents)."""
+    layer = qgradbench.QuantumLayer(5, 2, diff_method="backprop", seed=3)
+    x = torch.rand(3, 5)
+    with torch.no_grad():
+        pooled_out = [layer(x) for _ in range(2)]
+    pooled.release()
+    plain = pool.StatePool(max_bytes=0)
+    pool.POOL = plain
+    with torch.no_grad():
+        plain_out = layer(x)
+    for out in pooled_out:
+        torch.testing.assert_close(out, plain_out, rtol=0, atol=0)
