@@ -112,3 +112,11 @@ def test_outputs_unchanged_by_the_pool(pooled):
         plain_out = layer(x)
     for out in pooled_out:
         torch.testing.assert_close(out, plain_out, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("text", ["lots", "-1", "1.5"])
+def test_bad_pool_size_names_the_value(text):
+    """``QGRADBENCH_POOL_BYTES`` that is not a byte count: a ValueError naming it."""
+    with pytest.raises(ValueError, match=f"QGRADBENCH_POOL_BYTES.*{text!r}"):
+        pool._pool_bytes(text)
+    assert pool._pool_bytes("0") == 0

@@ -10,8 +10,9 @@ gate (:mod:`qgradbench.memory`). With two buffers a run allocates a fixed number
 whatever the depth.
 
 Only for tensors nothing else holds: the run's own product state, the adjoint sweep's stacked
-pair. A buffer is never a tensor autograd saved, and the state a run returns is one of its own
-buffers, allocated per call, so a later run cannot overwrite it.
+pair. A buffer is never a tensor autograd saved. Buffers come from the engine's pool
+(:mod:`qgradbench.engine.pool`), which hands one out again only once nothing references it: the
+state a run returns stays the caller's for as long as the caller holds it.
 """
 
 from __future__ import annotations

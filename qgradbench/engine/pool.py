@@ -32,8 +32,24 @@ import torch
 #: Smallest buffer the pool keeps (bytes): below glibc's mmap threshold ``free`` keeps blocks.
 MIN_BYTES = 1 << 22
 
+
+
+def _pool_bytes(text: str) -> int:
+    """``QGRADBENCH_POOL_BYTES`` as a byte count; a clear error for anything else."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"QGRADBENCH_POOL_BYTES must be a non-negative number of bytes (0: no pool), "
+            f"got {text!r}"
+        )
+    return value
+
+
 #: Most bytes the pool keeps, from ``QGRADBENCH_POOL_BYTES`` (default 8 GiB; ``0``: off).
-POOL_BYTES = int(os.environ.get("QGRADBENCH_POOL_BYTES", str(8 << 30)))
+POOL_BYTES = _pool_bytes(os.environ.get("QGRADBENCH_POOL_BYTES", str(8 << 30)))
 
 _use_count = getattr(torch._C, "_storage_Use_Count", None)
 
@@ -64,9 +80,8 @@ class StatePool:
         device = torch.device(device)
         size = math.prod(shape)
         nbytes = size * dtype.itemsize
-        if nbytes < self.min_bytes or device.type != "cpu" or self.max_bytes <= 0:
-            return torch.empty(shape, dtype=dtype, device=device)
-        if _use_count is None:  # pragma: no cover - older or newer PyTorch
+        pooled = _use_count is not None and device.type == "cpu" and self.max_bytes > 0
+        if not pooled or nbytes < self.min_bytes:
             return torch.empty(shape, dtype=dtype, device=device)
         with self._lock:
             fits = [b for b in self._buffers if _serves(b, size, dtype) and _free(b)]

@@ -160,10 +160,9 @@ def _monomial(state: torch.Tensor, gate: Monomial, into: torch.Tensor | None = N
     shape = state.shape
     flat = state.reshape(-1, 2**n)  # one batch axis: a 3-D gather is far slower on CPU
     source, phase = _monomial_tensors(gate, state.dtype, str(state.device))
-    # a pooled buffer when none is given: no fresh pages for a large state (engine.pool)
-    target = (into if into is not None else pool.take(shape, state.dtype, state.device)).view(
-        flat.shape
-    )
+    if into is None:  # a pooled buffer: no fresh pages for a large state (engine.pool)
+        into = pool.take(shape, state.dtype, state.device)
+    target = into.view(flat.shape)
     if n >= GATHER_QUBITS:
         out = torch.gather(flat, 1, source.expand(flat.shape[0], -1), out=target)
     else:
