@@ -37,15 +37,26 @@ def one_qubit_gradient(method: str, **options) -> tuple[float, float]:
 
 
 def count_engine_calls(layer: QuantumLayer, monkeypatch) -> list[int]:
-    """Record the batch size of every ``Circuit.run`` call from now on; return the list."""
+    """Record the circuits of every engine call from now on; return the list.
+
+    A ``Circuit.run`` call counts its batch; a ``Schedule.run_variants`` call (a gradient
+    rule's weight shifts of a whole batch) counts variants times circuits.
+    """
+    from qgradbench.circuits.schedule import Schedule
+
     calls = []
-    original = type(layer.circuit).run
+    original, variants = type(layer.circuit).run, Schedule.run_variants
 
     def counting_run(circuit, theta, dtype=torch.complex64, shared=None):
         calls.append(theta.shape[0])
         return original(circuit, theta, dtype, shared)
 
+    def counting_variants(schedule, batched, shifted, dtype=torch.complex64):
+        calls.append(shifted.shape[0] * batched.shape[0])
+        return variants(schedule, batched, shifted, dtype)
+
     monkeypatch.setattr(type(layer.circuit), "run", counting_run)
+    monkeypatch.setattr(Schedule, "run_variants", counting_variants)
     return calls
 
 
@@ -379,23 +390,26 @@ class TestBatching:
     """Gradient circuits are folded into the batch: no loop over samples or parameters."""
 
     @pytest.mark.parametrize("method", ["parameter-shift", "finite-diff"])
-    def test_backward_is_one_engine_call(self, method, monkeypatch):
-        """Test that all shifted circuits of a batch run in one engine call of 2P x B circuits."""
+    def test_backward_is_two_engine_calls(self, method, monkeypatch):
+        """Test that the shifted circuits of a batch run in two engine calls, 2P x B in all.
+
+        The inputs' shifts are one batch of circuits; the weights' shifts are one call of
+        weight variants times the batch (``Schedule.run_variants``).
+        """
         layer = QuantumLayer(4, 2, diff_method=method, seed=0)
         x = torch.rand(8, 4, requires_grad=True)
         out = layer(x)
         calls = count_engine_calls(layer, monkeypatch)
         out.sum().backward()
-        n_params = 4 + 2 * 4 * 3
         per_param = 2 if method == "parameter-shift" else 1
-        assert calls == [8 * per_param * n_params]
+        assert calls == [8 * per_param * 4, 8 * per_param * 2 * 4 * 3]
 
     def test_only_requested_gradients(self, monkeypatch):
         """Test that inputs without requires_grad are not differentiated (fewer circuits)."""
         layer = QuantumLayer(3, 1, diff_method="parameter-shift", seed=0)
         calls = count_engine_calls(layer, monkeypatch)
         layer(torch.rand(5, 3)).sum().backward()  # x does not require grad
-        assert calls == [5, 5 * 2 * 9]  # forward, then 2 circuits for each of the 9 weights
+        assert calls == [5, 5 * 2 * 9]  # forward, then 2 variants for each of the 9 weights
         assert layer.weights.grad is not None
 
 

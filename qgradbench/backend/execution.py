@@ -155,6 +155,57 @@ class Execution:
             return self.expval(theta, shared)
         return self.sample(self.state(theta, shared))
 
+    def estimate_shifted(self, theta: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """:meth:`estimate` of every shifted circuit ``theta[b] + offsets[m]``, ``(B, M, n_out)``.
+
+        A gradient rule's circuits, measured in the order (circuit, shift) with the same
+        shots, so the result is the one :meth:`estimate` gives the ``B M`` rows. What the rows
+        share is simulated once: the slots after the last one that differs between the
+        circuits (a layer's weights) are shared, so a shift of one of them changes the same
+        gates for every circuit (:meth:`~qgradbench.circuits.schedule.Schedule.run_variants`)
+        and a shift of a per-circuit slot leaves the shared gates alone. Rows that shift both
+        kinds, and schedules that cannot share this way, run every circuit in full.
+
+        Args:
+            theta: angle vectors ``(B, P)``.
+            offsets: shifts ``(M, P)``.
+        """
+        batch, n_params = theta.shape
+        varies = (theta != theta[:1]).any(0).cpu().numpy()
+        k = int(np.flatnonzero(varies)[-1]) + 1 if varies.any() else 0  # per-circuit slots
+        moved = (offsets != 0).cpu().numpy()
+        shared_rows = np.flatnonzero(moved[:, k:].any(1))
+        schedule = self.circuit.schedule(k)
+        if len(shared_rows) == 0 or moved[shared_rows, :k].any() or not schedule.runs_variants:
+            shifted = (theta.unsqueeze(1) + offsets).reshape(-1, n_params)
+            return self.estimate(shifted).reshape(batch, len(offsets), -1)
+        per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> self.n_qubits) // len(offsets))
+        with torch.no_grad():
+            parts = [
+                self._estimate_shared(chunk, offsets, shared_rows, k, schedule)
+                for chunk in theta.split(per_chunk)
+            ]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _estimate_shared(self, theta, offsets, shared_rows, k, schedule) -> torch.Tensor:
+        """:meth:`estimate_shifted` of one chunk of circuits, sharing what they share."""
+        batch, count, n = theta.shape[0], offsets.shape[0], self.n_qubits
+        shifted = theta.unsqueeze(1) + offsets  # (B, M, P)
+        shared = theta[0, k:]
+        states = theta.new_empty(batch, count, 2**n, dtype=self.dtype)
+        own_rows = np.setdiff1d(np.arange(count), shared_rows)
+        if len(own_rows):  # per-circuit shifts (or none): the shared gates as they are
+            own = torch.as_tensor(own_rows, device=theta.device)
+            rows = shifted.index_select(1, own)[..., :k].reshape(-1, k)
+            states[:, own] = self.state(rows, shared).reshape(batch, len(own_rows), 2**n)
+        rows = torch.as_tensor(shared_rows, device=theta.device)
+        variants = shifted[0].index_select(0, rows)[:, k:]  # (M_s, P - k)
+        out = schedule.run_variants(theta[:, :k], variants, self.dtype)  # (M_s, B, ...)
+        states[:, rows] = out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
+        flat = states.reshape(batch * count, *[2] * n)
+        values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
+        return values.reshape(batch, count, -1)
+
     def sample(self, state: torch.Tensor) -> torch.Tensor:
         """Estimates ``(B, n_out)`` from ``shots`` samples of final states ``(B, 2, ..., 2)``."""
         if self.observable.diagonal:

@@ -909,6 +909,89 @@ class Schedule:
             states.index_copy_(1, torch.as_tensor(members, device=states.device), part)
         return state, states
 
+    @property
+    def runs_variants(self) -> bool:
+        """Whether :meth:`run_variants` serves this schedule.
+
+        It does where every per-circuit slot acts in the leading blocks and everything after
+        them is shared: dense layers and fixed gates (a small register, a circuit that encodes
+        its inputs first), and some slots are shared.
+        """
+        rotations, k = self.circuit.rotations, self.n_batched
+        heads_batched_only = all(  # no head reads a shared slot or a constant
+            rotations[i].slot is not None and rotations[i].slot < k for i in self.batched_rotations
+        )
+        return (
+            k < self.circuit.n_params
+            and heads_batched_only
+            and all(isinstance(s, DenseStage | Monomial | Unitary) for s in self.stages)
+        )
+
+    def run_variants(
+        self, batched: torch.Tensor, variants: torch.Tensor, dtype: torch.dtype = torch.complex64
+    ) -> torch.Tensor:
+        """The states of every circuit with every variant of the shared slots, without autograd.
+
+        For a gradient rule's shifts of the weights: ``M`` weight vectors, each run with all
+        ``B`` circuits' encodings. The shared gates and dense unitaries are built once per
+        variant (``M`` times, not ``M B``) and the encodings once per circuit; the states are
+        one batched matrix product per dense layer. Needs :attr:`runs_variants`.
+
+        Args:
+            batched: real ``(B, n_batched)``: the per-circuit slots.
+            variants: real ``(M, n_params - n_batched)``: the shared slots of each variant.
+            dtype: complex dtype of the simulation.
+
+        Returns:
+            ``(M, B, 2, ..., 2)``: variant ``m`` of circuit ``b``.
+        """
+        if not self.runs_variants:
+            raise ValueError(
+                "run_variants needs per-circuit slots in the leading blocks only, followed by "
+                "dense layers and fixed gates (a register of at most dense_qubits qubits)"
+            )
+        t = self._tensors(dtype, batched.device)
+        count, batch, n = variants.shape[0], batched.shape[0], self.n_qubits
+        heads = None
+        if self.n_heads:
+            heads = self._head_fusion(self._head_rotations(batched, None, t), t["head_fusion"])
+        eye = t["eye"].expand(count, 1, 2, 2)
+        pool = eye
+        if self.n_suffixes:
+            suffixes = self._suffix_fusion(self._suffix_rotations(variants, t), t["suffix_fusion"])
+            pool = torch.cat([suffixes, eye], dim=-3) if self.needs_identity else suffixes
+        gates = Gates(heads, None, pool)  # pool (M, S, 2, 2): one set of suffixes per variant
+        heads_state = dense.product_state(self._head_columns(gates, t, batch)).reshape(-1, 2**n)
+        # each variant's operators in order: its leading suffixes (one Kronecker product), then
+        # the stages; a dense layer right after the leading blocks absorbs the suffixes
+        operators = []
+        if self.lead_suffixed:
+            per_wire = pool.index_select(-3, t["lead_suffixes"]).unsqueeze(-4)  # (M, 1, n, 2, 2)
+            operators.append(dense.kron_unitaries(per_wire, self._plain_kron(t))[:, 0])
+        unitaries = self.dense_unitaries(gates) if self.dense_layers else None
+        for stage in self.stages:
+            op = unitaries[:, stage.layer] if isinstance(stage, DenseStage) else stage
+            dense_pair = isinstance(op, torch.Tensor) and operators
+            if dense_pair and isinstance(operators[-1], torch.Tensor):
+                operators[-1] = op @ operators[-1]
+            else:
+                operators.append(op)
+        state = heads_state.expand(count, *heads_state.shape)  # (M, B or 1, 2**n)
+        for op in operators:
+            if isinstance(op, torch.Tensor):
+                state = state @ op.mT
+            else:
+                rows = state.expand(count, batch, 2**n).reshape(-1, *[2] * n)
+                state = engine.apply_fixed(rows, op).reshape(count, batch, 2**n)
+        return state.expand(count, batch, 2**n).reshape(count, batch, *[2] * n)
+
+    def _plain_kron(self, t: dict) -> torch.Tensor:
+        """The :func:`~qgradbench.engine.dense.kron_table` of one layer without fixed gates."""
+        if "plain_kron" not in t:
+            index, _ = dense.kron_table(self.n_qubits)
+            t["plain_kron"] = torch.as_tensor(index[None], device=t["eye"].device)
+        return t["plain_kron"]
+
     def gates(
         self,
         batched: torch.Tensor,
@@ -981,7 +1064,7 @@ class Schedule:
                 ``M_0 (x) ... (x) M_{n-1}`` times the ``pre`` gates only (for the adjoint sweep).
         """
         t = self._tensors(gates.pool.dtype, gates.pool.device)
-        per_wire = gates.pool.index_select(0, t["dense_gates"]).unflatten(0, (-1, self.n_qubits))
+        per_wire = gates.pool.index_select(-3, t["dense_gates"]).unflatten(-3, (-1, self.n_qubits))
         key = "dense" if post else "dense_pre"
         return dense.kron_unitaries(per_wire, t[f"{key}_index"], t.get(f"{key}_phase"))
 
@@ -998,8 +1081,9 @@ class Schedule:
         return rotations_of_generators(angles, t["head_minus_i"])
 
     def _suffix_rotations(self, shared, t) -> torch.Tensor:
-        theta = torch.cat([shared, t["consts"]]) if t["suffix_consts"] else shared
-        angles = theta.index_select(-1, t["suffix_src"])
+        if t["suffix_consts"]:  # shared: (P_s,), or (M, P_s) for variants
+            shared = torch.cat([shared, t["consts"].expand(*shared.shape[:-1], -1)], dim=-1)
+        angles = shared.index_select(-1, t["suffix_src"])
         if t["suffix_scale"] is not None:
             angles = angles * t["suffix_scale"]
         return rotations_of_generators(angles, t["suffix_minus_i"])
@@ -1017,18 +1101,22 @@ class Schedule:
         return self._lead_columns(gates, self._tensors(gates.pool.dtype, gates.pool.device), batch)
 
     def _lead_columns(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
-        if self.lead_batched:
-            columns = gates.heads[..., 0]  # first columns (B, H, 2)
-            if self.lead_missing_head:
-                columns = torch.cat([columns, t["ket0"].expand(batch, 1, 2)], dim=-2)
-            if self.lead_reorder:
-                columns = columns.index_select(-2, t["lead_heads"])
-        else:
-            columns = t["ket0"].expand(self.n_qubits, 2)
+        columns = self._head_columns(gates, t, batch)
         if self.lead_suffixed:
             # (n, 2, 2) @ (..., n, 2) as a broadcast product: cheaper than matmul at this size
-            suffix = gates.pool.index_select(0, t["lead_suffixes"])
+            suffix = gates.pool.index_select(-3, t["lead_suffixes"])
             columns = (suffix * columns.unsqueeze(-2)).sum(-1)
+        return columns
+
+    def _head_columns(self, gates: Gates, t: dict, batch: int) -> torch.Tensor:
+        """Each wire's state after its leading head: ``(B, n, 2)``, or ``(n, 2)`` if shared."""
+        if not self.lead_batched:
+            return t["ket0"].expand(self.n_qubits, 2)
+        columns = gates.heads[..., 0]  # first columns (B, H, 2)
+        if self.lead_missing_head:
+            columns = torch.cat([columns, t["ket0"].expand(batch, 1, 2)], dim=-2)
+        if self.lead_reorder:
+            columns = columns.index_select(-2, t["lead_heads"])
         return columns
 
 

@@ -240,13 +240,15 @@ class ShiftRuleMethod(HardwareMethod):
     def jacobian(
         self, execution: Execution, theta: torch.Tensor, slots: np.ndarray, f0: torch.Tensor
     ) -> torch.Tensor:
-        """Execute :meth:`recipe` with every shifted circuit of the batch in one engine call."""
+        """Execute :meth:`recipe` for the whole batch (:meth:`Execution.estimate_shifted`).
+
+        What the shifted circuits share (a layer's weights) is simulated once.
+        """
         rec = self.recipe(execution, slots)
         real = theta.dtype
         offsets = torch.as_tensor(rec.offsets, dtype=real, device=theta.device)
         coeffs = torch.as_tensor(rec.coeffs, dtype=real, device=theta.device)
-        shifted = (theta.unsqueeze(1) + offsets).reshape(-1, theta.shape[-1])
-        f = execution.estimate(shifted).reshape(theta.shape[0], rec.n_circuits, -1)
+        f = execution.estimate_shifted(theta, offsets)  # (B, M, n_out)
         jac = torch.einsum("sm,bmo->bos", coeffs, f)
         if np.any(rec.f0_coeffs):
             f0c = torch.as_tensor(rec.f0_coeffs, dtype=real, device=theta.device)
