@@ -383,27 +383,44 @@ def median_step_time(
     return statistics.median(times), len(times)
 
 
-def interleaved_times(
-    steps: dict[str, Callable], repeats: int, budget_s: float | None
-) -> dict[str, list[float]]:
-    """Wall times of the (warmed-up) ``steps``, one step of each in turn.
+#: Consecutive steps a side runs per turn of :func:`interleaved_times`.
+DEFAULT_BLOCK = 10
 
-    A side stops after ``repeats`` steps or once it has spent ``budget_s`` seconds (at least one
-    step each); the others go on alone.
+
+def interleaved_times(
+    steps: dict[str, Callable], repeats: int, budget_s: float | None, block: int = DEFAULT_BLOCK
+) -> dict[str, list[float]]:
+    """Wall times of the (warmed-up) ``steps``, in turns of ``block`` consecutive steps each.
+
+    Blocks, not single steps, because training runs its steps back to back: with one step per
+    turn every step of the faster side ran just after a PennyLane step had evicted its caches,
+    which timed a situation training never meets: on 2026-12-06 (1 thread, 60 steps, two runs
+    each) the seed model's adjoint step took 2.77 and 2.70 ms that way against 2.12 and
+    1.84 ms in turns of 10, backprop 2.00 and 2.05 against 1.60 and 2.03 ms; PennyLane's
+    steps were unchanged. Turns still alternate every few steps, so both sides see the same
+    machine load. A side stops after ``repeats``
+    steps or once it has spent ``budget_s`` seconds (at least one step each); the others go
+    on alone.
     """
     times: dict[str, list[float]] = {name: [] for name in steps}
     spent = dict.fromkeys(steps, 0.0)
     active = list(steps)
+
+    def done(name: str) -> bool:
+        over = budget_s is not None and spent[name] >= budget_s
+        return len(times[name]) >= max(1, repeats) or over
+
     while active:
         for name in list(active):
-            t0 = time.perf_counter()
-            steps[name]()
-            took = time.perf_counter() - t0
-            times[name].append(took)
-            spent[name] += took
-            done = len(times[name]) >= max(1, repeats)
-            if done or (budget_s is not None and spent[name] >= budget_s):
-                active.remove(name)
+            for _ in range(max(1, block)):
+                t0 = time.perf_counter()
+                steps[name]()
+                took = time.perf_counter() - t0
+                times[name].append(took)
+                spent[name] += took
+                if done(name):
+                    active.remove(name)
+                    break
     return times
 
 
@@ -458,12 +475,14 @@ def run_comparison(
     log: Callable[[str], None] | None = None,
     adam: str = "default",
     count_ops: bool = False,
+    block: int = DEFAULT_BLOCK,
 ) -> list[dict]:
     """Time every case on both backends and return one row (dict) per case.
 
-    The two sides of a case are prepared first and then timed *interleaved*, one step each in
-    turn (qgradbench, PennyLane, qgradbench, ...), so that both see the same machine load;
-    each side stops at ``repeats`` steps or once it has spent ``budget_s`` seconds.
+    The two sides of a case are prepared first and then timed *interleaved*, ``block``
+    consecutive steps each in turn (qgradbench, PennyLane, qgradbench, ...), so that both see
+    the same machine load (:func:`interleaved_times`); each side stops at ``repeats`` steps or
+    once it has spent ``budget_s`` seconds.
 
     Row keys: ``case``, ``method``, ``shots``, ``pennylane_config``, ``qgradbench_ms``,
     ``pennylane_ms`` (``None`` when n/a), ``ratio`` (PennyLane / qgradbench), the number of
@@ -478,6 +497,7 @@ def run_comparison(
             "shots": case.shots,
             "pennylane_config": case.pl_label,
             "adam": adam,
+            "block": block,
         }
         steps = {}
         for backend in ("qgradbench", "pennylane"):
@@ -488,7 +508,7 @@ def run_comparison(
             except UnavailableError as err:
                 row[f"{backend}_ms"], row[f"{backend}_n"] = None, 0
                 row[f"{backend}_na"] = str(err).splitlines()[0]
-        for backend, times in interleaved_times(steps, repeats, budget_s).items():
+        for backend, times in interleaved_times(steps, repeats, budget_s, block).items():
             row[f"{backend}_ms"], row[f"{backend}_n"] = 1e3 * statistics.median(times), len(times)
         if count_ops and "qgradbench" in steps:
             row["qgradbench_ops"] = count_step_ops(steps["qgradbench"])
@@ -571,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ops", action="store_true", help="also count the ATen operations of a qgradbench step"
     )
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=DEFAULT_BLOCK,
+        help="consecutive steps per side and turn (default %(default)s; 1: strict alternation)",
+    )
     args = parser.parse_args(argv)
 
     configure_threads(args.threads)
@@ -582,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"seed model step ({N_QUBITS} qubits, {N_LAYERS} layers, batch {BATCH}, Adam), "
         f"median over up to {args.repeat} steps after 1 warm-up, budget {args.budget:g} s "
-        f"per case and side",
+        f"per case and side, turns of {args.block} steps",
         flush=True,
     )
     print(
@@ -595,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    rows = run_comparison(cases, args.repeat, args.budget, args.seed, log, args.adam, args.ops)
+    rows = run_comparison(
+        cases, args.repeat, args.budget, args.seed, log, args.adam, args.ops, args.block
+    )
     print()
     print(format_table(rows))
     if args.json:

@@ -174,34 +174,32 @@ class Execution:
         varies = (theta != theta[:1]).any(0).cpu().numpy()
         k = int(np.flatnonzero(varies)[-1]) + 1 if varies.any() else 0  # per-circuit slots
         moved = (offsets != 0).cpu().numpy()
-        shared_rows = np.flatnonzero(moved[:, k:].any(1))
+        on_shared = moved[:, k:].any(1)  # rows that shift a shared slot
         schedule = self.circuit.schedule(k)
-        if len(shared_rows) == 0 or moved[shared_rows, :k].any() or not schedule.runs_variants:
+        if not on_shared.any() or moved[on_shared, :k].any() or not schedule.runs_variants:
             shifted = (theta.unsqueeze(1) + offsets).reshape(-1, n_params)
             return self.estimate(shifted).reshape(batch, len(offsets), -1)
         per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> self.n_qubits) // len(offsets))
         with torch.no_grad():
             parts = [
-                self._estimate_shared(chunk, offsets, shared_rows, k, schedule)
+                self._estimate_shared(chunk, offsets, on_shared, k, schedule)
                 for chunk in theta.split(per_chunk)
             ]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def _estimate_shared(self, theta, offsets, shared_rows, k, schedule) -> torch.Tensor:
+    def _estimate_shared(self, theta, offsets, on_shared, k, schedule) -> torch.Tensor:
         """:meth:`estimate_shifted` of one chunk of circuits, sharing what they share."""
         batch, count, n = theta.shape[0], offsets.shape[0], self.n_qubits
         shifted = theta.unsqueeze(1) + offsets  # (B, M, P)
-        shared = theta[0, k:]
         states = theta.new_empty(batch, count, 2**n, dtype=self.dtype)
-        own_rows = np.setdiff1d(np.arange(count), shared_rows)
+        own_rows, shared_rows = np.flatnonzero(~on_shared), np.flatnonzero(on_shared)
         if len(own_rows):  # per-circuit shifts (or none): the shared gates as they are
-            own = torch.as_tensor(own_rows, device=theta.device)
-            rows = shifted.index_select(1, own)[..., :k].reshape(-1, k)
-            states[:, own] = self.state(rows, shared).reshape(batch, len(own_rows), 2**n)
-        rows = torch.as_tensor(shared_rows, device=theta.device)
-        variants = shifted[0].index_select(0, rows)[:, k:]  # (M_s, P - k)
+            rows = _take_rows(shifted, own_rows)[..., :k].reshape(-1, k)
+            own = self.state(rows, theta[0, k:]).reshape(batch, len(own_rows), 2**n)
+            _write_rows(states, own_rows, own)
+        variants = _take_rows(shifted[:1], shared_rows)[0, :, k:]  # (M_s, P - k)
         out = schedule.run_variants(theta[:, :k], variants, self.dtype)  # (M_s, B, ...)
-        states[:, rows] = out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
+        _write_rows(states, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1))
         flat = states.reshape(batch * count, *[2] * n)
         values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
         return values.reshape(batch, count, -1)
@@ -292,3 +290,23 @@ class Execution:
         self.cost.record(
             phase, samples, samples * circuits_per_sample, self.shots, groups=self.n_groups
         )
+
+
+def _consecutive(rows: np.ndarray) -> bool:
+    """Whether the sorted indices ``rows`` are one run ``a, a + 1, ..., b``."""
+    return len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
+
+
+def _take_rows(values: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
+    """``values[:, rows]`` for sorted ``rows``: a view where they are consecutive."""
+    if _consecutive(rows):
+        return values[:, rows[0] : rows[-1] + 1]
+    return values.index_select(1, torch.as_tensor(rows, device=values.device))
+
+
+def _write_rows(target: torch.Tensor, rows: np.ndarray, values: torch.Tensor) -> None:
+    """``target[:, rows] = values`` for sorted ``rows``: one slice copy where consecutive."""
+    if _consecutive(rows):
+        target[:, rows[0] : rows[-1] + 1] = values
+    else:
+        target.index_copy_(1, torch.as_tensor(rows, device=target.device), values)
