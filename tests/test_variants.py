@@ -232,3 +232,7 @@ def test_estimate_shifted_in_chunks(monkeypatch):
     monkeypatch.setattr(backend, "MAX_AMPLITUDES_PER_CALL", 2 * len(offsets) * 2**3)
     torch.testing.assert_close(execution.estimate_shifted(theta, offsets), whole, rtol=0, atol=0)
     assert calls == [2, 2, 1]
+    calls.clear()  # room for less than one circuit's rows: one circuit at a time
+    monkeypatch.setattr(backend, "MAX_AMPLITUDES_PER_CALL", len(offsets) * 2**3 - 1)
+    torch.testing.assert_close(execution.estimate_shifted(theta, offsets), whole, rtol=0, atol=0)
+    assert calls == [1] * 5

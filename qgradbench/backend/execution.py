@@ -190,16 +190,22 @@ class Execution:
     def _estimate_shared(self, theta, offsets, on_shared, k, schedule) -> torch.Tensor:
         """:meth:`estimate_shifted` of one chunk of circuits, sharing what they share."""
         batch, count, n = theta.shape[0], offsets.shape[0], self.n_qubits
-        shifted = theta.unsqueeze(1) + offsets  # (B, M, P)
+        shared = theta[0, k:]  # the same in every row
         states = theta.new_empty(batch, count, 2**n, dtype=self.dtype)
-        own_rows, shared_rows = np.flatnonzero(~on_shared), np.flatnonzero(on_shared)
+        own_rows, shared_rows = (
+            torch.as_tensor(np.flatnonzero(rows), device=theta.device)
+            for rows in (~on_shared, on_shared)
+        )
         if len(own_rows):  # per-circuit shifts (or none): the shared gates as they are
-            rows = _take_rows(shifted, own_rows)[..., :k].reshape(-1, k)
-            own = self.state(rows, theta[0, k:]).reshape(batch, len(own_rows), 2**n)
-            _write_rows(states, own_rows, own)
-        variants = _take_rows(shifted[:1], shared_rows)[0, :, k:]  # (M_s, P - k)
+            moved = offsets.index_select(0, own_rows)[:, :k]  # (M_o, k)
+            rows = (theta[:, :k].unsqueeze(1) + moved).reshape(-1, k)
+            own = self.state(rows, shared).reshape(batch, len(own_rows), 2**n)
+            states.index_copy_(1, own_rows, own)
+        variants = shared + offsets.index_select(0, shared_rows)[:, k:]  # (M_s, P - k)
         out = schedule.run_variants(theta[:, :k], variants, self.dtype)  # (M_s, B, ...)
-        _write_rows(states, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1))
+        states.index_copy_(
+            1, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
+        )
         flat = states.reshape(batch * count, *[2] * n)
         values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
         return values.reshape(batch, count, -1)
@@ -290,23 +296,3 @@ class Execution:
         self.cost.record(
             phase, samples, samples * circuits_per_sample, self.shots, groups=self.n_groups
         )
-
-
-def _consecutive(rows: np.ndarray) -> bool:
-    """Whether the sorted indices ``rows`` are one run ``a, a + 1, ..., b``."""
-    return len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
-
-
-def _take_rows(values: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-    """``values[:, rows]`` for sorted ``rows``: a view where they are consecutive."""
-    if _consecutive(rows):
-        return values[:, rows[0] : rows[-1] + 1]
-    return values.index_select(1, torch.as_tensor(rows, device=values.device))
-
-
-def _write_rows(target: torch.Tensor, rows: np.ndarray, values: torch.Tensor) -> None:
-    """``target[:, rows] = values`` for sorted ``rows``: one slice copy where consecutive."""
-    if _consecutive(rows):
-        target[:, rows[0] : rows[-1] + 1] = values
-    else:
-        target.index_copy_(1, torch.as_tensor(rows, device=target.device), values)
