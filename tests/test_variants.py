@@ -187,6 +187,10 @@ def test_estimate_shifted_samples_each_row_from_its_circuit(observable):
     want = want.reshape(got.shape)
     bound = 1.5 if observable != "z-each" else 1.0
     assert (got - want).abs().max() < 6 * bound / math.sqrt(shots)
+    # and they are shot estimates: eigenvalues in halves, averaged over the shots
+    on_grid = got * 2 * shots
+    torch.testing.assert_close(on_grid, on_grid.round(), rtol=0, atol=1e-6)
+    assert not torch.equal(got, want)
 
 
 def test_estimate_shifted_mixed_rows_and_one_circuit():
