@@ -54,8 +54,8 @@ def reference_states(circuit, theta: torch.Tensor) -> torch.Tensor:
     angles = circuit.rotation_angles(theta)
     state = engine.zero_state(theta.shape[0], n, torch.complex128)
     for kind, item in circuit.sequence:
-        if kind == "fixed":
-            state = engine.apply_monomial(state, item)
+        if kind == "fixed":  # a monomial, or a dense Unitary
+            state = engine.apply_fixed(state, item)
             continue
         rotation = circuit.rotations[item]
         pauli = engine.pauli_matrix(rotation.pauli, torch.complex128)[None]

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from qgradbench import engine
 from qgradbench.backend import Execution
 from qgradbench.circuits import CircuitBuilder
 from qgradbench.circuits.pauli import as_observable
 from qgradbench.circuits.schedule import Schedule
 from qgradbench.methods.parameter_shift import shift_recipe
+from tests.test_schedule import reference_states
 
 N_ENCODED = 3
 
@@ -59,22 +59,6 @@ def encoded_circuit(n_qubits: int, seed: int, *, lead_suffix: bool, unitary: boo
             builder.rotation("XYZ"[rng.integers(3)], wire, slot=slot)
             slot += 1
     return builder.build(slot), n_batched
-
-
-def reference_states(circuit, theta: torch.Tensor) -> torch.Tensor:
-    """Apply every rotation and fixed gate of ``circuit.sequence`` in order, one at a time."""
-    n = circuit.n_qubits
-    angles = circuit.rotation_angles(theta)
-    state = engine.zero_state(theta.shape[0], n, torch.complex128)
-    for kind, item in circuit.sequence:
-        if kind == "fixed":
-            state = engine.apply_fixed(state, item)
-            continue
-        rotation = circuit.rotations[item]
-        pauli = engine.pauli_matrix(rotation.pauli, torch.complex128)[None]
-        matrix = engine.rotation_matrices(angles[:, item : item + 1], pauli)[:, 0]
-        state = engine.apply_matrix(state, matrix, rotation.wire, n)
-    return state
 
 
 CIRCUITS = [
