@@ -632,3 +632,90 @@ class TestGroupCost:
             assert sum(g[f"{phase}_circuits"] for g in groups) == getattr(cost, f"{phase}_circuits")
             assert sum(g[f"{phase}_shots"] for g in groups) == getattr(cost, f"{phase}_shots")
         assert groups[0]["forward_circuits"] == 5 and groups[0]["backward_circuits"] == 5 * 4
+
+    def test_bad_shot_split_names_the_choices(self):
+        """Test that an unknown shot split is a ValueError naming it and the accepted ones."""
+        layer = QuantumLayer(2, 1, seed=0)
+        match = "shot_split must be one of uniform, weighted, got 'x'"
+        with pytest.raises(ValueError, match=match):
+            Execution(layer.circuit, layer.execution.observable, shots=10, shot_split="x")
+
+    def test_groups_sample_their_own_shots_reproducibly(self):
+        """Test that each group's outputs come from its own shots, drawn from the generator.
+
+        With ``3 Z0 Z1 + X0`` and ``Z1`` at 100 shots split by weight, the Z0 Z1 group gets 79
+        shots and X0 21 (``test_groups_split_shots_and_add_up``), so the ``Z1`` output is a
+        multiple of ``2 / 79``. Two executions seeded alike draw the same estimates.
+        """
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+        from qgradbench.circuits.pauli import as_observable
+
+        spec = CircuitSpec(
+            2, [Gate("RY", [0], [w[0]]), Gate("CNOT", [0, 1]), Gate("RX", [1], [w[1]])],
+            n_weights=2, observables=["3 Z0 Z1 + X0", "Z1"],
+        )  # fmt: skip
+        circuit = QuantumLayer.from_circuit(spec, seed=1).circuit
+        theta = torch.rand(20, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+        outs = []
+        for seed in (5, 5, 6):
+            execution = Execution(
+                circuit, as_observable(["3 Z0 Z1 + X0", "Z1"], 2), torch.complex128, 100,
+                torch.Generator().manual_seed(seed), shot_split="weighted",
+            )  # fmt: skip
+            outs.append(execution.estimate(theta))
+        z1 = outs[0][:, 1] * 79
+        torch.testing.assert_close(z1, z1.round(), rtol=0, atol=1e-9)
+        assert torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], outs[2])
+
+    def test_non_diagonal_observable_is_not_kicked(self):
+        """Test parameter-shift on 7 qubits (pi-kick size) with an X observable against adjoint.
+
+        The pi-kicked rule measures probabilities in the computational basis, so it must not
+        serve an observable measured in another basis.
+        """
+        from qgradbench.backend.branching import KICK_QUBITS
+
+        x = torch.rand(2, KICK_QUBITS, dtype=torch.float64)
+        grads = []
+        for method in ("adjoint", "parameter-shift"):
+            layer = QuantumLayer(
+                KICK_QUBITS, 1, diff_method=method, seed=3, dtype=torch.complex128,
+                observable=["X0", "X3 Y5"],
+            )  # fmt: skip
+            layer(x).sum().backward()
+            grads.append(layer.weights.grad)
+        torch.testing.assert_close(grads[1], grads[0], rtol=0, atol=1e-10)
+
+    def test_diagonal_and_exact_rows(self):
+        """Test the rows of a diagonal observable (one group, basis Z) and of an exact layer.
+
+        Whole rows are compared, with their types: counts are integers, an exact layer spends
+        no shots, a diagonal observable has no words to count.
+        """
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+        layer = QuantumLayer(2, 1, diff_method="parameter-shift", shots=50, seed=0)
+        layer(torch.rand(3, 2)).sum().backward()
+        (row,) = layer.group_cost()
+        n_slots = layer.weights.numel()  # the inputs need no gradient
+        assert row == {
+            "group": 0, "basis": "Z", "words": None, "shots_per_evaluation": 50,
+            "forward_circuits": 3, "forward_shots": 150,
+            "backward_circuits": 3 * 2 * n_slots, "backward_shots": 3 * 2 * n_slots * 50,
+        }  # fmt: skip
+        assert all(type(row[k]) is int for k in row if k not in ("basis", "words"))
+        spec = CircuitSpec(
+            2, [Gate("RY", [0], [w[0]]), Gate("CNOT", [0, 1])], n_weights=1,
+            observables=["Z0 Z1 + Z1", "X0"],
+        )  # fmt: skip
+        exact = QuantumLayer.from_circuit(spec, diff_method="parameter-shift", seed=1)
+        exact(torch.zeros(4, 0)).sum().backward()
+        rows = exact.group_cost()
+        assert [(r["basis"], r["words"], r["shots_per_evaluation"]) for r in rows] == [
+            ("Z0 Z1", 2, None),
+            ("X0", 1, None),
+        ]
+        assert [(r["forward_circuits"], r["forward_shots"], r["backward_shots"]) for r in rows] == [
+            (4, 0, 0),
+            (4, 0, 0),
+        ]
