@@ -553,3 +553,28 @@ def test_matched_baseline_keeps_the_circuit_it_matches():
     (row,) = train(spec)
     assert (row["n_qubits"], row["n_layers"], row["ansatz"]) == (4, 3, "strongly-entangling")
     assert row["method"] is None and row["shots"] is None
+
+
+def test_adam_is_fused_and_equals_the_default_update():
+    """Test that the trainer's Adam is torch's fused one and steps as the default one does.
+
+    Five steps on a small network from the same weights and gradients: the two updates differ
+    only in rounding (float32, relative 1e-6); a wrong learning rate or a missing step would not.
+    """
+    import copy
+
+    from qgradbench.experiments.train import adam
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    nets = [net, copy.deepcopy(net)]
+    x, y = torch.rand(8, 3), torch.randint(0, 2, (8,))
+    optimizers = [adam(nets[0].parameters(), 0.05), torch.optim.Adam(nets[1].parameters(), 0.05)]
+    assert optimizers[0].defaults["fused"] is True
+    for _ in range(5):
+        for net, opt in zip(nets, optimizers, strict=True):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+    for got, want in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
