@@ -398,9 +398,8 @@ def interleaved_times(
     each) the seed model's adjoint step took 2.77 and 2.70 ms that way against 2.12 and
     1.84 ms in turns of 10, backprop 2.00 and 2.05 against 1.60 and 2.03 ms; PennyLane's
     steps were unchanged. Turns still alternate every few steps, so both sides see the same
-    machine load. A side stops after ``repeats``
-    steps or once it has spent ``budget_s`` seconds (at least one step each); the others go
-    on alone.
+    machine load. A side stops after ``repeats`` steps or once it has spent ``budget_s``
+    seconds (at least one step each); the others go on alone.
     """
     times: dict[str, list[float]] = {name: [] for name in steps}
     spent = dict.fromkeys(steps, 0.0)

@@ -952,21 +952,13 @@ class Schedule:
             )
         t = self._tensors(dtype, batched.device)
         count, batch, n = variants.shape[0], batched.shape[0], self.n_qubits
-        heads = None
-        if self.n_heads:
-            heads = self._head_fusion(self._head_rotations(batched, None, t), t["head_fusion"])
-        eye = t["eye"].expand(count, 1, 2, 2)
-        pool = eye
-        if self.n_suffixes:
-            suffixes = self._suffix_fusion(self._suffix_rotations(variants, t), t["suffix_fusion"])
-            pool = torch.cat([suffixes, eye], dim=-3) if self.needs_identity else suffixes
-        gates = Gates(heads, None, pool)  # pool (M, S, 2, 2): one set of suffixes per variant
+        gates = self.gates(batched, variants, dtype)  # pool (M, S, 2, 2): suffixes per variant
         heads_state = dense.product_state(self._head_columns(gates, t, batch)).reshape(-1, 2**n)
         # each variant's operators in order: its leading suffixes (one Kronecker product), then
         # the stages; a dense layer right after the leading blocks absorbs the suffixes
         operators = []
         if self.lead_suffixed:
-            per_wire = pool.index_select(-3, t["lead_suffixes"]).unsqueeze(-4)  # (M, 1, n, 2, 2)
+            per_wire = gates.pool.index_select(-3, t["lead_suffixes"]).unsqueeze(-4)  # (M,1,n,2,2)
             operators.append(dense.kron_unitaries(per_wire, self._plain_kron(t))[:, 0])
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None
         for stage in self.stages:
@@ -1003,7 +995,9 @@ class Schedule:
 
         Args:
             batched: the per-circuit slots ``(B, n_batched)``.
-            shared: the shared slots ``(n_params - n_batched,)``.
+            shared: the shared slots ``(n_params - n_batched,)``; or ``(M, n_params -
+                n_batched)``, ``M`` variants of them (:meth:`run_variants`), which gives the
+                suffixes and pool a leading axis of ``M``.
             dtype: complex dtype of the simulation.
             generators: also return every rotation's generator carried to the end of its block,
                 ``A_j`` with ``dM/dt_j M^dagger = A_j`` for the block ``M = suffix @ head`` (head
@@ -1020,7 +1014,7 @@ class Schedule:
                 )
             else:
                 heads = self._head_fusion(mats, t["head_fusion"])
-        pool = t["eye"]
+        pool = t["eye"].expand(*shared.shape[:-1], 1, 2, 2)
         if self.n_suffixes:
             mats = self._suffix_rotations(shared, t)
             if generators:
@@ -1029,7 +1023,7 @@ class Schedule:
                 )
             else:
                 suffixes = self._suffix_fusion(mats, t["suffix_fusion"])
-            pool = torch.cat([suffixes, pool]) if self.needs_identity else suffixes
+            pool = torch.cat([suffixes, pool], dim=-3) if self.needs_identity else suffixes
         if head_gens is not None and suffixes is not None:
             through = torch.cat([suffixes, t["eye"]]).index_select(0, t["head_suffix"])
             head_gens = through @ head_gens @ through.mH  # (R_h, 2, 2) suffix of each head

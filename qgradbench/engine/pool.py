@@ -33,7 +33,6 @@ import torch
 MIN_BYTES = 1 << 22
 
 
-
 def _pool_bytes(text: str) -> int:
     """``QGRADBENCH_POOL_BYTES`` as a byte count; a clear error for anything else."""
     try:
