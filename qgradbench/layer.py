@@ -231,11 +231,10 @@ class QuantumLayer(nn.Module):
         if inputs.shape[0] == 0:
             out = self._empty(inputs, weights)
         else:
-            finite = torch.isfinite(inputs).all(-1, keepdim=True)
-            if bool(finite.all()):
+            if _all_finite(inputs):
                 out = self.method.forward(self.execution, inputs, weights)
             else:
-                out = self._nan_rows(inputs, weights, finite)
+                out = self._nan_rows(inputs, weights, torch.isfinite(inputs).all(-1, keepdim=True))
             self.execution.record("forward", inputs.shape[0], 1)
         return out.reshape(*batch_shape, self.n_outputs).to(x.dtype)
 
@@ -292,3 +291,12 @@ class QuantumLayer(nn.Module):
             f"n_qubits={self.n_qubits}, {circuit}, "
             f"diff_method={self.method!r}, shots={self.shots}, dtype={self.dtype}"
         )
+
+
+def _all_finite(inputs: torch.Tensor) -> bool:
+    """Whether every angle is finite.
+
+    Their sum is finite (one reduction: a NaN or an infinity makes it NaN or infinite), or,
+    where a sum of finite angles overflows, the element-wise test says so.
+    """
+    return math.isfinite(float(inputs.detach().sum())) or bool(torch.isfinite(inputs).all())

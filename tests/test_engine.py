@@ -239,12 +239,16 @@ class TestStatevector:
         x = (psi.conj() * engine.apply_matrix(psi, h, 0, 1)).sum((-1,)).real
         torch.testing.assert_close(x, torch.sin(t))
 
-    def test_expval_gradient(self):
-        """Test expval_diagonal's written-out backward pass against finite differences.
+    @pytest.mark.parametrize("autograd_amplitudes", [0, 1 << 15])
+    def test_expval_gradient(self, monkeypatch, autograd_amplitudes):
+        """Test expval_diagonal's gradient against finite differences, both backward passes.
 
         ``gradcheck`` perturbs the real and imaginary part of every amplitude (complex128,
-        central differences): a missing factor 2 or a conjugated state fails it.
+        central differences): a missing factor 2 or a conjugated state in the written-out
+        backward pass (threshold 0: every state takes it) fails it; above, small states take
+        autograd's own chain.
         """
+        monkeypatch.setattr(engine.statevector, "AUTOGRAD_AMPLITUDES", autograd_amplitudes)
         n, gen = 3, torch.Generator().manual_seed(7)
         psi = random_state(2, n, gen).requires_grad_()
         diagonals = torch.randn(4, 2**n, dtype=torch.float64, generator=gen)

@@ -256,3 +256,16 @@ def test_table_free_observables_give_the_same_gradients(method, observable, monk
         results.append((out.detach(), xg.grad, layer.weights.grad))
     for got, want in zip(results[1], results[0], strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+def test_finite_check_survives_an_overflowing_sum():
+    """Finite angles whose sum overflows are finite; a NaN or an infinity is not.
+
+    The layer first tests the angles' sum (one reduction); planted: without the
+    element-wise fallback, the first case fails.
+    """
+    from qgradbench.layer import _all_finite
+
+    assert _all_finite(torch.tensor([[3e38, 3e38]], dtype=torch.float32))
+    assert not _all_finite(torch.tensor([[1.0, float("nan")]]))
+    assert not _all_finite(torch.tensor([[float("inf"), -1.0]]))

@@ -57,9 +57,12 @@ def test_two_live_graphs_keep_their_states(pooled, method):
 
 
 def test_buffers_are_reused_across_calls(pooled):
-    """A second identical step allocates no new pooled buffer: the first one's were freed."""
-    layer = qgradbench.QuantumLayer(6, 3, diff_method="backprop", seed=1)
-    x = torch.rand(4, 6)
+    """A second identical step allocates no new pooled buffer: the first one's were freed.
+
+    Eight qubits: above the dense regime, so the states go through the fused kernels.
+    """
+    layer = qgradbench.QuantumLayer(8, 3, diff_method="backprop", seed=1)
+    x = torch.rand(4, 8)
     _grads(layer, x)
     created = pooled.created
     assert created > 0
@@ -120,3 +123,36 @@ def test_bad_pool_size_names_the_value(text):
     with pytest.raises(ValueError, match=f"QGRADBENCH_POOL_BYTES.*{text!r}"):
         pool._pool_bytes(text)
     assert pool._pool_bytes("0") == 0
+
+
+def test_buffers_are_bytes_shared_across_dtypes(pooled):
+    """A free buffer serves a request of any dtype of half its bytes up to all of them.
+
+    A complex state's buffer then holds the real probabilities of the next one. Planted: a
+    pool kept by dtype (the one before) fails the float request, one that serves only
+    buffers of exactly the request's size fails the last request.
+    """
+    state = pooled.take((4, 16), torch.complex64, "cpu")  # 512 bytes
+    del state
+    probs = pooled.take((4, 32), torch.float32, "cpu")  # 512 bytes, another dtype
+    assert pooled.created == 1 and probs.dtype == torch.float32 and probs.shape == (4, 32)
+    half = pooled.take((4, 8), torch.complex128, "cpu")  # the first is in use: a new one
+    assert pooled.created == 2
+    del probs, half
+    narrow = pooled.take((2, 8), torch.complex128, "cpu")  # 256 bytes: half a free one serves
+    assert pooled.created == 2 and narrow.dtype == torch.complex128
+
+
+def test_idle_buffers_of_other_sizes_are_dropped(pooled):
+    """A new buffer is made only after the free ones that cannot serve it are dropped.
+
+    So the pool's idle memory never adds to the peak of work of another size (a backprop
+    step's states, then an adjoint sweep's pairs). Planted: keeping them fails this.
+    """
+    small = [pooled.take((64,), torch.complex64, "cpu") for _ in range(3)]  # 512 bytes each
+    kept = small.pop()  # still in use: must stay
+    del small
+    big = pooled.take((64,), torch.complex128, "cpu")  # 1024 bytes: a 512 one cannot serve it
+    assert pooled.created == 4
+    assert pooled.kept_bytes == 512 + 1024  # the two idle small ones are gone
+    del kept, big

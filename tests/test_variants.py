@@ -224,3 +224,30 @@ def test_estimate_shifted_in_chunks(monkeypatch):
     monkeypatch.setattr(backend, "MAX_AMPLITUDES_PER_CALL", len(offsets) * 2**3 - 1)
     torch.testing.assert_close(execution.estimate_shifted(theta, offsets), whole, rtol=0, atol=0)
     assert calls == [1] * 5
+
+
+@pytest.mark.parametrize("shape", CIRCUITS[:3])
+def test_estimate_shifted_inputs_only(shape, monkeypatch):
+    """Shifts of the per-circuit slots only (a layer whose weights are frozen).
+
+    The rows share the weights' gates: one run of ``B M`` circuits with the shared slots as
+    they are, no variants and no run of every slot per circuit. Exact values equal the plain
+    runs'. Running these rows every slot per circuit gives the same values, so the test also
+    records how they ran (planted: the rule before, which did so, fails the count).
+    """
+    circuit, k = encoded_circuit(4, 3, **shape)
+    execution = Execution(circuit, as_observable("z-each", 4), torch.complex128)
+    theta = layer_rows(circuit, k, 5, 8)
+    offsets = shift_offsets(circuit.n_params, range(k))
+    want = execution.estimate((theta.unsqueeze(1) + offsets).reshape(-1, circuit.n_params))
+    runs = []
+    original = Execution.state
+
+    def counting(self, rows, shared=None):
+        runs.append((rows.shape, shared is None))
+        return original(self, rows, shared)
+
+    monkeypatch.setattr(Execution, "state", counting)
+    got = execution.estimate_shifted(theta, offsets)
+    torch.testing.assert_close(got, want.reshape(got.shape), rtol=0, atol=1e-12)
+    assert runs == [((5 * len(offsets), k), False)]  # one run, the weights shared

@@ -135,7 +135,10 @@ class Execution:
         """``sum_j coeffs_j O_j |psi>`` ``(B, 2, ..., 2)`` for ``coeffs`` ``(B, n_out)``."""
         if self.observable.diagonal:
             o_eff = self.observable.weights(coeffs)  # (B, 2**n): eigenvalues of sum_j c_j O_j
-            return (state.reshape(o_eff.shape) * o_eff).reshape(state.shape)
+            flat = state.reshape(o_eff.shape)
+            if torch.is_grad_enabled() and (flat.requires_grad or o_eff.requires_grad):
+                return (flat * o_eff).reshape(state.shape)
+            return engine.scale_by_real(flat, o_eff).reshape(state.shape)  # a pooled buffer
         return self.observable.apply(state, coeffs)
 
     def estimate(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
@@ -163,8 +166,10 @@ class Execution:
         share is simulated once: the slots after the last one that differs between the
         circuits (a layer's weights) are shared, so a shift of one of them changes the same
         gates for every circuit (:meth:`~qgradbench.circuits.schedule.Schedule.run_variants`)
-        and a shift of a per-circuit slot leaves the shared gates alone. Rows that shift both
-        kinds, and schedules that cannot share this way, run every circuit in full.
+        and a shift of a per-circuit slot leaves the shared gates alone (also when only those
+        are shifted: the inputs' gradient of a layer with frozen weights). Rows that shift both
+        kinds, and schedules that cannot run variants when a row shifts a shared slot, run
+        every circuit in full.
 
         Args:
             theta: angle vectors ``(B, P)``.
@@ -176,7 +181,8 @@ class Execution:
         moved = (offsets != 0).cpu().numpy()
         on_shared = moved[:, k:].any(1)  # rows that shift a shared slot
         schedule = self.circuit.schedule(k)
-        if not on_shared.any() or moved[on_shared, :k].any() or not schedule.runs_variants:
+        mixed = moved[on_shared, :k].any()
+        if k == n_params or mixed or (on_shared.any() and not schedule.runs_variants):
             shifted = (theta.unsqueeze(1) + offsets).reshape(-1, n_params)
             return self.estimate(shifted).reshape(batch, len(offsets), -1)
         per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> self.n_qubits) // len(offsets))
@@ -201,11 +207,12 @@ class Execution:
             rows = (theta[:, :k].unsqueeze(1) + moved).reshape(-1, k)
             own = self.state(rows, shared).reshape(batch, len(own_rows), 2**n)
             states.index_copy_(1, own_rows, own)
-        variants = shared + offsets.index_select(0, shared_rows)[:, k:]  # (M_s, P - k)
-        out = schedule.run_variants(theta[:, :k], variants, self.dtype)  # (M_s, B, ...)
-        states.index_copy_(
-            1, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
-        )
+        if len(shared_rows):  # shared shifts: the variants' gates, once each
+            variants = shared + offsets.index_select(0, shared_rows)[:, k:]  # (M_s, P - k)
+            out = schedule.run_variants(theta[:, :k], variants, self.dtype)  # (M_s, B, ...)
+            states.index_copy_(
+                1, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
+            )
         flat = states.reshape(batch * count, *[2] * n)
         values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
         return values.reshape(batch, count, -1)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from qgradbench.engine import pool
 from qgradbench.engine.dense import product_contractions, product_state
 from qgradbench.engine.gates import bit
 
@@ -190,7 +191,11 @@ def _outer_sum(per_wire: torch.Tensor) -> torch.Tensor:
         return per_wire[..., 0, :]
     half = n // 2
     top, bottom = _outer_sum(per_wire[..., :half, :]), _outer_sum(per_wire[..., half:, :])
-    return (top.unsqueeze(-1) + bottom.unsqueeze(-2)).flatten(-2)
+    top, bottom = top.unsqueeze(-1), bottom.unsqueeze(-2)
+    if torch.is_grad_enabled() and per_wire.requires_grad:
+        return (top + bottom).flatten(-2)
+    out = pool.take((*top.shape[:-1], bottom.shape[-1]), top.dtype, top.device)  # (engine.pool)
+    return torch.add(top, bottom, out=out).flatten(-2)
 
 
 @functools.lru_cache(maxsize=64)

@@ -30,6 +30,7 @@ from qgradbench.engine.statevector import (
     expval,
     expval_diagonal,
     probabilities,
+    scale_by_real,
     zero_state,
 )
 
@@ -59,6 +60,7 @@ __all__ = [
     "product_state",
     "rotation_matrices",
     "sample_counts",
+    "scale_by_real",
     "stack_tables",
     "zero_state",
 ]

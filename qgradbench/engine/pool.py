@@ -12,11 +12,13 @@ a state a caller kept, not a view of any of these (the storage's use count, whic
 and view on it raises, is back to the pool's own). So a buffer can never alias a live tensor;
 buffers become free exactly when autograd or the caller drops the last reference.
 
-A request is served by a free buffer of the same dtype and at most twice its size (a prefix of
-it); a new buffer is made only when none is free, and then the free buffers that cannot serve
-the request are dropped: the pool holds what the current work reuses, so the peak memory is that
-of the work itself. The pool holds at most :data:`POOL_BYTES` (``QGRADBENCH_POOL_BYTES``, bytes;
-``0`` turns it off); :func:`release` gives everything back. Tensors under :data:`MIN_BYTES`,
+Buffers are raw bytes: a request of any dtype is served by a free buffer of at least its size
+and at most twice it (a prefix, viewed as the dtype), so a free complex state can hold the real
+probabilities computed from the next one. A new buffer is made only when none is free, and then
+the free buffers that cannot serve the request are dropped: the pool holds what the current work
+reuses, so the peak memory is that of the work itself. The pool holds at most
+:data:`POOL_BYTES` (``QGRADBENCH_POOL_BYTES``, bytes; ``0`` turns it off); :func:`release`
+gives everything back. Tensors under :data:`MIN_BYTES`,
 non-CPU tensors (CUDA has its own caching allocator), and a PyTorch without
 ``torch._C._storage_Use_Count`` get plain ``torch.empty``.
 """
@@ -54,9 +56,9 @@ _use_count = getattr(torch._C, "_storage_Use_Count", None)
 
 
 class StatePool:
-    """Buffers by dtype and size; :meth:`take` returns a free one or a new one.
+    """Byte buffers by size; :meth:`take` returns a free one or a new one, viewed as asked.
 
-    A free buffer serves a request of up to twice its size (a prefix of it).
+    A free buffer serves a request of any dtype from half its size up to its size (a prefix).
 
     Args:
         max_bytes: the most bytes kept (new buffers beyond it are not kept).
@@ -72,7 +74,7 @@ class StatePool:
     @property
     def kept_bytes(self) -> int:
         """Bytes the pool holds now."""
-        return sum(_nbytes(b) for b in self._buffers)
+        return sum(b.numel() for b in self._buffers)
 
     def take(self, shape, dtype: torch.dtype, device) -> torch.Tensor:
         """An uninitialised tensor of ``shape``: a free pooled buffer, else a new one."""
@@ -83,29 +85,27 @@ class StatePool:
         if not pooled or nbytes < self.min_bytes:
             return torch.empty(shape, dtype=dtype, device=device)
         with self._lock:
-            fits = [b for b in self._buffers if _serves(b, size, dtype) and _free(b)]
+            fits = [b for b in self._buffers if _serves(b, nbytes) and _free(b)]
             if fits:
                 buf = min(fits, key=torch.Tensor.numel)
                 self._buffers = [b for b in self._buffers if b is not buf] + [buf]  # LRU last
-                return buf[:size].view(shape)
-            self._drop_other_sizes(size, dtype)
-            buf = torch.empty(size, dtype=dtype, device=device)
-            self._make_room(nbytes)
-            if self.kept_bytes + nbytes <= self.max_bytes:
-                self._buffers.append(buf)
-                self.created += 1
-            return buf.view(shape)
+            else:
+                self._drop_other_sizes(nbytes)
+                buf = torch.empty(nbytes, dtype=torch.uint8, device=device)
+                self._make_room(nbytes)
+                if self.kept_bytes + nbytes <= self.max_bytes:
+                    self._buffers.append(buf)
+                    self.created += 1
+            return buf[:nbytes].view(dtype).view(shape)
 
-    def _drop_other_sizes(self, size: int, dtype: torch.dtype) -> None:
-        """Drop the free buffers of ``dtype`` that cannot serve ``size`` before a new one is made.
+    def _drop_other_sizes(self, nbytes: int) -> None:
+        """Drop the free buffers that cannot serve ``nbytes`` before a new one is made.
 
         Idle buffers of a size no longer asked for would otherwise add to the peak memory of
         the work that follows (an adjoint sweep's state pairs after a backprop step's states):
         the pool keeps what the current work reuses, not every size it has seen.
         """
-        self._buffers = [
-            b for b in self._buffers if b.dtype != dtype or _serves(b, size, dtype) or not _free(b)
-        ]
+        self._buffers = [b for b in self._buffers if _serves(b, nbytes) or not _free(b)]
 
     def _make_room(self, nbytes: int) -> None:
         """Drop free buffers, least recently used first, until ``nbytes`` more fit."""
@@ -121,17 +121,14 @@ class StatePool:
             self._buffers.clear()
 
 
-def _serves(buf: torch.Tensor, size: int, dtype: torch.dtype) -> bool:
-    """Whether ``buf`` can hold a request of ``size`` elements: same dtype, at most twice as big.
+def _serves(buf: torch.Tensor, nbytes: int) -> bool:
+    """Whether the byte buffer ``buf`` can hold a request of ``nbytes``: at most twice as big.
 
     A state pair (an adjoint sweep's ``phi`` and ``lambda``) can so reuse the buffer of two
-    states and a single state the buffer of a pair, without a buffer per size.
+    states, a single state the buffer of a pair, and a state's real probabilities the buffer
+    of a complex state, without a buffer per size.
     """
-    return buf.dtype == dtype and size <= buf.numel() <= 2 * size
-
-
-def _nbytes(buf: torch.Tensor) -> int:
-    return buf.numel() * buf.element_size()
+    return nbytes <= buf.numel() <= 2 * nbytes
 
 
 def _free(buf: torch.Tensor) -> bool:
