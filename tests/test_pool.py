@@ -7,6 +7,8 @@ that handed out a buffer autograd still holds would corrupt the gradients checke
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -156,3 +158,65 @@ def test_idle_buffers_of_other_sizes_are_dropped(pooled):
     assert pooled.created == 4
     assert pooled.kept_bytes == 512 + 1024  # the two idle small ones are gone
     del kept, big
+
+
+def _pooled_storage(pooled, tensor) -> bool:
+    """Whether ``tensor`` lives in one of the pool's buffers."""
+    ptr = tensor.untyped_storage().data_ptr()
+    return any(buf.untyped_storage().data_ptr() == ptr for buf in pooled._buffers)
+
+
+@pytest.mark.parametrize("name", ["z-each", "local-z"])
+def test_observable_weights_and_lambda_are_pooled(pooled, monkeypatch, name):
+    """The adjoint's ``lambda = O_eff psi`` and a large observable's diagonal are pool buffers.
+
+    Both are state-sized writes of every backward pass; their values are the plain products,
+    written without a resize warning (an ``out=`` of the wrong shape would be resized with
+    one) and without a detour through a fresh tensor (planted: ``out=None``, or a ``torch.mul``
+    that allocates, fails the storage check).
+    """
+    from qgradbench.backend import Execution
+    from qgradbench.circuits import Observable, observables
+
+    monkeypatch.setattr(observables, "TABLE_ENTRIES", 0)  # the factors (large-register) path
+    n, gen = 5, torch.Generator().manual_seed(2)
+    layer = qgradbench.QuantumLayer(n, 1, observable=name, seed=0, dtype=torch.complex128)
+    execution: Execution = layer.execution
+    table = Observable(name, n).diagonals(torch.float64, "cpu")
+    coeffs = torch.randn(3, execution.observable.n_outputs, generator=gen, dtype=torch.float64)
+    state = torch.randn(3, *[2] * n, generator=gen, dtype=torch.complex128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        diagonal = execution.observable.weights(coeffs)
+        lam = execution.apply_observable(state, coeffs)
+    torch.testing.assert_close(diagonal, coeffs @ table, rtol=1e-12, atol=1e-12)
+    want = state.reshape(3, -1) * (coeffs @ table)
+    torch.testing.assert_close(lam.reshape(3, -1), want, rtol=1e-12, atol=1e-12)
+    assert lam.shape == state.shape
+    assert _pooled_storage(pooled, lam) and _pooled_storage(pooled, diagonal)
+
+
+def test_observable_products_stay_differentiable(monkeypatch):
+    """Recorded for autograd, the same products are plain (differentiable) ones.
+
+    ``gradcheck`` of ``lambda`` in the state and the coefficients, and of the diagonal in the
+    coefficients, on the factors path (planted: a product or sum that is not the table's, or
+    a result of the wrong shape, fails).
+    """
+    from qgradbench.circuits import observables
+
+    monkeypatch.setattr(observables, "TABLE_ENTRIES", 0)
+    n, gen = 3, torch.Generator().manual_seed(4)
+    layer = qgradbench.QuantumLayer(n, 1, observable="local-z", seed=0, dtype=torch.complex128)
+    execution = layer.execution
+    state = torch.randn(2, *[2] * n, generator=gen, dtype=torch.complex128).requires_grad_()
+    coeffs = torch.randn(2, 1, generator=gen, dtype=torch.float64).requires_grad_()
+    table = observables.Observable("local-z", n).diagonals(torch.float64, "cpu")
+    lam = execution.apply_observable(state, coeffs)
+    want = state.reshape(2, -1) * (coeffs @ table)
+    torch.testing.assert_close(lam.reshape(2, -1), want)
+    assert lam.shape == state.shape
+    assert torch.autograd.gradcheck(lambda s, c: execution.apply_observable(s, c), (state, coeffs))
+    fixed = coeffs.detach()  # only the state recorded: still the differentiable product
+    assert torch.autograd.gradcheck(lambda s: execution.apply_observable(s, fixed), (state,))
+    assert torch.autograd.gradcheck(execution.observable.weights, (coeffs,))

@@ -404,7 +404,9 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
     take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
     scales = None
     if not circuit.all_simple:
-        scales = torch.as_tensor([rotations[order[k]].scale for k in take], device=device)
+        scales = torch.as_tensor(  # float64: cast to each sweep's dtype, not rounded first
+            [rotations[order[k]].scale for k in take], dtype=torch.float64, device=device
+        )
     return SweepPlan(
         stages=tuple(stages),
         lead=lead,
