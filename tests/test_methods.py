@@ -574,8 +574,12 @@ class TestAdjoint:
             torch.testing.assert_close(jac[b], want)
 
 
-@pytest.mark.parametrize("slots", [[0, 1, 2, 3], [2, 0], [1, 0]])
-def test_hadamard_and_adjoint_by_decomposition(slots):
+@pytest.mark.parametrize(
+    ("slots", "dtype"),
+    [([0, 1, 2, 3], torch.complex128), ([2, 0], torch.complex128), ([1, 0], torch.complex128),
+     ([0, 1, 2, 3], torch.complex64)],
+)  # fmt: skip
+def test_hadamard_and_adjoint_by_decomposition(slots, dtype):
     """Test slots that drive scaled and several rotations against autograd's Jacobian.
 
     Slot 1 drives ``RX(0.3 t)``, slot 2 two rotations ``RX(t/2)`` and ``RX(-t/2)`` around a
@@ -598,12 +602,92 @@ def test_hadamard_and_adjoint_by_decomposition(slots):
     b.rotation("Z", 0, slot=3)
     b.fixed("CNOT", (0, 1))
     circuit = b.build(4)
-    ex = Execution(circuit, Observable("z-each", 3), torch.complex128)
-    theta = torch.rand(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    ex = Execution(circuit, Observable("z-each", 3), dtype)
+    real = dtype.to_real()
+    theta = torch.rand(5, 4, dtype=real, generator=torch.Generator().manual_seed(6))
+    tol = 1e-12 if dtype == torch.complex128 else 1e-5
     want = torch.stack(
         [torch.autograd.functional.jacobian(lambda t: ex.expval(t[None])[0], row) for row in theta]
     )[..., slots]  # (B, n_out, S)
     got = Hadamard().jacobian(ex, theta, np.array(slots), ex.expval(theta))
-    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
     adjoint = adjoint_jacobian(ex, theta)[..., slots]
-    torch.testing.assert_close(adjoint, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(adjoint, want, rtol=tol, atol=tol)
+
+
+def autograd_jacobian(ex: Execution, theta: torch.Tensor) -> torch.Tensor:
+    """``d <O_j> / d theta`` ``(B, n_out, P)`` by autograd through the simulation."""
+    return torch.stack(
+        [torch.autograd.functional.jacobian(lambda t: ex.expval(t[None])[0], row) for row in theta]
+    )
+
+
+def test_adjoint_jacobian_of_several_non_diagonal_outputs():
+    """Test one ``lambda`` per output of a non-diagonal observable against autograd.
+
+    Two outputs, ``X0 X1 + 0.5 Z2`` and ``Y1``: each gets its own row of the identity as
+    coefficients (planted: coefficients of the wrong shape, or one output's lambda for both,
+    fails).
+    """
+    from qgradbench.circuits.pauli import as_observable
+
+    layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=4)
+    ex = Execution(layer.circuit, as_observable(["X0 X1 + 0.5 Z2", "Y1"], 3), torch.complex128)
+    theta = torch.rand(3, layer.circuit.n_params, dtype=torch.float64)
+    torch.testing.assert_close(adjoint_jacobian(ex, theta), autograd_jacobian(ex, theta))
+
+
+SHARED_WEIGHT_CASES = [("tfim-hva", 4), ("tfim-hva", 7), ("basic-entangler", 7)]
+
+
+@pytest.mark.parametrize(("ansatz", "n"), SHARED_WEIGHT_CASES)
+def test_adjoint_layer_gradients_with_shared_weights(ansatz, n):
+    """Test the adjoint layer against backprop where the weights are shared by the batch.
+
+    Shared weights give shared gates: a diagonal layer's phases ``(2**n,)`` instead of one row
+    per circuit (tfim-hva's ZZ layers), dense layers on 4 qubits, fused groups and gate stages
+    on 7 (planted: a shared phase vector unsqueezed like a per-circuit one, fails).
+    """
+    grads = {}
+    for method in ("adjoint", "backprop"):
+        layer = QuantumLayer(
+            n, 2, ansatz=ansatz, diff_method=method, dtype=torch.complex128, seed=2
+        )
+        gen = torch.Generator().manual_seed(3)  # tfim-hva has no inputs: (3, 0)
+        xin = torch.rand(3, layer.n_inputs, dtype=torch.float64, generator=gen).requires_grad_()
+        (layer(xin) * torch.linspace(0.5, 1.5, layer.n_outputs)).sum().backward()
+        grads[method] = (xin.grad if layer.n_inputs else None, layer.weights.grad)
+    for got, want in zip(grads["adjoint"], grads["backprop"], strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("ansatz", "n"), [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7)]
+)
+def test_adjoint_sweep_recorded_for_autograd(ansatz, n):
+    """The sweep run under autograd (each inverse a new tensor) equals the buffered sweep.
+
+    ``adjoint_sweep`` is public; recorded, it is differentiable in ``lambda`` (linear in it:
+    ``gradcheck`` against finite differences, complex128). Dense layers on 4 qubits, diagonal
+    layers, fused groups and gate stages on 7. Planted: a wrong argument in the recorded
+    path's inverses, phases or pair, or a pooled ``out=`` under autograd (which the fused
+    inverse had: a RuntimeError this test found), fails.
+    """
+    from qgradbench.methods import adjoint_sweep
+
+    layer = QuantumLayer(n, 1, ansatz=ansatz, dtype=torch.complex128, seed=5)
+    ex = layer.execution
+    gen = torch.Generator().manual_seed(8)
+    x = torch.rand(2, layer.n_inputs, dtype=torch.float64, generator=gen)
+    batched, shared = layer.angle_map(x, layer.weights.detach().reshape(-1))
+    with torch.no_grad():
+        state = ex.state(batched, shared)
+        lam = ex.apply_observable(state, torch.ones(2, layer.n_outputs, dtype=torch.float64))
+        buffered = adjoint_sweep(ex, batched, shared, state, lam.unsqueeze(1).clone())
+    lam = lam.unsqueeze(1).clone().requires_grad_()
+    recorded = adjoint_sweep(ex, batched, shared, state, lam)
+    assert recorded.requires_grad
+    torch.testing.assert_close(recorded, buffered, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(
+        lambda lam_: adjoint_sweep(ex, batched, shared, state, lam_)[..., :3], (lam,)
+    )

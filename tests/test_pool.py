@@ -220,3 +220,27 @@ def test_observable_products_stay_differentiable(monkeypatch):
     fixed = coeffs.detach()  # only the state recorded: still the differentiable product
     assert torch.autograd.gradcheck(lambda s: execution.apply_observable(s, fixed), (state,))
     assert torch.autograd.gradcheck(execution.observable.weights, (coeffs,))
+
+
+def test_adjoint_pair_is_one_pooled_buffer(pooled):
+    """The sweep's ``(phi, lambda_k)`` pair: one pooled buffer of ``(B, 1 + K, ...)``.
+
+    Written by one ``torch.cat`` into it, without a resize warning (planted: a wrong pair
+    shape, a ``cat`` that allocates, or one along another axis, fails); recorded for
+    autograd, a differentiable ``cat`` instead.
+    """
+    from qgradbench.backend.adjoint import _pair
+
+    gen = torch.Generator().manual_seed(1)
+    state = torch.randn(3, 2, 2, 2, generator=gen, dtype=torch.complex128)
+    lam = torch.randn(3, 3, 2, 2, 2, generator=gen, dtype=torch.complex128)  # K = 3 outputs
+    want = torch.cat([state.unsqueeze(1), lam], dim=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = _pair(state, lam)
+    assert torch.equal(both, want) and _pooled_storage(pooled, both)
+    recorded = _pair(state, lam.clone().requires_grad_())
+    assert recorded.requires_grad and torch.equal(recorded.detach(), want)
+    assert not _pooled_storage(pooled, recorded)
+    traced = _pair(state.clone().requires_grad_(), lam)  # the state alone recorded
+    assert traced.requires_grad and torch.equal(traced.detach(), want)

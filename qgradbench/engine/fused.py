@@ -182,8 +182,8 @@ def apply_block_top_inverse(
 ) -> torch.Tensor:
     """Apply ``unitary^dagger`` to the top ``k`` wires and move them to the bottom.
 
-    The inverse of :func:`apply_block_bottom`; ``unitary`` and ``out`` (not differentiable)
-    as there.
+    The inverse of :func:`apply_block_bottom`; ``unitary`` and ``out`` as there. Recorded for
+    autograd (an adjoint sweep run under it), the product is a new tensor.
     """
     shape = state.shape
     lead = shape[: len(shape) - n_qubits]
@@ -191,6 +191,8 @@ def apply_block_top_inverse(
     flat = state.reshape(-1, size, 2**n_qubits // size)  # (b, K, M)
     u = _per_product(unitary, lead, flat.shape[0])
     # (U^dagger psi)^T = psi^T conj(U)
+    if torch.is_grad_enabled() and (state.requires_grad or unitary.requires_grad):
+        return torch.bmm(flat.transpose(1, 2), u.conj()).reshape(shape)
     if out is None:
         out = pool.take(shape, torch.promote_types(state.dtype, unitary.dtype), state.device)
     torch.bmm(flat.transpose(1, 2), u.conj(), out=out.view(flat.shape[0], -1, size))
