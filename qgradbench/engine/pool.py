@@ -18,9 +18,10 @@ probabilities computed from the next one. A new buffer is made only when none is
 the free buffers that cannot serve the request are dropped: the pool holds what the current work
 reuses, so the peak memory is that of the work itself. The pool holds at most
 :data:`POOL_BYTES` (``QGRADBENCH_POOL_BYTES``, bytes; ``0`` turns it off); :func:`release`
-gives everything back. Tensors under :data:`MIN_BYTES`,
-non-CPU tensors (CUDA has its own caching allocator), and a PyTorch without
-``torch._C._storage_Use_Count`` get plain ``torch.empty``.
+gives everything back.
+
+Tensors under :data:`MIN_BYTES`, non-CPU tensors (CUDA has its own caching allocator), and a
+PyTorch without ``torch._C._storage_Use_Count`` get plain ``torch.empty``.
 """
 
 from __future__ import annotations
