@@ -542,6 +542,18 @@ class TestCost:
         ):
             Cost().record("sideways", 1, 1, None)
 
+    def test_record_counts_one_group_by_default(self):
+        """Test that a pass recorded without ``groups`` counts its circuits once (one group).
+
+        Planted: a default of two groups doubles the circuits and fails.
+        """
+        cost = Cost()
+        cost.record("forward", 4, 3, 100)
+        assert (cost.forward_passes, cost.forward_samples) == (1, 4)
+        assert (cost.forward_circuits, cost.forward_shots) == (3, 300)
+        cost.record("backward", 4, 3, None, groups=2)
+        assert (cost.backward_circuits, cost.backward_shots) == (6, 0)
+
     def test_simulator_methods_run_no_circuits(self):
         """Test that exact simulator methods declare no circuits per sample."""
         for name in ("backprop", "adjoint"):
