@@ -691,3 +691,42 @@ def test_adjoint_sweep_recorded_for_autograd(ansatz, n):
     assert torch.autograd.gradcheck(
         lambda lam_: adjoint_sweep(ex, batched, shared, state, lam_)[..., :3], (lam,)
     )
+
+
+@pytest.mark.parametrize("shots", [None, 20_000])
+def test_hadamard_with_non_diagonal_outputs(shots):
+    """Test the Hadamard test of non-diagonal outputs ``X0 X1`` and ``0.5 Y1`` against adjoint.
+
+    Exact: to 1e-12. With ``N`` shots: each output is a mean of ``+-c`` products (ancilla ``Y``
+    times one Pauli word of coefficient ``c``, at most 1) over its group's share of the shots,
+    at least ``N / 3`` under either split, so its standard deviation is at most ``sqrt(3 / N)``,
+    0.012; every entry lies within 6 of those (about 2e-9 per entry to miss), the largest
+    deviation is far from 0 (shot noise, not the exact value), the same seed gives the same
+    estimates, and the weighted split (2/3 and 1/3 of the shots) gives other ones than the
+    uniform split. Planted: no shots, another generator, the split not passed on, or an
+    estimate of the wrong shape, fails.
+    """
+    from qgradbench.circuits.pauli import as_observable
+    from qgradbench.methods.hadamard import Hadamard
+
+    layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=4)
+    observable = as_observable(["X0 X1", "0.5 Y1"], 3)
+    exact = Execution(layer.circuit, observable, torch.complex128)
+    theta = torch.rand(3, layer.circuit.n_params, dtype=torch.float64)
+    slots = np.arange(layer.circuit.n_params)
+    want = adjoint_jacobian(exact, theta)
+
+    def estimate(split="weighted"):
+        gen = torch.Generator().manual_seed(1)
+        ex = Execution(layer.circuit, observable, torch.complex128, shots, gen, shot_split=split)
+        return Hadamard().jacobian(ex, theta, slots, None)
+
+    got = estimate()
+    if shots is None:
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        return
+    assert got.shape == want.shape
+    deviation = (got - want).abs().max()
+    assert 1e-3 < deviation < 6 * math.sqrt(3 / shots)
+    assert torch.equal(estimate(), got)
+    assert not torch.equal(estimate("uniform"), got)
