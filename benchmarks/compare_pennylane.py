@@ -597,6 +597,9 @@ def main(argv: list[str] | None = None) -> int:
         help="consecutive steps per side and turn (default %(default)s; 1: strict alternation)",
     )
     args = parser.parse_args(argv)
+    for name in ("repeat", "block"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be a whole number >= 1, got {getattr(args, name)}")
 
     configure_threads(args.threads)
     silence_pennylane_warnings()

@@ -88,6 +88,18 @@ class TestRuntime:
             RuntimeSpec(**settings)
 
 
+@pytest.mark.parametrize("args", [["--block", "0"], ["--repeat", "-1"]])
+def test_compare_pennylane_refuses_bad_counts(args, capsys):
+    """``--block`` and ``--repeat`` below 1: exit code 2 and one line naming the value."""
+    from benchmarks.compare_pennylane import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{args[0]} must be a whole number >= 1, got {args[1]}" in err
+
+
 @pytest.mark.pennylane
 def test_compare_pennylane_rows():
     """Test that --compare pennylane adds one row per PennyLane counterpart, with ratios."""
