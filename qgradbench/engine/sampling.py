@@ -29,24 +29,19 @@ def sample_counts(
     n = dim.bit_length() - 1
     if dim != 2**n:
         raise ValueError(f"probs must have 2**n columns, got {dim}")
-    # the probability of every prefix, level by level from the root (1 prefix) to the leaves;
-    # siblings added as two strided views: a reduction over an axis of two
+    # the probability of every prefix, level by level from the leaves up to the root (1
+    # prefix); siblings added as two strided views: a reduction over an axis of two
     # (reshape(..., 2).sum(-1)) took twenty times as long on the CPU
-    levels = [probs.to(torch.float64).clamp_min(0)]
+    levels = [probs.to(torch.float64, copy=True).clamp_min_(0)]
     for _ in range(n):
         levels.insert(0, levels[0][:, 0::2] + levels[0][:, 1::2])
-    # P(next bit 0 | prefix) for every prefix at once; a prefix of probability 0 gets no shots
-    parents = torch.cat(levels[:n], dim=1)
-    zero_children = torch.cat([level[:, 0::2] for level in levels[1:]], dim=1)
-    p_zero = torch.where(parents > 0, zero_children / parents, 0.0).clamp(0, 1)
     counts = torch.full((rows, 1), float(shots), dtype=torch.float64, device=probs.device)
     for level in range(n):
-        width = 2**level
-        zeros = torch.binomial(counts, p_zero[:, width - 1 : 2 * width - 1], generator=generator)
-        split = counts.new_empty(rows, 2 * width)
-        split[:, 0::2] = zeros
-        split[:, 1::2] = counts - zeros
-        counts = split
+        # P(next bit 0 | prefix): at most 1, since the parent is the rounded sum of its
+        # children; 0 / 0 (a prefix of probability 0, which receives no shots) is set to 0
+        p_zero = (levels[level + 1][:, 0::2] / levels[level]).nan_to_num_(0.0)
+        zeros = torch.binomial(counts, p_zero, generator=generator)
+        counts = torch.stack([zeros, counts - zeros], dim=-1).flatten(-2)
     return counts
 
 
