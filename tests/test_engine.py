@@ -228,6 +228,36 @@ class TestStatevector:
         # other factor of the product is an exact zero, so a naive result / input would fail)
         np.testing.assert_allclose(grad[0, 0].numpy(), [0.6 - 0.8j, 0.6 - 0.8j])
 
+    @pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
+    def test_gather_last_is_indexing_of_the_last_axis(self, lead):
+        """Test that gather_last gives ``values[..., index]`` and the same gradient.
+
+        Leading axes of none, one and two (the gather path and the 1-D ``index_select`` path),
+        with repeated entries in the index, so that the backward pass must add up the
+        gradients of one entry gathered several times.
+        """
+        gen = torch.Generator().manual_seed(5)
+        values = torch.randn(*lead, 6, dtype=torch.complex128, generator=gen).requires_grad_()
+        index = torch.tensor([5, 0, 0, 3, 5, 1, 5])
+        weights = torch.randn(*lead, 7, dtype=torch.complex128, generator=gen)
+        got, want = engine.dense.gather_last(values, index), values[..., index]
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+        grads = [torch.autograd.grad((weights * x).sum().real, values)[0] for x in (got, want)]
+        torch.testing.assert_close(*grads, rtol=0, atol=0)
+
+    def test_kron_unitaries_batched(self):
+        """Test dense unitaries of a batch of gate sets (shifted variants) one set at a time."""
+        n, gen = 3, torch.Generator().manual_seed(6)
+        post = Monomial.gate("CNOT", (0, 1), n).then(Monomial.gate("CZ", (1, 2), n))
+        index, phase = engine.kron_table(n, None, post)
+        index = torch.as_tensor(engine.stack_tables([index]))
+        phase = torch.as_tensor(phase[None])
+        gates = torch.randn(4, 1, n, 2, 2, dtype=torch.complex128, generator=gen)
+        got = engine.kron_unitaries(gates, index, phase)
+        assert got.shape == (4, 1, 8, 8)
+        for b in range(4):
+            torch.testing.assert_close(got[b], engine.kron_unitaries(gates[b], index, phase))
+
     def test_expval_of_rotated_qubit(self):
         """Test that <Z> after RY(t)|0> is cos(t) and <X> is sin(t) (closed form)."""
         t = torch.linspace(-3, 3, 7, dtype=torch.float64)
@@ -253,6 +283,24 @@ class TestStatevector:
         psi = random_state(2, n, gen).requires_grad_()
         diagonals = torch.randn(4, 2**n, dtype=torch.float64, generator=gen)
         assert torch.autograd.gradcheck(lambda p: engine.expval_diagonal(p, diagonals, n), psi)
+
+    @pytest.mark.parametrize("pair_sum", [0, 1 << 11])
+    def test_recorded_probabilities(self, monkeypatch, pair_sum):
+        """Test that probabilities recorded for autograd are |psi_s|^2, by both additions.
+
+        Bit for bit the unrecorded (pooled) values, and a gradient of ``2 w_s psi_s`` for
+        ``sum_s w_s p_s`` (torch's convention for a real function of a complex input).
+        """
+        monkeypatch.setattr(engine.statevector, "PAIR_SUM_AMPLITUDES", pair_sum)
+        gen = torch.Generator().manual_seed(8)
+        psi = random_state(3, 4, gen).requires_grad_()
+        got = engine.probabilities(psi, 4)
+        with torch.no_grad():
+            want = engine.probabilities(psi, 4)
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+        weights = torch.randn(3, 16, dtype=torch.float64, generator=gen)
+        (grad,) = torch.autograd.grad((got * weights).sum(), psi)
+        torch.testing.assert_close(grad.reshape(3, 16), 2 * weights * psi.detach().reshape(3, 16))
 
     def test_probabilities_normalised(self):
         """Test that probabilities are |psi_s|^2 and sum to one."""

@@ -58,7 +58,9 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
     """
     n, batch = columns.shape[-2], columns.shape[:-2]
     if n <= GATHER_PRODUCT_QUBITS:
-        state = columns.flatten(-2)[..., _product_index(n, str(columns.device))].prod(-2)
+        index = _product_index(n, str(columns.device))
+        state = gather_last(columns.flatten(-2), index.flatten()).unflatten(-1, index.shape)
+        state = state.prod(-2)
     else:
         half = n // 2
         top = product_state(columns[..., :half, :]).reshape(*batch, 2**half, 1)
@@ -69,6 +71,19 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
             out = pool.take((*batch, 2**half, 2 ** (n - half)), top.dtype, top.device)
             state = torch.matmul(top, bottom, out=out)
     return state.reshape(*batch, *([2] * n))
+
+
+def gather_last(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values[..., index]`` for a 1-D ``index``: the same entries, gathered faster.
+
+    On the CPU ``torch.gather`` with the index broadcast over the leading axes took a third to
+    a half of the time of advanced indexing (or ``index_select``) on the last axis when there
+    are leading axes (48 x 16 to 48 x 1024 complex: 45 against 103 us; 1792 x 8 to 1792 x 64:
+    70 against 254 us), and as long without; the backward pass (a scatter-add) as well.
+    """
+    if values.dim() == 1:
+        return values.index_select(0, index)
+    return values.gather(-1, index.expand(*values.shape[:-1], -1))
 
 
 def product_contractions(values: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
@@ -158,6 +173,6 @@ def kron_unitaries(
     Returns:
         ``(*batch, L, 2**n, 2**n)``.
     """
-    picked = gates.flatten(-4)[..., index.flatten()].reshape(*gates.shape[:-4], *index.shape)
+    picked = gather_last(gates.flatten(-4), index.flatten()).unflatten(-1, index.shape)
     unitaries = picked.prod(-3)
     return unitaries if phase is None else unitaries * phase
