@@ -653,6 +653,29 @@ def test_adjoint_layer_gradients_with_shared_weights(ansatz, n):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize(("ansatz", "n"), [("tfim-hva", 4), ("strongly-entangling", 7)])
+def test_adjoint_sweep_with_the_forward_passes_gates(ansatz, n):
+    """The sweep given the forward pass's gates (:meth:`Execution.state_for_sweep`) is exact.
+
+    Bit for bit the sweep that builds its own gates; the gates kept between the passes hold no
+    diagonal layer's phases (one state's worth each, per circuit: the sweep keeps ``O(1)``
+    states), which the sweep rebuilds (planted: not rebuilt, tfim-hva's ZZ layers fail).
+    """
+    layer = QuantumLayer(n, 2, ansatz=ansatz, dtype=torch.complex128, seed=5)
+    ex = layer.execution
+    gen = torch.Generator().manual_seed(6)
+    x = torch.rand(3, layer.n_inputs, dtype=torch.float64, generator=gen)
+    with torch.no_grad():
+        batched, shared = layer.angle_map(x, layer.weights.reshape(-1))  # the circuit's slots
+        state, gates = ex.state_for_sweep(batched, shared)
+        torch.testing.assert_close(state, ex.state(batched, shared), rtol=0, atol=0)
+        assert gates.diagonals is None
+        lam = ex.apply_observable(state, torch.rand(3, layer.n_outputs, dtype=torch.float64))
+        got = ex.vjp(batched, shared, state, lam.unsqueeze(1), gates)
+        want = ex.vjp(batched, shared, state, lam.unsqueeze(1))
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("ansatz", "n"), [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7)]
 )

@@ -21,6 +21,7 @@ one ``lambda`` per output instead (folded into the batch).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,11 +34,13 @@ from qgradbench.circuits.schedule import (
     DenseStage,
     DiagonalStage,
     FusedStage,
+    Gates,
     GateStage,
     Schedule,
     apply_phases,
 )
 from qgradbench.engine import Monomial, Unitary, fused
+from qgradbench.engine.dense import gather_last
 from qgradbench.engine.gates import bit
 
 if TYPE_CHECKING:
@@ -93,6 +96,7 @@ def adjoint_sweep(
     state: torch.Tensor,
     lam: torch.Tensor,
     schedule: Schedule | None = None,
+    gates: Gates | None = None,
 ) -> torch.Tensor:
     """Run the reverse sweep and return ``Im <lambda_k| P_k |phi_k>`` for every slot.
 
@@ -116,6 +120,9 @@ def adjoint_sweep(
         lam: ``(B, K, 2, ..., 2)``: ``O_j |psi>`` for ``K`` observables.
         schedule: the schedule ``state`` was computed with; by default the circuit's own for
             ``k`` batched slots.
+        gates: that schedule's :meth:`~qgradbench.circuits.schedule.Schedule.gates` of
+            ``batched`` and ``shared`` with ``generators=True``, if the forward pass kept them
+            (:meth:`Execution.state_for_sweep`); by default built here.
 
     Returns:
         ``(B, K, P)``: the derivative of each ``<O_j>`` with respect to each slot.
@@ -124,7 +131,11 @@ def adjoint_sweep(
     if schedule is None:
         schedule = circuit.schedule(batched.shape[-1])
     plan = schedule.memo(("adjoint", str(batched.device)), lambda: _plan(schedule, batched.device))
-    gates = schedule.gates(batched, shared, execution.dtype, generators=True)
+    if gates is None:
+        gates = schedule.gates(batched, shared, execution.dtype, generators=True)
+    elif gates.diagonals is None and schedule.diagonal_layers:  # not kept from the forward pass
+        t = schedule._tensors(execution.dtype, batched.device)
+        gates = dataclasses.replace(gates, diagonals=schedule.diagonal_phases(batched, shared, t))
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
     both = _pair(state, lam)  # (B, 1 + K, 2, ..., 2)
@@ -283,8 +294,10 @@ def _reduced(
     batch, rows = both.shape[:2]
     if len(wires) > 1 and n <= gather_qubits:
         index = _wires_index(n, str(both.device), tuple(wires))  # (W, 2, 2**(n-1))
-        picked = both.reshape(batch, rows, -1)[..., index]  # (B, 1 + K, W, 2, 2**(n-1))
-        return torch.einsum("bwxr,bkwyr->bkwxy", picked[:, 0], picked[:, 1:].conj())
+        flat = both.reshape(batch, rows, -1)
+        picked = gather_last(flat, index.flatten()).unflatten(-1, index.shape)
+        # (B, 1, W, 2, R) @ (B, K, W, R, 2): C[b, k, w] = phi_w lambda_{k, w}^dagger
+        return picked[:, :1] @ picked[:, 1:].conj().transpose(-1, -2)
     out = []
     for wire in wires:
         view = both.reshape(batch, rows, 2**wire, 2, -1)

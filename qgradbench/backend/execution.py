@@ -12,6 +12,7 @@ no method reads them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,6 +118,27 @@ class Execution:
                 weights), or ``None``.
         """
         return self.circuit.run(theta, self.dtype, shared)
+
+    def state_for_sweep(self, batched: torch.Tensor, shared: torch.Tensor):
+        """Final states for a later adjoint sweep (:meth:`vjp`), and the gates to pass it.
+
+        The gates are built once, with every rotation's carried generator, and serve the
+        forward run and the sweep: the sweep would otherwise rebuild the rotations it
+        differentiates. Diagonal layers' phases (a state's worth each, per circuit) are not
+        kept: the sweep rebuilds them, so the sweep still holds ``O(1)`` states between the
+        passes.
+
+        Args:
+            batched: the per-circuit slots ``(B, k)``.
+            shared: the other slots ``(P - k,)`` (empty when ``k = P``).
+
+        Returns:
+            ``(state, gates)``: the states ``(B, 2, ..., 2)`` and an opaque value for :meth:`vjp`.
+        """
+        schedule = self.circuit.schedule(batched.shape[-1])
+        gates = schedule.gates(batched, shared, self.dtype, generators=True)
+        state = schedule.run(batched, shared, self.dtype, gates=gates)
+        return state, dataclasses.replace(gates, diagonals=None)
 
     def expval(self, theta: torch.Tensor, shared: torch.Tensor | None = None) -> torch.Tensor:
         """Exact expectation values ``(B, n_out)``; differentiable (this is what backprop uses).
@@ -249,16 +271,18 @@ class Execution:
         shared: torch.Tensor,
         state: torch.Tensor,
         lam: torch.Tensor,
+        gates=None,
     ) -> torch.Tensor:
         """The gradient ``(B, P)`` of ``<psi|O|psi>`` by one adjoint sweep.
 
         ``Im <lambda_k| P_k |phi_k>`` summed per slot, for ``lam = O |psi>`` ``(B, 1, 2, ..., 2)``
         (:func:`~qgradbench.backend.adjoint.adjoint_sweep`). ``batched`` ``(B, k)`` and
-        ``shared`` ``(P - k,)`` are the slots ``state`` was run with.
+        ``shared`` ``(P - k,)`` are the slots ``state`` was run with; ``gates``, those
+        :meth:`state_for_sweep` returned with it (by default built anew).
         """
         from qgradbench.backend.adjoint import adjoint_sweep
 
-        return adjoint_sweep(self, batched, shared, state, lam)[:, 0]
+        return adjoint_sweep(self, batched, shared, state, lam, gates=gates)[:, 0]
 
     def kickable(self, slots: np.ndarray) -> np.ndarray:
         """Which ``slots`` the pi-kicked shortcuts serve (:mod:`qgradbench.backend.branching`).

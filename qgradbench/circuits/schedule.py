@@ -240,7 +240,7 @@ class _Fusion:
         With a chain ``M = R_k ... R_1`` and ``S_j = R_k ... R_{j+1}``, returns
         ``A_j = S_j G_j S_j^dagger``, so that ``dM/dt_j M^dagger = A_j`` for ``G_j = -i P_j / 2``:
         the derivative of the chain as a gate applied *after* it (used by the adjoint sweep).
-        The suffix products end at ``M`` itself, so the chains come out of the same pass.
+        The chains come out of the same call, multiplied as :meth:`__call__` multiplies them.
 
         Args:
             mats: rotation matrices ``(..., R, 2, 2)``.
@@ -260,7 +260,7 @@ class _Fusion:
             rots = mats if flat is None else mats.index_select(-3, flat)
             rots = rots.unflatten(-3, ids.shape)  # (..., G, k)
             carried = [None] * length
-            suffix = None
+            suffix = None  # S_j
             for j in range(length - 1, -1, -1):
                 gen = gens[ids[:, j]] if constant is None else constant[g][j]  # (G, 2, 2)
                 if suffix is None:
@@ -268,10 +268,15 @@ class _Fusion:
                     suffix = rots[..., j, :, :]
                 else:
                     carried[j] = suffix @ gen @ suffix.mH
-                    suffix = suffix @ rots[..., j, :, :]
+                    suffix = suffix @ rots[..., j, :, :] if j else None
             stacked = carried[0] if length == 1 else torch.stack(carried, dim=-3).flatten(-4, -3)
             parts.append(stacked)  # (..., G * k)
-            chains.append(suffix)  # R_k ... R_1 for each chain of the group
+            # R_k ... R_1, multiplied in the order of __call__: the same rounding, so a forward
+            # pass run with these gates gives the states every other method's gives, bit for bit
+            chain = rots[..., 0, :, :]
+            for j in range(1, length):
+                chain = rots[..., j, :, :] @ chain
+            chains.append(chain)
         generators = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-3)
         if tensors["carry_position"] is not None:
             generators = generators.index_select(-3, tensors["carry_position"])
@@ -711,7 +716,11 @@ class Schedule:
 
     # ----------------------------------------------------------------- execution
     def run(
-        self, batched: torch.Tensor, shared: torch.Tensor, dtype: torch.dtype = torch.complex64
+        self,
+        batched: torch.Tensor,
+        shared: torch.Tensor,
+        dtype: torch.dtype = torch.complex64,
+        gates: Gates | None = None,
     ) -> torch.Tensor:
         """Execute the circuit on ``|0...0>`` for a batch of circuits.
 
@@ -719,12 +728,15 @@ class Schedule:
             batched: real ``(B, n_batched)``: the per-circuit slots.
             shared: real ``(n_params - n_batched,)``: the slots every circuit shares.
             dtype: complex dtype of the simulation.
+            gates: :meth:`gates` of ``batched`` and ``shared`` if the caller built them already
+                (with generators, for an adjoint sweep later); by default built here.
 
         Returns:
             The final states ``(B, 2, ..., 2)``.
         """
         t = self._tensors(dtype, batched.device)
-        gates = self.gates(batched, shared, dtype)
+        if gates is None:
+            gates = self.gates(batched, shared, dtype)
         batch = batched.shape[0]
         state = self._product_state(gates, t, batch)
         unitaries = self.dense_unitaries(gates) if self.dense_layers else None

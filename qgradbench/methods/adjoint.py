@@ -36,10 +36,10 @@ class _AdjointVJP(torch.autograd.Function):
     @staticmethod
     def forward(ctx, inputs, weights, execution: Execution):
         inputs, weights = inputs.detach(), weights.detach()
-        state = execution.state(inputs, weights)
+        state, gates = execution.state_for_sweep(inputs, weights)
         out = execution.measure_exact(state)
         ctx.save_for_backward(inputs, weights, state)
-        ctx.execution, ctx.n_inputs = execution, inputs.shape[-1]
+        ctx.execution, ctx.n_inputs, ctx.gates = execution, inputs.shape[-1], gates
         return out
 
     @staticmethod
@@ -54,7 +54,7 @@ def _adjoint_vjp(ctx, grad_out):
     execution = ctx.execution
     # lambda = O_eff |psi> with O_eff = sum_j v_j O_j (diagonal: the observable's weights of v)
     lam = execution.apply_observable(state, grad_out.to(inputs.dtype)).unsqueeze(1)
-    grad_theta = execution.vjp(inputs, weights, state, lam)
+    grad_theta = execution.vjp(inputs, weights, state, lam, ctx.gates)
     execution.record("backward", inputs.shape[0], 0)
     # The sweep yields every slot at no extra cost; keep those autograd asked for.
     return (*split_grad(grad_theta, ctx.n_inputs, tuple(ctx.needs_input_grad[:2])), None)
