@@ -100,6 +100,34 @@ def test_compare_pennylane_refuses_bad_counts(args, capsys):
     assert f"{args[0]} must be a whole number >= 1, got {args[1]}" in err
 
 
+def test_autograd_floor_circuit_is_the_seed_layer():
+    """The hand-written seed circuit of benchmarks/autograd_floor.py is the layer's circuit.
+
+    Values and gradients (inputs and weights) to complex64 rounding on a batch of 32: the
+    floor it measures is that of the same computation (planted: ``Rot``'s off-diagonal phases
+    swapped gives a difference of 3.5).
+    """
+    from benchmarks.autograd_floor import HandWrittenSeedCircuit, check_against_layer
+    from benchmarks.compare_pennylane import build_seed_model
+
+    layer = build_seed_model("qgradbench", "backprop")[4]
+    hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(2, 4, 3))
+    x = torch.tanh(torch.randn(32, 4, generator=torch.Generator().manual_seed(1)))
+    assert check_against_layer(layer, hand, x) < 1e-5
+
+
+@pytest.mark.parametrize("args", [["--turns", "0"], ["--per", "-2"]])
+def test_autograd_floor_refuses_bad_counts(args, capsys):
+    """``--turns`` and ``--per`` below 1: exit code 2 and one line naming the value."""
+    from benchmarks.autograd_floor import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{args[0]} must be at least 1, got {args[1]}" in err
+
+
 @pytest.mark.pennylane
 def test_compare_pennylane_rows():
     """Test that --compare pennylane adds one row per PennyLane counterpart, with ratios."""

@@ -1,0 +1,203 @@
+#!/usr/bin/env python
+"""How fast can autograd backprop the seed circuit at all? A hand-written floor for the layer.
+
+The seed model's quantum layer (4 qubits, ``RY(pi x_i)`` encoding, two strongly entangling
+layers, ``<Z_i>`` on every qubit, batch 32, complex64) written out by hand in a few PyTorch
+operations, with nothing of qgradbench's engine: the encoding and the first layer's ``Rot``
+gates as one product state, the second layer's ``Rot`` gates as one dense ``16 x 16`` Kronecker
+product, both CNOT rings as fixed permutations, the outputs as one product with the ``Z``
+table. Its values and gradients are checked against ``QuantumLayer`` first. It is one circuit's
+code, not a simulator: no other circuit, no batching rules, no checks. Timing it beside the
+layer (forward and backward through autograd, in alternating turns) says how much of the
+layer's time is the engine's and how much autograd's own cost per operation, and so bounds
+what backprop can reach on this model with autograd: the whole step (classical layers and
+Adam included) with the hand-written circuit is the fastest autograd-backprop step there is to
+compare with PennyLane's.
+
+Usage::
+
+    python benchmarks/autograd_floor.py [--turns T] [--per N] [--threads 1] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.compare_pennylane import (  # noqa: E402
+    N_LAYERS,
+    N_QUBITS,
+    build_seed_model,
+    configure_threads,
+    make_batch,
+    make_step,
+)
+
+N_STATES = 2**N_QUBITS
+
+
+def _bits() -> torch.Tensor:
+    """``bits[w, s]``: wire ``w``'s bit of basis state ``s`` (wire 0 the most significant)."""
+    s = torch.arange(N_STATES)
+    return torch.stack([(s >> (N_QUBITS - 1 - w)) & 1 for w in range(N_QUBITS)])
+
+
+def _cnot_ring(layer: int) -> torch.Tensor:
+    """Gather index of the CNOT ring ``CNOT(i, i + r mod n)`` of ``StronglyEntanglingLayers``.
+
+    ``(U psi)[s] = psi[source[s]]`` for the whole ring (each CNOT is its own inverse).
+    """
+    r = layer % (N_QUBITS - 1) + 1
+    source = torch.arange(N_STATES)
+    for control in reversed(range(N_QUBITS)):  # the ring's inverse, applied to the index
+        target = (control + r) % N_QUBITS
+        c_bit = (source >> (N_QUBITS - 1 - control)) & 1
+        source = source ^ (c_bit << (N_QUBITS - 1 - target))
+    return source
+
+
+class HandWrittenSeedCircuit(nn.Module):
+    """The seed layer's circuit in a handful of autograd operations (module docstring).
+
+    Args:
+        weights: the layer's weights ``(N_LAYERS, N_QUBITS, 3)`` (``Rot(phi, theta, omega)``).
+    """
+
+    def __init__(self, weights: torch.Tensor):
+        super().__init__()
+        if N_LAYERS != 2:
+            raise ValueError(f"written for 2 layers, got N_LAYERS = {N_LAYERS}")
+        self.weights = nn.Parameter(weights.detach().clone())
+        bits = _bits()
+        self.register_buffer("column", (2 * torch.arange(N_QUBITS)[:, None] + bits).flatten())
+        kron = torch.stack(
+            [4 * w + 2 * bits[w][:, None] + bits[w][None, :] for w in range(N_QUBITS)]
+        )
+        ring0, ring1 = _cnot_ring(0), _cnot_ring(1)
+        # U = ring1 . (Rot_0 (x) ... (x) Rot_3) . ring0 as one gather of the gates' entries
+        self.register_buffer("kron", kron[:, ring1][:, :, torch.argsort(ring0)].flatten())
+        self.register_buffer("z", (1.0 - 2.0 * bits).repeat_interleave(2, 1).T.contiguous())
+
+    @staticmethod
+    def rot(w: torch.Tensor) -> torch.Tensor:
+        """``Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)``, ``(..., 2, 2)`` complex64."""
+        phi, theta, omega = w.unbind(-1)
+        c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+        a = torch.polar(torch.ones_like(phi), -(phi + omega) / 2)  # e^{-i(phi+omega)/2}
+        b = torch.polar(torch.ones_like(phi), (phi - omega) / 2)  # e^{ i(phi-omega)/2}
+        return torch.stack([a * c, -b * s, b.conj() * s, a.conj() * c], -1).unflatten(-1, (2, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``<Z_i>`` ``(B, N_QUBITS)`` for inputs ``x`` ``(B, N_QUBITS)``."""
+        half = (0.5 * math.pi) * x
+        ry0 = torch.complex(torch.cos(half), torch.zeros_like(half))
+        ry1 = torch.complex(torch.sin(half), torch.zeros_like(half))
+        encoded = torch.stack([ry0, ry1], -1)  # RY(pi x)|0> per wire, (B, n, 2)
+        gates = self.rot(self.weights)  # (2, n, 2, 2)
+        columns = (gates[0] * encoded.unsqueeze(-2)).sum(-1)  # Rot_1 RY|0>, (B, n, 2)
+        state = columns.flatten(-2)[:, self.column].unflatten(-1, (N_QUBITS, -1)).prod(-2)
+        unitary = gates[1].flatten()[self.kron].unflatten(0, (N_QUBITS, N_STATES, -1)).prod(0)
+        state = state @ unitary.T
+        parts = torch.view_as_real(state).flatten(-2)
+        return (parts * parts) @ self.z
+
+
+def check_against_layer(layer: nn.Module, hand: nn.Module, x: torch.Tensor) -> float:
+    """Largest difference of values and gradients (inputs and weights) between the two."""
+    worst = 0.0
+    xs = [x.clone().requires_grad_(), x.clone().requires_grad_()]
+    outs = [module(xi) for module, xi in zip((layer, hand), xs, strict=True)]
+    probe = torch.linspace(0.5, 1.5, N_QUBITS)
+    grads = []
+    for module, xi, out in zip((layer, hand), xs, outs, strict=True):
+        weights = module.weights
+        grads.append(torch.autograd.grad((out * probe).sum(), (xi, weights)))
+    worst = max(worst, float((outs[0] - outs[1]).detach().abs().max()))
+    for a, b in zip(*grads, strict=True):
+        worst = max(worst, float((a - b.reshape(a.shape)).abs().max()))
+    return worst
+
+
+def time_turns(cases: dict, turns: int, per: int) -> dict:
+    """Median per-call seconds of each case, the cases in alternating turns of ``per`` calls."""
+    times = {name: [] for name in cases}
+    for f in cases.values():
+        for _ in range(20):
+            f()
+    for _ in range(turns):
+        for name, f in cases.items():
+            start = time.perf_counter()
+            for _ in range(per):
+                f()
+            times[name].append((time.perf_counter() - start) / per)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: D103
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=15)
+    parser.add_argument("--per", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    for name in ("turns", "per", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    configure_threads(args.threads)
+
+    model = build_seed_model("qgradbench", "backprop")
+    layer = model[4]
+    hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(N_LAYERS, N_QUBITS, 3))
+    x = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
+    worst = check_against_layer(layer, hand, x)
+    if worst > 1e-5:
+        print(f"the hand-written circuit disagrees with the layer by {worst:.2e}", file=sys.stderr)
+        return 1
+
+    hand_model = build_seed_model("qgradbench", "backprop")
+    hand_model[4] = hand
+    classical = build_seed_model("qgradbench", "backprop")
+    classical[4] = nn.Identity()
+    X, y = make_batch(0)
+    xg = x.clone().requires_grad_()
+    cases = {
+        "layer forward+backward": lambda: layer(xg).sum().backward(),
+        "hand-written forward+backward": lambda: hand(xg).sum().backward(),
+    }
+    for adam in ("default", "fused"):
+        cases[f"step, layer, {adam} Adam"] = make_step(model, X, y, adam=adam)
+        cases[f"step, hand-written, {adam} Adam"] = make_step(hand_model, X, y, adam=adam)
+        cases[f"step, classical only, {adam} Adam"] = make_step(classical, X, y, adam=adam)
+    medians = time_turns(cases, args.turns, args.per)
+
+    print(f"values and gradients agree to {worst:.1e}; torch threads {args.threads}")
+    for name, seconds in medians.items():
+        print(f"  {name:38s} {seconds * 1e6:8.1f} us")
+    if args.json:
+        record = {
+            "machine": platform.platform(),
+            "torch": torch.__version__,
+            "threads": args.threads,
+            "turns": args.turns,
+            "per_turn": args.per,
+            "max_difference": worst,
+            "median_us": {k: v * 1e6 for k, v in medians.items()},
+        }
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
