@@ -19,7 +19,11 @@ from qgradbench.methods import (
     names,
 )
 from qgradbench.methods.base import HardwareMethod, ShiftRuleMethod, assemble
-from qgradbench.methods.parameter_shift import shift_recipe
+from qgradbench.methods.parameter_shift import (
+    build_frequency_rule,
+    build_general_recipe,
+    shift_recipe,
+)
 
 
 def autograd_jacobian(ex: Execution, theta: torch.Tensor) -> torch.Tensor:
@@ -653,16 +657,21 @@ def test_adjoint_layer_gradients_with_shared_weights(ansatz, n):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize(("ansatz", "n"), [("tfim-hva", 4), ("strongly-entangling", 7)])
+@pytest.mark.parametrize(
+    ("ansatz", "n"), [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7)]
+)
 def test_adjoint_sweep_with_the_forward_passes_gates(ansatz, n):
     """The sweep given the forward pass's gates (:meth:`Execution.state_for_sweep`) is exact.
 
     Bit for bit the sweep that builds its own gates; the gates kept between the passes hold no
     diagonal layer's phases (one state's worth each, per circuit: the sweep keeps ``O(1)``
-    states), which the sweep rebuilds (planted: not rebuilt, tfim-hva's ZZ layers fail).
+    states; tfim-hva's ZZ layers on 7 qubits), which the sweep rebuilds (planted: kept, or not
+    rebuilt, fails).
     """
     layer = QuantumLayer(n, 2, ansatz=ansatz, dtype=torch.complex128, seed=5)
     ex = layer.execution
+    diagonal = bool(ex.circuit.schedule(layer.n_inputs).diagonal_layers)
+    assert diagonal == (ansatz == "tfim-hva" and n == 7)
     gen = torch.Generator().manual_seed(6)
     x = torch.rand(3, layer.n_inputs, dtype=torch.float64, generator=gen)
     with torch.no_grad():
@@ -745,3 +754,96 @@ def test_hadamard_with_non_diagonal_outputs(shots):
     assert 1e-3 < deviation < 6 * math.sqrt(3 / shots)
     assert torch.equal(estimate(), got)
     assert not torch.equal(estimate("uniform"), got)
+
+
+FREQUENCY_SETS = [(1.0,), (0.5,), (0.5, 1.0), (1.0, 2.0, 3.0), (1.0, 1.05), (0.25, 0.5, 0.75, 1.0)]
+
+
+@pytest.mark.parametrize("frequencies", FREQUENCY_SETS)
+def test_frequency_rule_is_exact_with_wierichs_shifts(frequencies):
+    """Test the general shift rule against trigonometric polynomials of those frequencies.
+
+    ``sum_mu d_mu (f(t + y_mu) - f(t - y_mu)) = f'(t)`` for random ``f = a_0 + sum_l a_l
+    cos(Omega_l t) + b_l sin(Omega_l t)`` at several ``t`` (closed form), with Wierichs et
+    al.'s shifts ``y_mu = (2 mu - 1) pi / (2 R Omega_min)`` (Eq. (8)) for several frequencies
+    and ``s / Omega`` for one (``s = pi/2``, and 0.7). (1.0, 1.05) is ill-conditioned (the
+    system's determinant is 0.33), but solvable.
+    """
+    omegas = np.array(frequencies)
+    rng = np.random.default_rng(3)
+    a, b, a0 = rng.normal(size=len(omegas)), rng.normal(size=len(omegas)), rng.normal()
+
+    def f(t):
+        return a0 + np.sum(a * np.cos(omegas * t) + b * np.sin(omegas * t))
+
+    def df(t):
+        return np.sum(omegas * (b * np.cos(omegas * t) - a * np.sin(omegas * t)))
+
+    for shift in (math.pi / 2, 0.7):
+        y, d = build_frequency_rule(frequencies, shift)
+        r = len(omegas)
+        if r == 1:
+            np.testing.assert_allclose(y, [shift / omegas[0]])
+        else:
+            mu = np.arange(1, r + 1)
+            np.testing.assert_allclose(y, (2 * mu - 1) * math.pi / (2 * r * omegas.min()))
+        for t in (-1.3, 0.0, 0.4, 2.9):
+            got = sum(d_mu * (f(t + y_mu) - f(t - y_mu)) for y_mu, d_mu in zip(y, d, strict=True))
+            assert abs(got - df(t)) < 1e-9
+
+
+def test_frequency_rule_of_a_controlled_rotation_is_the_four_term_rule():
+    """Test CRX's frequencies (1/2, 1): shifts pi/2, 3pi/2, coefficients (sqrt2 +- 1)/(4 sqrt2)."""
+    y, d = build_frequency_rule((0.5, 1.0))
+    np.testing.assert_allclose(y, [math.pi / 2, 3 * math.pi / 2])
+    root2 = math.sqrt(2)
+    np.testing.assert_allclose(d, [(root2 + 1) / (4 * root2), -(root2 - 1) / (4 * root2)])
+
+
+@pytest.mark.parametrize(
+    "frequencies,message",
+    [
+        ((), "frequencies must be positive numbers, got ()"),
+        ((0.0,), "frequencies must be positive numbers, got (0.0,)"),
+        ((-1.0, 1.0), "frequencies must be positive numbers, got (-1.0, 1.0)"),
+        ((1.0, 3.0), "no shift rule with Wierichs et al.'s shifts for frequencies (1.0, 3.0)"),
+    ],
+)
+def test_frequency_rule_refuses(frequencies, message):
+    """Test a clear ValueError for no, zero or negative frequencies, and a singular system.
+
+    For (1, 3) the equidistant shifts pi/4, 3pi/4 give both frequencies the same row.
+    """
+    with pytest.raises(ValueError) as err:
+        build_frequency_rule(frequencies)
+    assert str(err.value) == message
+
+
+def test_general_recipe_rows_in_slot_order():
+    """Test the general recipe's rows: +-y_mu e_k per shift of each slot, in slot order.
+
+    Two four-term slots around a two-term one: each slot's rows sit after the previous
+    slot's, with its own coefficients, and no unshifted term.
+    """
+    frequencies = ((0.5, 1.0), (1.0,), (0.5, 1.0), (1.0,))
+    rec = build_general_recipe(4, (2, 1, 0), frequencies, math.pi / 2)
+    (y0, y1), (d0, d1) = build_frequency_rule((0.5, 1.0))  # pi/2, 3pi/2
+    c = 1 / (2 * math.sin(math.pi / 2))
+    rows = [  # (output slot s, parameter k, shift, coefficient), each shift as + then -
+        (0, 2, y0, d0), (0, 2, y1, d1), (1, 1, math.pi / 2, c), (2, 0, y0, d0), (2, 0, y1, d1)
+    ]  # fmt: skip
+    n_rows = 2 * len(rows)
+    assert rec.offsets.shape == (n_rows, 4) and rec.coeffs.shape == (3, n_rows)
+    want_offsets, want_coeffs = np.zeros((n_rows, 4)), np.zeros((3, n_rows))
+    for i, (slot, k, y, d) in enumerate(rows):
+        want_offsets[2 * i : 2 * i + 2, k] = y, -y
+        want_coeffs[slot, 2 * i : 2 * i + 2] = d, -d
+    np.testing.assert_array_equal(rec.offsets, want_offsets)
+    np.testing.assert_array_equal(rec.coeffs, want_coeffs)
+    np.testing.assert_array_equal(rec.f0_coeffs, np.zeros(3))
+
+
+def test_parameter_shift_declares_two_circuits_per_slot():
+    """Test the two-term rule's declared cost: two circuits per plain rotation."""
+    method = get_method("parameter-shift")
+    assert method.circuits_per_slot() == 2 and method.circuits_per_sample(5) == 10

@@ -554,6 +554,24 @@ class TestCost:
         cost.record("backward", 4, 3, None, groups=2)
         assert (cost.backward_circuits, cost.backward_shots) == (6, 0)
 
+    @pytest.mark.parametrize(
+        "name,options,per_slot",
+        [
+            ("parameter-shift", {}, 2),
+            ("shot-adjoint", {"match": "parameter-shift"}, 2),
+            ("shot-adjoint", {"match": "hadamard"}, 1),
+            ("hadamard", {}, 1),
+        ],
+    )
+    def test_declared_circuits_per_sample(self, name, options, per_slot):
+        """Test the circuits per sample each hardware rule declares for plain rotations.
+
+        What ``qgradbench methods`` and the cost model read without running a circuit: two
+        per slot for the two-term rule (and shot-adjoint emulating it), one per slot for the
+        Hadamard test (and shot-adjoint emulating that).
+        """
+        assert get_method(name, **options).circuits_per_sample(7) == 7 * per_slot
+
     def test_simulator_methods_run_no_circuits(self):
         """Test that exact simulator methods declare no circuits per sample."""
         for name in ("backprop", "adjoint"):
@@ -731,3 +749,47 @@ class TestGroupCost:
             (4, 0, 0),
             (4, 0, 0),
         ]
+
+
+class TestShotAdjointHelpers:
+    """The shot-adjoint's bookkeeping of outputs: shots behind each, and whether it is +-1."""
+
+    def test_output_shots_follow_the_layer_split(self):
+        """Test that each output's shots are its group's share under the execution's split.
+
+        Three groups (X0 X1, Z0, Y1) weighted 3 : 1 : 0.5: the weighted and the uniform split
+        differ, and each output reads its own group's share, as float64 ``(n_out, 1)``.
+        """
+        from qgradbench.backend import Execution
+        from qgradbench.circuits.pauli import as_observable
+        from qgradbench.methods.shot_adjoint import output_shots
+
+        layer = QuantumLayer(2, 1, ansatz="random-pauli", seed=1)
+        observable = as_observable(["3 X0 X1", "Z0", "0.5 Y1"], 2)
+        shares = {}
+        for split in ("uniform", "weighted"):
+            ex = Execution(layer.circuit, observable, shots=100, shot_split=split)
+            got = output_shots(ex)
+            assert got.dtype == torch.float64 and got.shape == (3, 1)
+            group_of = {w: g for g, grp in enumerate(observable.groups) for w in grp.words}
+            share = observable.allocate(100, split)
+            want = [share[group_of[s.terms[0][1]]] for s in observable.sums]
+            assert got[:, 0].tolist() == want
+            shares[split] = want
+        assert shares["uniform"] != shares["weighted"]
+
+    @pytest.mark.parametrize(
+        "outputs,expected",
+        [
+            (["Z0", "-1 X0 Y1"], True),
+            (["Z0", "0.5 Z1"], False),  # a coefficient other than +-1: not +-1 outcomes
+            (["Z0 + Z1"], False),  # a sum of words
+            (["1 Z0 + 0.5 X1"], False),  # a sum whose first coefficient is 1
+        ],
+    )
+    def test_pauli_word_outputs(self, outputs, expected):
+        """Test which observables give +-1 outcomes per shot (one word, coefficient +-1)."""
+        from qgradbench.circuits.pauli import as_observable
+        from qgradbench.methods.shot_adjoint import _pauli_word_outputs
+
+        assert _pauli_word_outputs(as_observable(outputs, 2)) is expected
