@@ -539,6 +539,36 @@ class TestShotStatistics:
             var = (1 - a**2 - g**2) / (2 * N)
         assert_statistics(sampled_entries(spec, method, **options), g, var)
 
+    @pytest.mark.parametrize(
+        "method,options", [("hadamard", {}), ("shot-adjoint", {"match": "hadamard"})]
+    )
+    def test_hadamard_test_of_a_slot_driving_scaled_rotations(self, method, options):
+        """Test an IsingXY entry: its two rotations' Hadamard tests summed with their scales.
+
+        IsingXY(t) is lowered to an XX and a YY rotation, each at angle ``-t/2``. Each rotation
+        ``r`` has its own Hadamard-test circuit of ``N`` shots (mean ``g_r``, variance
+        ``(1 - g_r^2) / N``); the entry is ``sum_r c_r g_r`` with variance ``sum_r c_r^2
+        (1 - g_r^2) / N``. The scales sum to -1, not to 0 as CRX's do, so an offset in the
+        per-rotation estimates (``2 p - 1`` written ``2 p + 1``) would show.
+        """
+        gates = [
+            Gate("RY", [0], [0.6]),
+            Gate("RX", [1], [1.9]),
+            Gate("IsingXY", [0, 1], [w[0]]),
+            Gate("RY", [1], [0.3]),
+        ]
+        spec = CircuitSpec(2, gates, n_weights=1, observables=["Z1"])
+        circuit, _ = spec.compiled
+        expanded, source, scales = circuit.per_rotation
+        assert list(source) == [0, 0] and list(scales) == [-0.5, -0.5]
+        angles = torch.tensor([[T * c for c in scales]], dtype=torch.float64)
+        per_rotation = Execution(expanded, spec.observable(), torch.complex128)
+        g = adjoint_jacobian(per_rotation, angles)[0, 0].numpy()
+        mean = float(np.dot(scales, g))
+        assert abs(mean - exact_derivative(spec, T)) < 1e-12 and abs(mean) > 0.1
+        var = float(np.dot(np.square(scales), 1 - g**2)) / N
+        assert_statistics(sampled_entries(spec, method, **options), mean, var)
+
 
 def cost_spec() -> CircuitSpec:
     """Inputs on plain rotations, a CRX, an RX and an IsingXY; outputs in two groups."""
