@@ -847,3 +847,35 @@ def test_parameter_shift_declares_two_circuits_per_slot():
     """Test the two-term rule's declared cost: two circuits per plain rotation."""
     method = get_method("parameter-shift")
     assert method.circuits_per_slot() == 2 and method.circuits_per_sample(5) == 10
+
+
+def test_parameter_shift_splits_kicked_and_general_slots():
+    """At the pi-kick size, plain slots take the kicked rule and a CRX slot the general one.
+
+    ``ParameterShift.jacobian`` fills one Jacobian from both (exact, complex128): it equals
+    the adjoint Jacobian for every slot, the CRX's column included, and each half alone.
+    """
+    from qgradbench.backend.branching import KICK_QUBITS
+    from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+    n = KICK_QUBITS
+    gates = [Gate("RY", [q], [w[q]]) for q in range(n)]
+    gates += [Gate("CNOT", [q, q + 1]) for q in range(n - 1)]
+    gates += [Gate("CRX", [0, 1], [w[n]]), Gate("RX", [2], [w[n + 1]])]
+    spec = CircuitSpec(n, gates, n_weights=n + 2, observables=["Z0", "Z1 Z2"])
+    circuit, _ = spec.compiled
+    execution = Execution(circuit, spec.observable(), torch.complex128)
+    slots = np.arange(circuit.n_params)
+    simple = execution.kickable(slots)
+    assert simple.any() and not simple.all()  # both rules in one call
+    theta = torch.rand(
+        3, circuit.n_params, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    method = get_method("parameter-shift")
+    want = adjoint_jacobian(execution, theta)
+    with torch.no_grad():
+        got = method.jacobian(execution, theta, slots, execution.estimate(theta))
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+        for part in (slots[simple], slots[~simple]):
+            alone = method.jacobian(execution, theta, part, None)
+            torch.testing.assert_close(alone, want[..., part], rtol=1e-10, atol=1e-12)
