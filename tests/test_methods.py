@@ -879,3 +879,28 @@ def test_parameter_shift_splits_kicked_and_general_slots():
         for part in (slots[simple], slots[~simple]):
             alone = method.jacobian(execution, theta, part, None)
             torch.testing.assert_close(alone, want[..., part], rtol=1e-10, atol=1e-12)
+
+
+def test_parameter_shift_general_recipe_with_plain_slots():
+    """Test exact parameter-shift on CRX and plain slots below the pi-kick size, against adjoint.
+
+    Every slot goes through the general recipe (one circuit holds a CRX): the plain slot's
+    two-term rule comes from it with the method's shift (0.9 here, any shift is exact), the
+    CRX slots' four-term rules with Wierichs et al.'s shifts.
+    """
+    from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+    gates = [
+        Gate("RY", [0], [1.1]),
+        Gate("CRX", [0, 1], [w[0]]),
+        Gate("RY", [1], [w[1]]),
+        Gate("CRX", [1, 0], [w[2]]),
+    ]
+    spec = CircuitSpec(2, gates, n_weights=3, observables=["X0 Z1", "Z1"])
+    circuit, _ = spec.compiled
+    execution = Execution(circuit, spec.observable(), torch.complex128)
+    theta = torch.tensor([[0.7, -0.4, 1.3], [0.1, 2.0, -0.6]], dtype=torch.float64)
+    method = get_method("parameter-shift", shift=0.9)
+    with torch.no_grad():
+        got = method.jacobian(execution, theta, np.arange(3), None)
+    torch.testing.assert_close(got, adjoint_jacobian(execution, theta), rtol=1e-10, atol=1e-12)

@@ -793,3 +793,65 @@ class TestShotAdjointHelpers:
         from qgradbench.methods.shot_adjoint import _pauli_word_outputs
 
         assert _pauli_word_outputs(as_observable(outputs, 2)) is expected
+
+
+class TestShotAdjointGeneralRule:
+    """Shot-adjoint emulating parameter-shift on slots with several frequencies (CRX)."""
+
+    @staticmethod
+    def spec(observables):
+        """Two CRX slots (four-term rule each) around a plain RY slot, on two qubits."""
+        from qgradbench.circuits.model import CircuitSpec, Gate, w
+
+        gates = [
+            Gate("RY", [0], [1.1]),
+            Gate("RX", [1], [0.4]),
+            Gate("CRX", [0, 1], [w[0]]),
+            Gate("RY", [1], [w[1]]),
+            Gate("CRX", [1, 0], [w[2]]),
+            Gate("RY", [0], [0.3]),
+        ]
+        return CircuitSpec(2, gates, n_weights=3, observables=observables)
+
+    @pytest.mark.parametrize("observables", [["X0 Z1", "Z1"], ["Z0", "Z0 Z1"]])
+    def test_entries_unbiased_and_reproducible(self, observables):
+        """Test the sampled Jacobian's mean, dtype and reproducibility per seed (complex64).
+
+        ``R`` rows of the same circuit: each entry's mean over the rows lies within 5 of its
+        standard errors (from the rows' own spread) of the exact Jacobian, plus float32
+        rounding. Two outputs, in one or two measurement groups (shots per output an integer,
+        or a tensor), and several multi-frequency slots in one call. The same seed gives the
+        same draws; the layer's generator, not the global one, drives them.
+        """
+        from qgradbench.experiments.common import method_jacobian
+
+        spec, rows, shots = self.spec(observables), 2000, 100
+        estimates = []
+        for _ in range(2):
+            layer = QuantumLayer.from_circuit(
+                spec, diff_method="shot-adjoint", match="parameter-shift", shots=shots, seed=5
+            )
+            theta = torch.tensor([[0.7, -0.4, 1.3]]).repeat(rows, 1)
+            slots = np.arange(3)
+            estimates.append(method_jacobian(layer.method, layer.execution, theta, slots))
+            torch.manual_seed(estimates[-1].numel())  # moves the global generator
+        got, again = estimates
+        assert got.dtype == torch.float32 and got.shape == (rows, 2, 3)
+        torch.testing.assert_close(got, again, rtol=0, atol=0)
+        exact = adjoint_jacobian(layer.execution, theta[:1].double())[0]
+        mean, se = got.double().mean(0), got.double().std(0) / math.sqrt(rows)
+        assert torch.all((mean - exact).abs() <= 5 * se + 1e-5), (mean, exact, se)
+        assert torch.all(se > 0)  # every entry is sampled
+
+    def test_backward_circuits(self):
+        """Test the emulated estimator's circuits per slot of each match.
+
+        Two-term: 4 per CRX (two frequencies) and 2 per plain slot; Hadamard test: one per
+        rotation (CRX lowers to two).
+        """
+        circuit, _ = self.spec(["Z0"]).compiled
+        assert circuit.slot_frequencies == ((0.5, 1.0), (1.0,), (0.5, 1.0))
+        shift = get_method("shot-adjoint", match="parameter-shift")
+        hadamard = get_method("shot-adjoint", match="hadamard")
+        assert shift.backward_circuits(circuit, [0, 1, 2]) == 4 + 2 + 4
+        assert hadamard.backward_circuits(circuit, [0, 1, 2]) == 2 + 1 + 2
