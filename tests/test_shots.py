@@ -813,28 +813,30 @@ class TestShotAdjointGeneralRule:
         ]
         return CircuitSpec(2, gates, n_weights=3, observables=observables)
 
+    @pytest.mark.parametrize("match", ["parameter-shift", "hadamard"])
     @pytest.mark.parametrize("observables", [["X0 Z1", "Z1"], ["Z0", "Z0 Z1"]])
-    def test_entries_unbiased_and_reproducible(self, observables):
+    def test_entries_unbiased_and_reproducible(self, observables, match):
         """Test the sampled Jacobian's mean, dtype and reproducibility per seed (complex64).
 
         ``R`` rows of the same circuit: each entry's mean over the rows lies within 5 of its
         standard errors (from the rows' own spread) of the exact Jacobian, plus float32
         rounding. Two outputs, in one or two measurement groups (shots per output an integer,
-        or a tensor), and several multi-frequency slots in one call. The same seed gives the
+        or a tensor), and several multi-frequency slots in one call, emulating the general
+        shift rule or the Hadamard tests of the CRX's two rotations. The same seed gives the
         same draws; the layer's generator, not the global one, drives them.
         """
         from qgradbench.experiments.common import method_jacobian
 
         spec, rows, shots = self.spec(observables), 2000, 100
         estimates = []
-        for _ in range(2):
+        for run in range(2):
+            torch.manual_seed(run)  # the global generator differs between the runs
             layer = QuantumLayer.from_circuit(
-                spec, diff_method="shot-adjoint", match="parameter-shift", shots=shots, seed=5
+                spec, diff_method="shot-adjoint", match=match, shots=shots, seed=5
             )
             theta = torch.tensor([[0.7, -0.4, 1.3]]).repeat(rows, 1)
             slots = np.arange(3)
             estimates.append(method_jacobian(layer.method, layer.execution, theta, slots))
-            torch.manual_seed(estimates[-1].numel())  # moves the global generator
         got, again = estimates
         assert got.dtype == torch.float32 and got.shape == (rows, 2, 3)
         torch.testing.assert_close(got, again, rtol=0, atol=0)
