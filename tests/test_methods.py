@@ -657,21 +657,39 @@ def test_adjoint_layer_gradients_with_shared_weights(ansatz, n):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
+def zz_encoding_layer(n: int) -> QuantumLayer:
+    """Inputs in ZZ phases (a diagonal layer with per-circuit angles on 7+ qubits), then weights."""
+    from qgradbench.circuits.model import CircuitSpec, Gate, w, x
+
+    gates = [Gate("Hadamard", [q]) for q in range(n)]
+    gates += [Gate("IsingZZ", [q, q + 1], [x[q]]) for q in range(n - 1)]
+    gates += [Gate("RX", [q], [w[q]]) for q in range(n)]
+    gates += [Gate("IsingZZ", [q, q + 1], [w[n + q]]) for q in range(n - 1)]
+    gates += [Gate("RY", [q], [w[2 * n - 1 + q]]) for q in range(n)]
+    spec = CircuitSpec(n, gates, n_inputs=n - 1, n_weights=3 * n - 1, observables="z-each")
+    return QuantumLayer.from_circuit(spec, dtype=torch.complex128, seed=5)
+
+
 @pytest.mark.parametrize(
-    ("ansatz", "n"), [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7)]
+    ("ansatz", "n"),
+    [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7), ("zz-encoding", 7)],
 )
 def test_adjoint_sweep_with_the_forward_passes_gates(ansatz, n):
     """The sweep given the forward pass's gates (:meth:`Execution.state_for_sweep`) is exact.
 
     Bit for bit the sweep that builds its own gates; the gates kept between the passes hold no
     diagonal layer's phases (one state's worth each, per circuit: the sweep keeps ``O(1)``
-    states; tfim-hva's ZZ layers on 7 qubits), which the sweep rebuilds (planted: kept, or not
-    rebuilt, fails).
+    states; tfim-hva's shared ZZ layers on 7 qubits, and ZZ phases of the inputs), which the
+    sweep rebuilds from both kinds of slots (planted: kept, not rebuilt, or rebuilt without
+    the per-circuit slots, fails).
     """
-    layer = QuantumLayer(n, 2, ansatz=ansatz, dtype=torch.complex128, seed=5)
+    if ansatz == "zz-encoding":
+        layer = zz_encoding_layer(n)
+    else:
+        layer = QuantumLayer(n, 2, ansatz=ansatz, dtype=torch.complex128, seed=5)
     ex = layer.execution
     diagonal = bool(ex.circuit.schedule(layer.n_inputs).diagonal_layers)
-    assert diagonal == (ansatz == "tfim-hva" and n == 7)
+    assert diagonal == (n == 7 and ansatz != "strongly-entangling")
     gen = torch.Generator().manual_seed(6)
     x = torch.rand(3, layer.n_inputs, dtype=torch.float64, generator=gen)
     with torch.no_grad():
