@@ -88,16 +88,24 @@ class TestRuntime:
             RuntimeSpec(**settings)
 
 
-@pytest.mark.parametrize("args", [["--block", "0"], ["--repeat", "-1"]])
-def test_compare_pennylane_refuses_bad_counts(args, capsys):
-    """``--block`` and ``--repeat`` below 1: exit code 2 and one line naming the value."""
-    from benchmarks.compare_pennylane import main
+@pytest.mark.parametrize(
+    "script,args,message",
+    [
+        ("compare_pennylane", ["--block", "0"], "--block must be a whole number >= 1, got 0"),
+        ("compare_pennylane", ["--repeat", "-1"], "--repeat must be a whole number >= 1, got -1"),
+        ("autograd_floor", ["--turns", "0"], "--turns must be at least 1, got 0"),
+        ("autograd_floor", ["--per", "-2"], "--per must be at least 1, got -2"),
+    ],
+)
+def test_benchmark_scripts_refuse_bad_counts(script, args, message, capsys):
+    """Counts below 1: exit code 2 and one line naming the value (not silently taken as 1)."""
+    import importlib
 
+    main = importlib.import_module(f"benchmarks.{script}").main
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"{args[0]} must be a whole number >= 1, got {args[1]}" in err
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_autograd_floor_circuit_is_the_seed_layer():
@@ -114,18 +122,6 @@ def test_autograd_floor_circuit_is_the_seed_layer():
     hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(2, 4, 3))
     x = torch.tanh(torch.randn(32, 4, generator=torch.Generator().manual_seed(1)))
     assert check_against_layer(layer, hand, x) < 1e-5
-
-
-@pytest.mark.parametrize("args", [["--turns", "0"], ["--per", "-2"]])
-def test_autograd_floor_refuses_bad_counts(args, capsys):
-    """``--turns`` and ``--per`` below 1: exit code 2 and one line naming the value."""
-    from benchmarks.autograd_floor import main
-
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"{args[0]} must be at least 1, got {args[1]}" in err
 
 
 @pytest.mark.pennylane
