@@ -42,6 +42,7 @@ from benchmarks.compare_pennylane import (  # noqa: E402
     configure_threads,
     make_batch,
     make_step,
+    refuse_counts_below_one,
 )
 
 N_STATES = 2**N_QUBITS
@@ -151,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: D103
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    for name in ("turns", "per", "threads"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    refuse_counts_below_one(parser, args, ("turns", "per", "threads"))
     configure_threads(args.threads)
 
     model = build_seed_model("qgradbench", "backprop")

@@ -155,6 +155,16 @@ def comparison_cases(shots: int | None = DEFAULT_SHOTS) -> list[Case]:
     return cases
 
 
+def refuse_counts_below_one(parser: argparse.ArgumentParser, args, names) -> None:
+    """Exit 2 with one line naming the value when one of the count options ``names`` is below 1.
+
+    A count of 0 or less would otherwise be taken as 1 (or time nothing) without a word.
+    """
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be a whole number >= 1, got {getattr(args, name)}")
+
+
 def configure_threads(threads: int) -> None:
     """Pin torch (and OpenMP, for PennyLane-Lightning, if not loaded yet) to ``threads``.
 
@@ -597,9 +607,7 @@ def main(argv: list[str] | None = None) -> int:
         help="consecutive steps per side and turn (default %(default)s; 1: strict alternation)",
     )
     args = parser.parse_args(argv)
-    for name in ("repeat", "block"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be a whole number >= 1, got {getattr(args, name)}")
+    refuse_counts_below_one(parser, args, ("repeat", "block"))
 
     configure_threads(args.threads)
     silence_pennylane_warnings()

@@ -93,8 +93,8 @@ class TestRuntime:
     [
         ("compare_pennylane", ["--block", "0"], "--block must be a whole number >= 1, got 0"),
         ("compare_pennylane", ["--repeat", "-1"], "--repeat must be a whole number >= 1, got -1"),
-        ("autograd_floor", ["--turns", "0"], "--turns must be at least 1, got 0"),
-        ("autograd_floor", ["--per", "-2"], "--per must be at least 1, got -2"),
+        ("autograd_floor", ["--turns", "0"], "--turns must be a whole number >= 1, got 0"),
+        ("autograd_floor", ["--per", "-2"], "--per must be a whole number >= 1, got -2"),
     ],
 )
 def test_benchmark_scripts_refuse_bad_counts(script, args, message, capsys):
