@@ -217,6 +217,31 @@ class TestStatevector:
         for got, want in zip(state_and_grad(), gathered, strict=True):
             torch.testing.assert_close(got, want)
 
+    @pytest.mark.parametrize("batch", [(2,), (3, 2)])
+    def test_product_state_of_a_large_batch(self, monkeypatch, batch):
+        """Test the halves path that a large batch takes above SMALL_PRODUCT_QUBITS, with grads.
+
+        7 qubits: above ``SMALL_PRODUCT_QUBITS``; ``GATHER_PRODUCT_AMPLITUDES = 1`` sends the
+        batch down the halves path, the default gathers; both against numpy's Kronecker product.
+        """
+        gen = torch.Generator().manual_seed(8)
+        cols = torch.randn(*batch, 7, 2, dtype=torch.complex128, generator=gen).requires_grad_()
+        weights = torch.randn(*batch, 2**7, dtype=torch.complex128, generator=gen)
+        flat = cols.detach().reshape(-1, 7, 2).numpy()
+        want = torch.as_tensor(np.stack([kron_all(list(c)) for c in flat])).reshape(*batch, -1)
+
+        def state_and_grad():
+            state = engine.product_state(cols).reshape(*batch, -1)
+            loss = (weights * state).sum().real
+            return state.detach(), torch.autograd.grad(loss, cols)[0]
+
+        gathered = state_and_grad()
+        monkeypatch.setattr(engine.dense, "GATHER_PRODUCT_AMPLITUDES", 1)
+        halves = state_and_grad()
+        torch.testing.assert_close(gathered[0], want)
+        for got, ref in zip(halves, gathered, strict=True):
+            torch.testing.assert_close(got, ref)
+
     def test_product_state_with_zero_entries(self):
         """Test the product state (and its gradient) when columns hold exact zeros, as |0> does."""
         cols = torch.tensor([[[1, 0], [0.6, 0.8j]]], dtype=torch.complex128, requires_grad=True)
@@ -244,6 +269,23 @@ class TestStatevector:
         torch.testing.assert_close(got, want, rtol=0, atol=0)
         grads = [torch.autograd.grad((weights * x).sum().real, values)[0] for x in (got, want)]
         torch.testing.assert_close(*grads, rtol=0, atol=0)
+
+    @pytest.mark.parametrize("batch", [1, 40])
+    @pytest.mark.parametrize("wires", [3, 5, 6])
+    def test_fused_kron_is_the_kronecker_product(self, wires, batch):
+        """Test fused.kron (gathered, and pairwise for 40 blocks of 5-6 wires) against numpy.
+
+        Factors in order ``M_0 (x) M_1 (x) ...``: a reversed order or a transposed factor in
+        the pairwise products fails against numpy's Kronecker products.
+        """
+        mats = torch.randn(batch, wires, 2, 2, dtype=torch.complex128)
+        got = engine.fused.kron(mats)
+        want = np.stack([kron_all(list(m)) for m in mats.numpy()])
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
+        pairwise = wires >= engine.fused.PAIRWISE_KRON_WIRES and batch * 4**wires >= (
+            engine.fused.PAIRWISE_KRON_ENTRIES
+        )
+        assert pairwise == (batch == 40 and wires >= 5)  # both paths are exercised
 
     def test_kron_unitaries_batched(self):
         """Test dense unitaries of a batch of gate sets (shifted variants) one set at a time."""

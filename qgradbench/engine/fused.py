@@ -50,10 +50,38 @@ def _kron_index(k: int, device: str) -> torch.Tensor:
     return torch.as_tensor(dense.stack_tables([index]), device=device)
 
 
+#: :func:`kron` builds blocks of at least this many wires pairwise once the blocks have
+#: :data:`PAIRWISE_KRON_ENTRIES` entries in all. Measured on the 2-core VM (complex64, one
+#: thread): one gather and one product over the ``k`` factors built 1000 blocks of 5 wires in
+#: 24 ms, pairwise in 3.1 ms (the gathered ``(1000, 5, 1024)`` factors, 41 MB, leave the
+#: caches); 100 blocks 430 against 346 us, 32 blocks a tie (246 against 237 us), 10 blocks 77
+#: against 106 us. At 4 wires and fewer the gather stays faster (1000 blocks of 3 wires: 0.20
+#: against 0.45 ms; of 4: 0.96 against 1.18 ms).
+PAIRWISE_KRON_WIRES = 5
+PAIRWISE_KRON_ENTRIES = 2**15
+
+
 def kron(mats: torch.Tensor) -> torch.Tensor:
-    """Return ``mats[..., 0, :, :] (x) ... (x) mats[..., k-1, :, :]``, ``(..., 2**k, 2**k)``."""
-    index = _kron_index(mats.shape[-3], str(mats.device))
+    """Return ``mats[..., 0, :, :] (x) ... (x) mats[..., k-1, :, :]``, ``(..., 2**k, 2**k)``.
+
+    Many wide blocks (one per circuit of a batch, :data:`PAIRWISE_KRON_ENTRIES`) are built
+    pairwise, ``((M_0 (x) M_1) (x) M_2) ...``: the factors are multiplied in the same order.
+    """
+    k = mats.shape[-3]
+    if k >= PAIRWISE_KRON_WIRES and mats[..., 0, 0, 0].numel() * 4**k >= PAIRWISE_KRON_ENTRIES:
+        return _kron_pairwise(mats)
+    index = _kron_index(k, str(mats.device))
     return dense.kron_unitaries(mats.unsqueeze(-4), index)[..., 0, :, :]
+
+
+def _kron_pairwise(mats: torch.Tensor) -> torch.Tensor:
+    """:func:`kron` by ``k - 1`` broadcast products, each doubling the block's side."""
+    out = mats[..., 0, :, :]
+    for w in range(1, mats.shape[-3]):
+        side = out.shape[-1]
+        factor = mats[..., w, None, :, None, :]  # (..., 1, 2, 1, 2)
+        out = (out[..., :, None, :, None] * factor).reshape(*out.shape[:-2], 2 * side, 2 * side)
+    return out
 
 
 #: From this inner dimension on, :func:`batched_matmul` multiplies one matrix pair at a time.
