@@ -570,6 +570,24 @@ class TestAdjoint:
         )
         torch.testing.assert_close(adjoint_jacobian(ex, theta), autograd_jacobian(ex, theta))
 
+    @pytest.mark.parametrize(("n", "rows"), [(3, 4), (3, 1), (7, 3)])
+    def test_jacobian_runs_shared_weights_shared(self, n, rows):
+        """Test adjoint_jacobian of rows that share their weights against autograd.
+
+        The weights (the last slots, the same in every row) are run as shared, the inputs per
+        row: a dense schedule at 3 qubits, fused wire groups at 7; one row shares every slot.
+        Planted: the split one slot early (the last input taken from row 0),
+        or the weights' derivatives summed over the rows, fails.
+        """
+        layer = QuantumLayer(n, 2, dtype=torch.complex128, seed=2)
+        ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+        x = torch.rand(rows, n, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+        assert ex.per_circuit_slots(theta) == (n if rows > 1 else 0)
+        got = adjoint_jacobian(ex, theta)
+        assert got.shape == (rows, n, theta.shape[1])
+        torch.testing.assert_close(got, autograd_jacobian(ex, theta))
+
     def test_jacobian_equals_backprop(self):
         """Test that adjoint_jacobian equals autograd's Jacobian of the same circuit."""
         layer = QuantumLayer(3, 2, ansatz="random-pauli", dtype=torch.complex128, seed=3)

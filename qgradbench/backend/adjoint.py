@@ -430,9 +430,17 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
 
 
 def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
-    """Return the exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep."""
+    """Return the exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep.
+
+    Slots that are the same in every row (a layer's weights) are run as shared
+    (:meth:`Execution.per_circuit_slots`): their gates are built once, and fused as the adjoint
+    method's sweep fuses them; the forward run's gates serve the sweep
+    (:meth:`Execution.state_for_sweep`).
+    """
+    k = execution.per_circuit_slots(theta)
+    batched, shared = theta[:, :k], theta[0, k:]
     with torch.no_grad():
-        state = execution.state(theta)
+        state, gates = execution.state_for_sweep(batched, shared)
         n_out = execution.observable.n_outputs
         if execution.observable.diagonal:
             diag = execution.diagonals(theta.device)  # (n_out, 2**n)
@@ -444,4 +452,4 @@ def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
                 [execution.apply_observable(state, row.expand(state.shape[0], -1)) for row in eye],
                 dim=1,
             )
-        return adjoint_sweep(execution, theta, theta.new_zeros(0), state, lam)
+        return adjoint_sweep(execution, batched, shared, state, lam, gates=gates)

@@ -119,6 +119,16 @@ class Execution:
         """
         return self.circuit.run(theta, self.dtype, shared)
 
+    @staticmethod
+    def per_circuit_slots(theta: torch.Tensor) -> int:
+        """``k``: the slots of ``theta`` ``(B, P)`` after the first ``k`` are the same in every row.
+
+        Rows of a layer's batch share its weights, the last slots; a schedule for ``k`` batched
+        slots builds their gates once for all rows (:meth:`state` with ``shared``).
+        """
+        varies = (theta != theta[:1]).any(0).cpu().numpy()
+        return int(np.flatnonzero(varies)[-1]) + 1 if varies.any() else 0
+
     def state_for_sweep(self, batched: torch.Tensor, shared: torch.Tensor):
         """Final states for a later adjoint sweep (:meth:`vjp`), and the gates to pass it.
 
@@ -198,8 +208,7 @@ class Execution:
             offsets: shifts ``(M, P)``.
         """
         batch, n_params = theta.shape
-        varies = (theta != theta[:1]).any(0).cpu().numpy()
-        k = int(np.flatnonzero(varies)[-1]) + 1 if varies.any() else 0  # per-circuit slots
+        k = self.per_circuit_slots(theta)
         moved = (offsets != 0).cpu().numpy()
         on_shared = moved[:, k:].any(1)  # rows that shift a shared slot
         schedule = self.circuit.schedule(k)
