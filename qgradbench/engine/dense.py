@@ -53,10 +53,10 @@ def product_state(columns: torch.Tensor) -> torch.Tensor:
     """Return the product state ``(x)_w columns[..., w, :]`` over the wires.
 
     Amplitude ``s`` is ``prod_w columns[w, bit_w(s)]``: on small registers one gather and one
-    product. On larger ones (more than :data:`GATHER_PRODUCT_QUBITS`, or a large batch above
-    :data:`SMALL_PRODUCT_QUBITS`) the state is ``top (x) bottom`` for the product states of the top
-    and bottom halves of the wires, written by one batched outer product (a matrix product
-    with an inner dimension of one): one pass over the state, and a backward pass of two
+    product. On larger ones (more than :data:`GATHER_PRODUCT_QUBITS`, or a large batch of more
+    than :data:`SMALL_PRODUCT_QUBITS`) the state is ``top (x) bottom`` for the product states of
+    the top and bottom halves of the wires, written by one batched outer product (a matrix
+    product with an inner dimension of one): one pass over the state, and a backward pass of two
     matrix-vector products, where a chain of per-wire outer products costs about two passes
     forward and autograd's backward of each broadcast product several more.
 
