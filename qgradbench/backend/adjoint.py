@@ -21,7 +21,6 @@ one ``lambda`` per output instead (folded into the batch).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -133,9 +132,8 @@ def adjoint_sweep(
     plan = schedule.memo(("adjoint", str(batched.device)), lambda: _plan(schedule, batched.device))
     if gates is None:
         gates = schedule.gates(batched, shared, execution.dtype, generators=True)
-    elif gates.diagonals is None and schedule.diagonal_layers:  # not kept from the forward pass
-        t = schedule._tensors(execution.dtype, batched.device)
-        gates = dataclasses.replace(gates, diagonals=schedule.diagonal_phases(batched, shared, t))
+    else:  # the forward pass's gates: its diagonal layers' phases were not kept
+        gates = schedule.with_diagonals(gates, batched, shared)
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
     both = _pair(state, lam)  # (B, 1 + K, 2, ..., 2)
@@ -251,11 +249,11 @@ def _diagonal_derivatives(both: torch.Tensor, schedule: Schedule, layer: int, n:
     Returns:
         ``(values (B, K, rows), slots)``.
     """
-    t = schedule._tensors(both.dtype, both.device)["diagonal"][layer]
+    tables, slots = schedule.diagonal_tables(layer, both.dtype, both.device)
     flat = both.reshape(*both.shape[:2], 2**n)
     phi, lam = flat[:, :1], flat[:, 1:]
     overlap = lam.real * phi.imag - lam.imag * phi.real  # Im(conj(lambda) phi)
-    return overlap @ t["tables"].T, t["slots"]
+    return overlap @ tables.T, slots
 
 
 def _trace(gens: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

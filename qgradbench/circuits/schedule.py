@@ -38,7 +38,7 @@ in autograd's backward pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -561,6 +561,25 @@ class Schedule:
             "slots": torch.as_tensor(slots, device=device),
             "tables": tables,
         }
+
+    def with_diagonals(self, gates: Gates, batched: torch.Tensor, shared: torch.Tensor) -> Gates:
+        """``gates`` with every diagonal layer's phases, built here where they were not kept.
+
+        A forward pass run for a later sweep drops them (a state's worth each, per circuit;
+        :meth:`~qgradbench.backend.execution.Execution.state_for_sweep`).
+        """
+        if gates.diagonals is not None or not self.diagonal_layers:
+            return gates
+        t = self._tensors(gates.pool.dtype, gates.pool.device)
+        return replace(gates, diagonals=self.diagonal_phases(batched, shared, t))
+
+    def diagonal_tables(self, layer: int, dtype: torch.dtype, device) -> tuple:
+        """Diagonal layer ``layer``'s tables ``T_k`` ``(rows, 2**n)`` and each row's slot.
+
+        The layer is ``exp(-i/2 sum_k theta_k T_k)`` (:meth:`diagonal_phases`).
+        """
+        t = self._tensors(dtype, device)["diagonal"][layer]
+        return t["tables"], t["slots"]
 
     def diagonal_phases(self, batched: torch.Tensor, shared: torch.Tensor, t: dict) -> list:
         """Each diagonal layer's ``exp(-i/2 sum_k theta_k T_k)``: ``(B, 2**n)`` or ``(2**n,)``."""
