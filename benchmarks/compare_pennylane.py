@@ -494,8 +494,10 @@ def run_comparison(
     once it has spent ``budget_s`` seconds.
 
     Row keys: ``case``, ``method``, ``shots``, ``pennylane_config``, ``qgradbench_ms``,
-    ``pennylane_ms`` (``None`` when n/a), ``ratio`` (PennyLane / qgradbench), the number of
-    timed steps on each side, for n/a entries the reason, and with ``count_ops`` the ATen
+    ``pennylane_ms`` (medians; ``None`` when n/a), ``ratio`` (PennyLane / qgradbench), the
+    number of timed steps on each side and every step's time in the order they ran
+    (``qgradbench_steps_ms``, ``pennylane_steps_ms``: a turn's first steps after the other
+    side's show there), for n/a entries the reason, and with ``count_ops`` the ATen
     operations one qgradbench step dispatches (``qgradbench_ops``, :func:`count_step_ops`).
     """
     rows = []
@@ -519,6 +521,7 @@ def run_comparison(
                 row[f"{backend}_na"] = str(err).splitlines()[0]
         for backend, times in interleaved_times(steps, repeats, budget_s, block).items():
             row[f"{backend}_ms"], row[f"{backend}_n"] = 1e3 * statistics.median(times), len(times)
+            row[f"{backend}_steps_ms"] = [1e3 * t for t in times]  # in the order they ran
         if count_ops and "qgradbench" in steps:
             row["qgradbench_ops"] = count_step_ops(steps["qgradbench"])
         qgb, pl = row["qgradbench_ms"], row["pennylane_ms"]

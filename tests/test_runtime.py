@@ -142,6 +142,24 @@ def test_compare_pennylane_rows():
 
 
 @pytest.mark.pennylane
+def test_seed_step_comparison_keeps_every_step_time():
+    """Test that a seed-model comparison row keeps every step time of each side.
+
+    Three steps a side (in turns of two): three times each, and the medians and the ratio are
+    those of the kept times.
+    """
+    from benchmarks.compare_pennylane import Case, run_comparison
+
+    case = Case("backprop", None, "default.qubit", "backprop")
+    (row,) = run_comparison([case], repeats=3, budget_s=None, block=2)
+    for side in ("qgradbench", "pennylane"):
+        times = row[f"{side}_steps_ms"]
+        assert row[f"{side}_n"] == len(times) == 3
+        assert row[f"{side}_ms"] == pytest.approx(sorted(times)[1])
+    assert row["ratio"] == pytest.approx(row["pennylane_ms"] / row["qgradbench_ms"])
+
+
+@pytest.mark.pennylane
 def test_pennylane_layer_computes_the_same_outputs():
     """Test that the PennyLane counterpart gives the qgradbench layer's outputs (1e-5)."""
     pytest.importorskip("pennylane")
