@@ -85,9 +85,7 @@ def lightning_side(n, layers, angles):
     from pennylane import numpy as pnp
 
     dev = qml.device("lightning.qubit", wires=n)
-    obs = qml.sum(
-        *[qml.Z(a) @ qml.Z(b) for a, b in edges(n)], *[qml.X(i) for i in range(n)]
-    )
+    obs = qml.sum(*[qml.Z(a) @ qml.Z(b) for a, b in edges(n)], *[qml.X(i) for i in range(n)])
 
     @qml.qnode(dev, diff_method="adjoint")
     def circuit(params):
@@ -265,9 +263,7 @@ def main() -> None:  # noqa: D103
     args = sweep_arguments(__doc__, qubits=[12, 16, 20], batch=1, extra=peer_option, layers=10)
 
     def describe(row):
-        times = ", ".join(
-            f"{k[:-2]} {v * 1e3:.1f} ms" for k, v in row.items() if k.endswith("_s")
-        )
+        times = ", ".join(f"{k[:-2]} {v * 1e3:.1f} ms" for k, v in row.items() if k.endswith("_s"))
         skipped = "; ".join(f"{k}: {v}" for k, v in row["skipped"].items())
         return f"n={row['n_qubits']:2d} L={row['layers']}: {times}" + (
             f" (skipped {skipped})" if skipped else ""

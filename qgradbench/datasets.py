@@ -321,9 +321,7 @@ def _benchmark_args(n_samples, n_features, seed, test_size) -> tuple[int, int, i
     return n_samples, n_features, seed, test_size
 
 
-def hyperplane_parity(
-    Z: np.ndarray, weights: np.ndarray, biases: np.ndarray
-) -> np.ndarray:
+def hyperplane_parity(Z: np.ndarray, weights: np.ndarray, biases: np.ndarray) -> np.ndarray:
     """The label of each row of ``Z``: parity of the hyperplanes it lies above.
 
     ``y = (sum_j [w_j . z + b_j > 0]) mod 2`` (1 for an odd count).
@@ -375,9 +373,7 @@ def make_hyperplanes(
     Raises:
         ValueError: for a bad argument, or when one class stays too rare to balance.
     """
-    n_samples, n_features, seed, test_size = _benchmark_args(
-        n_samples, n_features, seed, test_size
-    )
+    n_samples, n_features, seed, test_size = _benchmark_args(n_samples, n_features, seed, test_size)
     k = _check_int("n_hyperplanes", n_hyperplanes, 1)
     d = _check_int("dim_hyperplanes", dim_hyperplanes, 1)
     rng = np.random.default_rng(seed)
@@ -400,8 +396,9 @@ def make_hyperplanes(
     Z = np.vstack([np.vstack(found[c])[: wanted[c]] for c in (0, 1)])
     y = np.repeat([0, 1], wanted)
     X = Z @ rng.uniform(size=(d, n_features))
-    return _benchmark_split("hyperplanes", X, y, rng, seed=seed, test_size=test_size,
-                            standardise=True)
+    return _benchmark_split(
+        "hyperplanes", X, y, rng, seed=seed, test_size=test_size, standardise=True
+    )
 
 
 def make_hidden_manifold(
@@ -442,9 +439,7 @@ def make_hidden_manifold(
     Raises:
         ValueError: for a bad argument.
     """
-    n_samples, n_features, seed, test_size = _benchmark_args(
-        n_samples, n_features, seed, test_size
-    )
+    n_samples, n_features, seed, test_size = _benchmark_args(n_samples, n_features, seed, test_size)
     m = _check_int("manifold_dimension", manifold_dimension, 1)
     rng = np.random.default_rng(seed)
     F = rng.normal(size=(m, n_features))
@@ -455,8 +450,9 @@ def make_hidden_manifold(
     v = rng.normal(size=m)
     f = np.tanh(C @ W.T) @ v / math.sqrt(m)
     y = (f >= np.median(f)).astype(np.int64)
-    return _benchmark_split("hidden-manifold", X, y, rng, seed=seed, test_size=test_size,
-                            standardise=False)
+    return _benchmark_split(
+        "hidden-manifold", X, y, rng, seed=seed, test_size=test_size, standardise=False
+    )
 
 
 def validation_split(
@@ -1015,11 +1011,16 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("iris", make_iris, False, "iris, setosa vs versicolor (sklearn)"),
         DatasetSpec("wine", make_wine, False, "wine, first two cultivars (sklearn)"),
         DatasetSpec(
-            "hyperplanes", make_hyperplanes, True,
-            "parity of k hyperplanes (Bowles et al. 2024); option n_hyperplanes", embedded=True,
+            "hyperplanes",
+            make_hyperplanes,
+            True,
+            "parity of k hyperplanes (Bowles et al. 2024); option n_hyperplanes",
+            embedded=True,
         ),  # fmt: skip
         DatasetSpec(
-            "hidden-manifold", make_hidden_manifold, True,
+            "hidden-manifold",
+            make_hidden_manifold,
+            True,
             "hidden manifold model (Bowles et al. 2024); option manifold_dimension",
             embedded=True,
         ),  # fmt: skip

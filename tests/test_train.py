@@ -520,6 +520,7 @@ class TestValidationSplit:
         data = load_dataset("moons", seed=5)
         fit, X_val, y_val = validation_split(data, 0.25, seed=5)
         assert fit.n_train + len(y_val) == data.n_train == 400 and len(y_val) == 100
+
         def by_first(X):
             return X[X[:, 0].argsort()]
 

@@ -257,7 +257,8 @@ def test_learning_curves_against_epochs_keep_exact_runs():
         np.random.default_rng(11), epochs=2, methods=(("backprop", None), ("spsa", 100))
     )
     assert set(training.learning_curve_data(frame, "epoch")["series"]) == {
-        "backprop (exact), 2 L", "spsa (100 shots), 2 L"
+        "backprop (exact), 2 L",
+        "spsa (100 shots), 2 L",
     }
     assert set(training.learning_curve_data(frame, "cum_shots")["series"]) == {
         "spsa (100 shots), 2 L"
