@@ -795,6 +795,22 @@ class TestShotAdjointHelpers:
         assert _pauli_word_outputs(as_observable(outputs, 2)) is expected
 
 
+    @pytest.mark.parametrize("n", [3, 7])  # shared variants of a dense schedule; fused groups
+    def test_offsets_of_a_batch_sharing_its_weights(self, n):
+        """Test the pi-kicked offsets ``A_k`` (match="parameter-shift") against full circuits.
+
+        The rows share their weights, so the kicks run as shifted circuits that share the
+        weights' gates; slots in an order of their own. Planted: a kick on the wrong slot, or
+        the offsets' axes swapped, fails.
+        """
+        from qgradbench.methods.shot_adjoint import ShotAdjoint
+
+        layer, theta = setup("shot-adjoint", n=n, n_layers=1)
+        slots = np.array([theta.shape[1] - 1, 0, n + 1, 2])
+        got = ShotAdjoint._offsets(layer.execution, theta, slots)
+        torch.testing.assert_close(got, pi_kick_offsets(layer, theta)[..., slots])
+
+
 class TestShotAdjointGeneralRule:
     """Shot-adjoint emulating parameter-shift on slots with several frequencies (CRX)."""
 

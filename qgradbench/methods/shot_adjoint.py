@@ -172,12 +172,17 @@ class ShotAdjoint(JacobianMethod):
 
     @staticmethod
     def _offsets(execution, theta, slots) -> torch.Tensor:
-        """``A_k = (f(theta) + f(theta + pi e_k)) / 2`` for every slot, exact, ``(B, n_out, S)``."""
+        """``A_k = (f(theta) + f(theta + pi e_k)) / 2`` for every slot, exact, ``(B, n_out, S)``.
+
+        The kicked circuits run as a gradient rule's shifted circuits
+        (:meth:`~qgradbench.backend.execution.Execution.estimate_shifted`, exact): a kick of a
+        weight shared by the batch changes the same gates for every row.
+        """
+        kicks = theta.new_zeros(len(slots), theta.shape[-1])
+        kicks[torch.arange(len(slots)), torch.as_tensor(slots)] = math.pi
+        exact = replace(execution, shots=None)
         with torch.no_grad():
-            kicked = theta.unsqueeze(1).repeat(1, len(slots), 1)
-            kicked[:, torch.arange(len(slots)), torch.as_tensor(slots)] += math.pi
-            f_kicked = execution.expval(kicked.reshape(-1, theta.shape[-1]))
-            f_kicked = f_kicked.reshape(theta.shape[0], len(slots), -1).transpose(1, 2)
+            f_kicked = exact.estimate_shifted(theta, kicks).transpose(1, 2)  # (B, n_out, S)
             f0 = execution.expval(theta).unsqueeze(-1)
         return (f0 + f_kicked) / 2
 
@@ -187,7 +192,8 @@ def _sampled_recipe(execution, theta: torch.Tensor, slots: np.ndarray) -> torch.
 
     Every shifted value ``f_m`` is drawn as the mean of ``N`` ``+-1`` outcomes,
     ``2 Bin(N, (1 + f_m) / 2) / N - 1``, exactly what measuring the shifted circuit gives, and
-    combined with the rule's coefficients. ``(B, n_out, S)``.
+    combined with the rule's coefficients. ``(B, n_out, S)``. The shifted circuits run as
+    :meth:`~qgradbench.backend.execution.Execution.estimate_shifted` runs them (exact).
     """
     circuit = execution.circuit
     recipe = build_general_recipe(
@@ -195,9 +201,8 @@ def _sampled_recipe(execution, theta: torch.Tensor, slots: np.ndarray) -> torch.
     )
     offsets = torch.as_tensor(recipe.offsets, dtype=theta.dtype, device=theta.device)
     coeffs = torch.as_tensor(recipe.coeffs, dtype=theta.dtype, device=theta.device)
-    with torch.no_grad():
-        shifted = (theta.unsqueeze(1) + offsets).reshape(-1, theta.shape[-1])
-        f = execution.expval(shifted).reshape(theta.shape[0], recipe.n_circuits, -1)
+    with torch.no_grad():  # exact values of the shifted circuits, (B, M, n_out)
+        f = replace(execution, shots=None).estimate_shifted(theta, offsets)
     n = output_shots(execution)
     n = n if isinstance(n, int) else n.T.unsqueeze(0)  # (1, 1, n_out) against (B, M, n_out)
     sampled = (2 * _binomial_mean(n, (1 + f) / 2, execution.generator) - 1).to(f.dtype)
