@@ -917,6 +917,35 @@ def test_parameter_shift_splits_kicked_and_general_slots():
             torch.testing.assert_close(alone, want[..., part], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_hadamard_kicks_from_its_own_register_size(n):
+    """Test where the Hadamard test takes the pi-kicked states, and that they give its circuits.
+
+    From ``HADAMARD_KICK_QUBITS`` (3) qubits on, below parameter-shift's ``KICK_QUBITS``, the
+    entries come from pi-kicked states; at 2 qubits from the ``n + 1``-qubit circuits. Either
+    way they equal the circuits' values (exact, complex128). Planted: the Hadamard test asking
+    parameter-shift's threshold (4 qubits back on the circuits) fails.
+    """
+    from qgradbench.backend.branching import HADAMARD_KICK_QUBITS, KICK_QUBITS
+    from qgradbench.methods.hadamard import hadamard_test
+
+    assert HADAMARD_KICK_QUBITS <= 4 < KICK_QUBITS
+    layer = QuantumLayer(n, 2, dtype=torch.complex128, seed=4)
+    ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+    x = torch.rand(3, n, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+    slots = np.arange(theta.shape[1])
+    kicked = ex.kickable(slots, min_qubits=HADAMARD_KICK_QUBITS)
+    assert kicked.all() == (n >= HADAMARD_KICK_QUBITS) and not ex.kickable(slots).any()
+    calls = []
+    ex.kicked_hadamard = lambda *a, f=ex.kicked_hadamard: calls.append(1) or f(*a)
+    with torch.no_grad():
+        got = hadamard_test(ex, theta, slots)
+        want = ex.hadamard_circuits(theta, [layer.circuit.slot_rotations[k][0] for k in slots])
+    assert len(calls) == (n >= HADAMARD_KICK_QUBITS)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_parameter_shift_general_recipe_with_plain_slots():
     """Test exact parameter-shift on CRX and plain slots below the pi-kick size, against adjoint.
 

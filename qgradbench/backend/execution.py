@@ -293,17 +293,19 @@ class Execution:
 
         return adjoint_sweep(self, batched, shared, state, lam, gates=gates)[:, 0]
 
-    def kickable(self, slots: np.ndarray) -> np.ndarray:
+    def kickable(self, slots: np.ndarray, min_qubits: int | None = None) -> np.ndarray:
         """Which ``slots`` the pi-kicked shortcuts serve (:mod:`qgradbench.backend.branching`).
 
         Plain Pauli rotations (one rotation, scale 1), a diagonal observable, and a register of
-        at least :data:`~qgradbench.backend.branching.KICK_QUBITS` qubits, where sharing the
+        at least ``min_qubits`` qubits (by default
+        :data:`~qgradbench.backend.branching.KICK_QUBITS`, parameter-shift's), where sharing the
         prefix pays; below, a step is bound by per-call overhead.
         """
         from qgradbench.backend.branching import KICK_QUBITS
 
         slots = np.asarray(slots, dtype=np.int64)
-        if self.n_qubits < KICK_QUBITS or not self.observable.diagonal:
+        least = KICK_QUBITS if min_qubits is None else min_qubits
+        if self.n_qubits < least or not self.observable.diagonal:
             return np.zeros(len(slots), dtype=bool)
         return self.circuit.simple_slots[slots]
 

@@ -20,10 +20,11 @@ circuit is estimated from the same bitstrings.
 The ``n + 1``-qubit circuits are simulated for real, one per differentiated angle and sample,
 all in one batch. Cost: one circuit per differentiated rotation per sample.
 
-On registers of at least :data:`~qgradbench.backend.branching.KICK_QUBITS` qubits the
-simulator shares work between them: the ancilla-0 branch is the plain circuit ``psi`` for every
-slot, and the controlled-``P_k`` branch is ``i psi(theta + pi e_k)`` (since ``R(pi) = -i P``), so
-after ``H S^dagger`` the ancilla-0 and ancilla-1 halves of the register's amplitudes are
+On registers of at least :data:`~qgradbench.backend.branching.HADAMARD_KICK_QUBITS` qubits
+(plain Pauli rotations, a diagonal observable) the simulator shares work between them: the
+ancilla-0 branch is the plain circuit ``psi`` for every slot, and the controlled-``P_k``
+branch is ``i psi(theta + pi e_k)`` (since ``R(pi) = -i P``), so after ``H S^dagger`` the
+ancilla-0 and ancilla-1 halves of the register's amplitudes are
 ``(psi +- psi(theta + pi e_k)) / 2``: the same pi-kicked states as the parameter-shift rule's,
 branched off ``psi`` at the kicked rotation's stage, and ``n``-qubit states instead of ``n + 1``.
 The measured distribution is the circuit's own (equal up to rounding).
@@ -34,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from qgradbench.backend.branching import HADAMARD_KICK_QUBITS
 from qgradbench.methods.base import MAX_AMPLITUDES_PER_CALL, Execution, HardwareMethod
 
 
@@ -46,7 +48,7 @@ def hadamard_test(execution: Execution, theta: torch.Tensor, slots) -> torch.Ten
     """
     circuit = execution.circuit
     slots = np.asarray(slots, dtype=np.int64)
-    if bool(execution.kickable(slots).all()):
+    if bool(execution.kickable(slots, min_qubits=HADAMARD_KICK_QUBITS).all()):
         return execution.kicked_hadamard(theta, slots)
     columns = [(s, r) for s, slot in enumerate(slots) for r in circuit.slot_rotations[slot]]
     values = execution.hadamard_circuits(theta, [r for _, r in columns])  # (B, C, n_out)
