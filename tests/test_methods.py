@@ -917,6 +917,29 @@ def test_parameter_shift_splits_kicked_and_general_slots():
             torch.testing.assert_close(alone, want[..., part], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [3, 7])  # shared variants of a dense schedule; fused groups
+def test_shifted_states_are_the_shifted_circuits_states(n):
+    """Test Execution.shifted_states against each shifted circuit run in full (complex128).
+
+    A batch sharing its weights: rows that shift an input, a weight, nothing, and both an
+    input and a weight (which sends the batch down the full path), in (circuit, shift) order.
+    Planted: the input-shifted rows' states copied to each other's places fails at 3 qubits.
+    """
+    layer = QuantumLayer(n, 2, dtype=torch.complex128, seed=5)
+    ex = Execution(layer.circuit, layer.execution.observable, torch.complex128)
+    x = torch.rand(3, n, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    theta = assemble(math.pi * x, layer.weights.detach().reshape(-1))
+    offsets = torch.zeros(4, theta.shape[1], dtype=torch.float64)
+    offsets[0, 1] = 0.7  # an input
+    offsets[1, -1] = -1.3  # a weight
+    offsets[3, n + 2] = math.pi  # another weight
+    for rows in (offsets, torch.cat([offsets, offsets[:1] + offsets[1:2]])):
+        got = ex.shifted_states(theta, rows)
+        full = ex.state((theta.unsqueeze(1) + rows).reshape(-1, theta.shape[1]))
+        assert got.shape == (3, len(rows), 2**n)
+        torch.testing.assert_close(got, full.reshape(got.shape), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("n", [2, 4])
 def test_hadamard_kicks_from_its_own_register_size(n):
     """Test where the Hadamard test takes the pi-kicked states, and that they give its circuits.

@@ -208,24 +208,52 @@ class Execution:
             offsets: shifts ``(M, P)``.
         """
         batch, n_params = theta.shape
-        k = self.per_circuit_slots(theta)
-        moved = (offsets != 0).cpu().numpy()
-        on_shared = moved[:, k:].any(1)  # rows that shift a shared slot
-        schedule = self.circuit.schedule(k)
-        mixed = moved[on_shared, :k].any()
-        if k == n_params or mixed or (on_shared.any() and not schedule.runs_variants):
+        sharing = self._sharing(theta, offsets)
+        if sharing is None:
             shifted = (theta.unsqueeze(1) + offsets).reshape(-1, n_params)
             return self.estimate(shifted).reshape(batch, len(offsets), -1)
         per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> self.n_qubits) // len(offsets))
         with torch.no_grad():
             parts = [
-                self._estimate_shared(chunk, offsets, on_shared, k, schedule)
+                self._estimate_shared(chunk, offsets, *sharing)
                 for chunk in theta.split(per_chunk)
             ]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
+    def shifted_states(self, theta: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """Final states ``(B, M, 2**n)`` of the shifted circuits of :meth:`estimate_shifted`.
+
+        Shared as there; not recorded for autograd, and in one piece (the caller bounds
+        ``B M 2**n``).
+        """
+        batch, n_params = theta.shape
+        sharing = self._sharing(theta, offsets)
+        with torch.no_grad():
+            if sharing is None:
+                shifted = (theta.unsqueeze(1) + offsets).reshape(-1, n_params)
+                return self.state(shifted).reshape(batch, len(offsets), -1)
+            return self._shared_states(theta, offsets, *sharing)
+
+    def _sharing(self, theta, offsets) -> tuple | None:
+        """``(on_shared, k, schedule)`` for :meth:`_shared_states`, or ``None``: run in full."""
+        k = self.per_circuit_slots(theta)
+        moved = (offsets != 0).cpu().numpy()
+        on_shared = moved[:, k:].any(1)  # rows that shift a shared slot
+        schedule = self.circuit.schedule(k)
+        mixed = moved[on_shared, :k].any()
+        if k == theta.shape[1] or mixed or (on_shared.any() and not schedule.runs_variants):
+            return None
+        return on_shared, k, schedule
+
     def _estimate_shared(self, theta, offsets, on_shared, k, schedule) -> torch.Tensor:
         """:meth:`estimate_shifted` of one chunk of circuits, sharing what they share."""
+        states = self._shared_states(theta, offsets, on_shared, k, schedule)
+        flat = states.reshape(-1, *[2] * self.n_qubits)
+        values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
+        return values.reshape(theta.shape[0], offsets.shape[0], -1)
+
+    def _shared_states(self, theta, offsets, on_shared, k, schedule) -> torch.Tensor:
+        """The states ``(B, M, 2**n)`` of one chunk of shifted circuits, sharing what they share."""
         batch, count, n = theta.shape[0], offsets.shape[0], self.n_qubits
         shared = theta[0, k:]  # the same in every row
         states = theta.new_empty(batch, count, 2**n, dtype=self.dtype)
@@ -244,9 +272,7 @@ class Execution:
             states.index_copy_(
                 1, shared_rows, out.reshape(len(shared_rows), batch, 2**n).transpose(0, 1)
             )
-        flat = states.reshape(batch * count, *[2] * n)
-        values = self.measure_exact(flat) if self.shots is None else self.sample(flat)
-        return values.reshape(batch, count, -1)
+        return states
 
     def sample(self, state: torch.Tensor) -> torch.Tensor:
         """Estimates ``(B, n_out)`` from ``shots`` samples of final states ``(B, 2, ..., 2)``."""
