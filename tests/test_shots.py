@@ -794,7 +794,6 @@ class TestShotAdjointHelpers:
 
         assert _pauli_word_outputs(as_observable(outputs, 2)) is expected
 
-
     @pytest.mark.parametrize("n", [3, 7])  # shared variants of a dense schedule; fused groups
     def test_offsets_of_a_batch_sharing_its_weights(self, n):
         """Test the pi-kicked offsets ``A_k`` (match="parameter-shift") against full circuits.

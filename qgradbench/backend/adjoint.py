@@ -431,12 +431,11 @@ def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
     """Return the exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep.
 
     Slots that are the same in every row (a layer's weights) are run as shared
-    (:meth:`Execution.per_circuit_slots`): their gates are built once, and fused as the adjoint
+    (:meth:`Execution.split_shared`): their gates are built once, and fused as the adjoint
     method's sweep fuses them; the forward run's gates serve the sweep
     (:meth:`Execution.state_for_sweep`).
     """
-    k = execution.per_circuit_slots(theta)
-    batched, shared = theta[:, :k], theta[0, k:]
+    batched, shared = execution.split_shared(theta)
     with torch.no_grad():
         state, gates = execution.state_for_sweep(batched, shared)
         n_out = execution.observable.n_outputs

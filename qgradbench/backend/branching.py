@@ -32,6 +32,18 @@ KICK_QUBITS = 7
 HADAMARD_KICK_QUBITS = 3
 
 
+def pi_kicks(theta: torch.Tensor, slots) -> torch.Tensor:
+    """Offsets ``(S, P)`` kicking slot ``slots[j]`` by ``pi`` in row ``j``: ``theta + pi e_k``.
+
+    As :meth:`~qgradbench.backend.execution.Execution.estimate_shifted` and
+    :meth:`~qgradbench.backend.execution.Execution.shifted_states` take them.
+    """
+    kicks = theta.new_zeros(len(slots), theta.shape[-1])
+    rows = torch.arange(len(slots), device=theta.device)
+    kicks[rows, torch.as_tensor(slots, device=theta.device)] = math.pi
+    return kicks
+
+
 def kicked_probabilities(
     execution: Execution, theta: torch.Tensor, slots: torch.Tensor, c: float, s: float
 ) -> torch.Tensor:

@@ -129,6 +129,14 @@ class Execution:
         varies = (theta != theta[:1]).any(0).cpu().numpy()
         return int(np.flatnonzero(varies)[-1]) + 1 if varies.any() else 0
 
+    def split_shared(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``theta``'s per-circuit slots ``(B, k)`` and the shared rest ``(P - k,)``.
+
+        ``k`` is :meth:`per_circuit_slots`; the pair is what :meth:`state` takes with ``shared``.
+        """
+        k = self.per_circuit_slots(theta)
+        return theta[:, :k], theta[0, k:]
+
     def state_for_sweep(self, batched: torch.Tensor, shared: torch.Tensor):
         """Final states for a later adjoint sweep (:meth:`vjp`), and the gates to pass it.
 
@@ -215,8 +223,7 @@ class Execution:
         per_chunk = max(1, (MAX_AMPLITUDES_PER_CALL >> self.n_qubits) // len(offsets))
         with torch.no_grad():
             parts = [
-                self._estimate_shared(chunk, offsets, *sharing)
-                for chunk in theta.split(per_chunk)
+                self._estimate_shared(chunk, offsets, *sharing) for chunk in theta.split(per_chunk)
             ]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 

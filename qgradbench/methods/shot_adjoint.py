@@ -36,6 +36,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from qgradbench.backend.branching import pi_kicks
 from qgradbench.methods.base import JacobianMethod
 from qgradbench.methods.parameter_shift import build_general_recipe
 
@@ -178,11 +179,10 @@ class ShotAdjoint(JacobianMethod):
         (:meth:`~qgradbench.backend.execution.Execution.estimate_shifted`, exact): a kick of a
         weight shared by the batch changes the same gates for every row.
         """
-        kicks = theta.new_zeros(len(slots), theta.shape[-1])
-        kicks[torch.arange(len(slots)), torch.as_tensor(slots)] = math.pi
         exact = replace(execution, shots=None)
         with torch.no_grad():
-            f_kicked = exact.estimate_shifted(theta, kicks).transpose(1, 2)  # (B, n_out, S)
+            kicked = exact.estimate_shifted(theta, pi_kicks(theta, slots))
+            f_kicked = kicked.transpose(1, 2)  # (B, n_out, S)
             f0 = execution.expval(theta).unsqueeze(-1)
         return (f0 + f_kicked) / 2
 
