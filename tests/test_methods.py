@@ -721,6 +721,34 @@ def test_adjoint_sweep_with_the_forward_passes_gates(ansatz, n):
     torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize(("ansatz", "n"), [("strongly-entangling", 4), ("tfim-hva", 7)])
+def test_adjoint_forward_without_a_gradient_to_come(ansatz, n, monkeypatch):
+    """Adjoint's forward pass with no gradient to come skips the sweep's gates, same outputs.
+
+    Under ``torch.no_grad()``, and with nothing requiring a gradient (frozen weights, plain
+    inputs), the outputs equal the recorded forward pass's bit for bit (dense layers on 4
+    qubits; fused groups and diagonal layers on 7), are not attached to a graph, and
+    :meth:`Execution.state_for_sweep` (the carried generators) is not called. Planted: the
+    plain path with the weights left out, or still recording, fails.
+    """
+    layer = QuantumLayer(n, 2, ansatz=ansatz, diff_method="adjoint", seed=3)
+    x = torch.rand(5, layer.n_inputs, generator=torch.Generator().manual_seed(4))
+    recorded = layer(x)
+    assert recorded.requires_grad
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("state_for_sweep called without a gradient to come")
+
+    monkeypatch.setattr(Execution, "state_for_sweep", refuse)
+    with torch.no_grad():
+        plain = layer(x)
+    layer.weights.requires_grad_(False)
+    frozen = layer(x)
+    for out in (plain, frozen):
+        assert not out.requires_grad and out.grad_fn is None
+        torch.testing.assert_close(out, recorded.detach(), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("ansatz", "n"), [("tfim-hva", 4), ("tfim-hva", 7), ("strongly-entangling", 7)]
 )
