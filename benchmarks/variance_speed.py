@@ -6,7 +6,8 @@ first --method adjoint`` and reports its wall time and peak RSS. In the same run
 copy bandwidth is measured (``torch`` copy of a 512 MiB buffer, best of 5), and the time it
 would take to move the batch's states through every gate at that bandwidth is the bound:
 
-    passes = forward stages + 2 x sweep stages   (the adjoint sweep carries phi and lambda)
+    passes = forward stages + sweep stages   (the first weight is in the leading blocks:
+                                              the adjoint sweep carries lambda alone)
     bound  = passes x 2 x (samples x 2^n x bytes per amplitude) / bandwidth
 
 (each pass reads and writes the states once; a stage is a fused block layer, a CZ ladder, or a
@@ -92,7 +93,7 @@ def main() -> None:
         )  # fmt: skip
         row = json.loads(out.stdout.strip().splitlines()[-1])
         state_bytes = args.samples * 2**n * 8  # complex64
-        passes = 3 * row["stages"]  # forward + phi and lambda through the sweep
+        passes = 2 * row["stages"]  # forward + lambda alone through the sweep
         row["bound_seconds"] = passes * 2 * state_bytes / bandwidth
         row["ratio_to_bound"] = row["estimate_seconds"] / row["bound_seconds"]
         row["copy_bandwidth_gb_s"] = bandwidth / 1e9

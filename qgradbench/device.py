@@ -715,7 +715,7 @@ class QgradbenchQubit(Device):
         for start in range(0, len(theta), rows):
             chunk = theta[start : start + rows]
             if method == "adjoint":
-                part = execution.jacobian(chunk)[:, :, slots]
+                part = execution.jacobian(chunk, slots)
             else:
                 f0 = execution.estimate(chunk)
                 with torch.no_grad():

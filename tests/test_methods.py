@@ -636,6 +636,138 @@ def test_hadamard_and_adjoint_by_decomposition(slots, dtype):
     torch.testing.assert_close(adjoint, want, rtol=tol, atol=tol)
 
 
+def _leading_weights_layer(n: int) -> QuantumLayer:
+    """Weights in leading RY gates, ZZ phases of the inputs (diagonal layers on 7+), then RX."""
+    from qgradbench.circuits.model import CircuitSpec, Gate, w, x
+
+    gates = [Gate("RY", [q], [w[q]]) for q in range(n)]
+    gates += [Gate("IsingZZ", [q, q + 1], [x[q]]) for q in range(n - 1)]
+    gates += [Gate("RX", [q], [w[n + q]]) for q in range(n)]
+    spec = CircuitSpec(n, gates, n_inputs=n - 1, n_weights=2 * n, observables="z-each")
+    return QuantumLayer.from_circuit(spec, dtype=torch.complex128, seed=5)
+
+
+def _reused_slot_execution(slots):
+    """Slot 0 drives a leading rotation and a later one; slot 1 a leading rotation only."""
+    b = CircuitBuilder(2, "reused")
+    b.rotation("Y", 0, slot=0)
+    b.rotation("Y", 1, slot=1)
+    b.fixed("CNOT", (0, 1))
+    b.rotation("Y", 1, slot=0, scale=0.5, shared=True)
+    b.rotation("Z", 0, slot=2)
+    b.fixed("CNOT", (1, 0))
+    b.rotation("X", 1, slot=3)
+    ex = Execution(b.build(4), Observable("z-each", 2), torch.complex128)
+    theta = torch.rand(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    return ex, theta, slots
+
+
+def _diagonal_reused_slot_execution(slots):
+    """Seven qubits: leading RY gates (slots 0-6), ZZ phases, then RX gates.
+
+    The ZZ phases are one diagonal layer; slot 0 drives the first of them too.
+    """
+    n = 7
+    b = CircuitBuilder(n, "diagonal-reused")
+    for q in range(n):
+        b.rotation("Y", q, slot=q)
+    for q in range(n - 1):
+        b.fixed("CNOT", (q, q + 1))
+        b.rotation("Z", q + 1, slot=n + q - 1 if q else 0, shared=q == 0)
+        b.fixed("CNOT", (q, q + 1))
+    for q in range(n):
+        b.rotation("X", q, slot=2 * n - 2 + q)
+    ex = Execution(b.build(3 * n - 2), Observable("z-each", n), torch.complex128)
+    assert ex.circuit.schedule(0).diagonal_layers
+    theta = torch.rand(
+        5, 3 * n - 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6)
+    )
+    return ex, theta, slots
+
+
+def _random_pauli_execution(n: int):
+    """A barren-plateau ensemble's circuit (random Pauli rotations per circuit) and its draw."""
+    from qgradbench.experiments.common import make_execution
+    from qgradbench.experiments.variance import VarianceSpec
+
+    ens = VarianceSpec(n_qubits=n, n_layers=6, samples=2).ensemble()
+    theta = torch.as_tensor(ens.draw(5, np.random.default_rng(7)).theta)
+    first = [ens.weight_slot(i) for i in ens.param_indices("first")]
+    return make_execution(ens.circuit, "zz", torch.complex128, None, 0), theta, first
+
+
+def _layer_theta(layer: QuantumLayer) -> torch.Tensor:
+    x = torch.rand(
+        5, layer.n_inputs, dtype=torch.float64, generator=torch.Generator().manual_seed(9)
+    )
+    batched, shared = layer.angle_map(x, layer.weights.detach().reshape(-1))
+    return torch.cat([batched, shared.expand(len(x), -1)], dim=-1)
+
+
+def _lead_only_cases():
+    """``(name, build, lead_only)``: ``build()`` gives ``(execution, theta, slots)``."""
+
+    def layer_case(make, pick):
+        def build():
+            layer = make()
+            return layer.execution, _layer_theta(layer), pick(layer)
+
+        return build
+
+    seed_layer = lambda n: lambda: QuantumLayer(n, 2, dtype=torch.complex128, seed=5)  # noqa: E731
+    return [
+        ("random-pauli-4-first", lambda: _random_pauli_execution(4), True),  # dense layers
+        ("random-pauli-8-first", lambda: _random_pauli_execution(8), True),  # fused groups
+        # the encoding's RY (heads) and the first Rot layer (suffixes of the leading blocks)
+        ("seed-4-inputs", layer_case(seed_layer(4), lambda ly: [0, 2, 3]), True),
+        ("seed-7-first-rot", layer_case(seed_layer(7), lambda ly: [7, 8, 9, 13]), True),
+        ("diagonal-7", layer_case(lambda: _leading_weights_layer(7), lambda ly: [6, 9]), True),
+        ("seed-4-last-rot", layer_case(seed_layer(4), lambda ly: [26]), False),
+        ("seed-4-mixed", layer_case(seed_layer(4), lambda ly: [0, 26]), False),
+        ("reused-slot-0", lambda: _reused_slot_execution([0]), False),
+        ("reused-slot-1", lambda: _reused_slot_execution([1]), True),
+        ("diagonal-reused-slot-0", lambda: _diagonal_reused_slot_execution([0]), False),
+        ("diagonal-leading-slots", lambda: _diagonal_reused_slot_execution([1, 5]), True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("build", "lead_only"),
+    [case[1:] for case in _lead_only_cases()],
+    ids=[case[0] for case in _lead_only_cases()],
+)
+def test_adjoint_jacobian_of_chosen_slots(build, lead_only, monkeypatch):
+    """``adjoint_jacobian(..., slots)`` gives the full Jacobian's columns ``slots``.
+
+    Slots whose rotations are all in the leading blocks (the first weight of a barren-plateau
+    ensemble; a layer's encoding and its first ``Rot`` layer, fused into the leading blocks)
+    sweep ``lambda`` alone: no stage's reduced matrices (they would need ``phi``) are taken,
+    which the test enforces by refusing them, across dense layers (4 qubits), fused groups and
+    diagonal layers (7-8). Any other slot set runs the full sweep: a slot that also drives a
+    later rotation or a diagonal layer's phase, a later layer's slot, or a mix. complex128, to
+    1e-12. Planted: a lead-only test that ignores a slot's later rotations or phases, or a
+    sweep that still takes the stages' matrices, fails.
+    """
+    from qgradbench.backend import adjoint
+
+    ex, theta, slots = build()
+    want = adjoint_jacobian(ex, theta)[..., slots]
+    if lead_only:
+        for name in ("_reduced", "_group_reduced", "_diagonal_derivatives"):
+            monkeypatch.setattr(adjoint, name, _refuse(name))
+    got = adjoint_jacobian(ex, theta, slots)
+    assert got.shape == want.shape == (theta.shape[0], ex.observable.n_outputs, len(slots))
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    assert want.abs().amax() > 1e-3  # the columns are not all zero
+
+
+def _refuse(name):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{name} called by a sweep of the leading blocks' slots alone")
+
+    return refuse
+
+
 def test_adjoint_jacobian_of_several_non_diagonal_outputs():
     """Test one ``lambda`` per output of a non-diagonal observable against autograd.
 

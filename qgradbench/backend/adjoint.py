@@ -79,6 +79,9 @@ class SweepPlan:
         slots: the slot each of ``take`` belongs to.
         scales: the scale of each of ``take``'s rotations (``d angle / d slot``), or ``None``
             when every rotation is its slot's only one, with scale 1.
+        lead_start: the number of derivatives the stages emit before the leading blocks'.
+        lead_slots: the slots of the leading blocks' rotations.
+        swept_slots: the slots of every other rotation and of the diagonal layers.
     """
 
     stages: tuple[StagePlan | tuple[StagePlan, ...] | None, ...]
@@ -86,6 +89,14 @@ class SweepPlan:
     take: torch.Tensor
     slots: torch.Tensor
     scales: torch.Tensor | None = None
+    lead_start: int = 0
+    lead_slots: frozenset = frozenset()
+    swept_slots: frozenset = frozenset()
+
+    def lead_only(self, slots) -> bool:
+        """Whether every rotation of ``slots`` (non-empty) is in the leading blocks."""
+        wanted = {int(s) for s in slots}
+        return bool(wanted) and wanted <= self.lead_slots and not wanted & self.swept_slots
 
 
 def adjoint_sweep(
@@ -96,6 +107,7 @@ def adjoint_sweep(
     lam: torch.Tensor,
     schedule: Schedule | None = None,
     gates: Gates | None = None,
+    slots=None,
 ) -> torch.Tensor:
     """Run the reverse sweep and return ``Im <lambda_k| P_k |phi_k>`` for every slot.
 
@@ -111,6 +123,12 @@ def adjoint_sweep(
     before its inverse: per group, one read of both states and one read and write.
     Still two stored states, one pass over the gates.
 
+    When only the leading blocks' slots are wanted (``slots``: a circuit's first rotations, as
+    for McClean et al.'s gradient of the first weight), ``phi`` is not swept at all: it is
+    needed only at the start, where it is the product state of the leading blocks'
+    columns (:func:`_lead_reduced`). ``lambda`` alone is swept back, with no derivative taken on
+    the way: half the states to undo, and none of the stages' reduced matrices.
+
     Args:
         execution: circuit and precision.
         batched: the per-circuit slots ``(B, k)``.
@@ -122,6 +140,8 @@ def adjoint_sweep(
         gates: that schedule's :meth:`~qgradbench.circuits.schedule.Schedule.gates` of
             ``batched`` and ``shared`` with ``generators=True``, if the forward pass kept them
             (:meth:`Execution.state_for_sweep`); by default built here.
+        slots: the slots whose derivatives are wanted, or ``None`` for every slot. The others
+            may come out as zero.
 
     Returns:
         ``(B, K, P)``: the derivative of each ``<O_j>`` with respect to each slot.
@@ -136,7 +156,8 @@ def adjoint_sweep(
         gates = schedule.with_diagonals(gates, batched, shared)
     head_gens, suffix_gens = gates.head_generators, gates.suffix_generators
     unitaries = schedule.dense_unitaries(gates, post=False) if schedule.dense_layers else None
-    both = _pair(state, lam)  # (B, 1 + K, 2, ..., 2)
+    lead_only = slots is not None and plan.lead_only(slots)
+    both = _own(lam) if lead_only else _pair(state, lam)  # (B, [1 +] K, 2, ..., 2)
     parts = []
 
     def differentiate(step: StagePlan, c: torch.Tensor) -> None:
@@ -151,11 +172,16 @@ def adjoint_sweep(
     per_slot = []  # (values (B, K, rows), slots): the diagonal layers' derivatives
 
     buffers = None if torch.is_grad_enabled() and both.requires_grad else engine.PingPong(both)
+    emit = None if lead_only else differentiate
     for stage, step in zip(reversed(schedule.stages), plan.stages, strict=True):
-        both = _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differentiate)
+        both = _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, emit)
         per_slot.extend(both[1:])
         both = both[0]
-    if plan.lead.wires:
+    if lead_only:  # both: the lambda_k at the start
+        parts.append(state.real.new_zeros(batched.shape[0], lam.shape[1], plan.lead_start))
+        columns = schedule.lead_columns(gates, batched.shape[0])
+        differentiate(plan.lead, _lead_reduced(both, columns, plan.lead.wires))
+    elif plan.lead.wires:
         if n > schedule.dense_qubits and len(plan.lead.wires) > 1:
             columns = schedule.lead_columns(gates, batched.shape[0])
             c = _lead_reduced(both[:, 1:], columns, plan.lead.wires)
@@ -186,6 +212,13 @@ def _pair(state: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=1, out=engine.pool.take(shape, state.dtype, state.device))
 
 
+def _own(lam: torch.Tensor) -> torch.Tensor:
+    """``lam`` to sweep back alone: a pooled copy (the sweep's buffers are overwritten)."""
+    if torch.is_grad_enabled() and lam.requires_grad:
+        return lam
+    return engine.pool.take(lam.shape, lam.dtype, lam.device).copy_(lam)
+
+
 def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differentiate):
     """Emit one stage's derivatives and apply its inverse to ``both`` (:func:`adjoint_sweep`).
 
@@ -194,10 +227,16 @@ def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differen
     diagonal layer: the sweep allocates a fixed number of state pairs. Without, each inverse
     returns a new tensor (differentiable).
 
+    ``differentiate`` ``None``: only the inverse (``both`` holds the ``lambda_k`` alone).
+
     Returns:
         ``(both, *per_slot)``: the new pair, then a diagonal layer's ``(values, slots)``.
     """
     n = schedule.n_qubits
+
+    def emit(step_, reduced):  # reduced() -> C: taken only when derivatives are
+        if differentiate is not None:
+            differentiate(step_, reduced())
 
     def apply(kernel):  # kernel(state, out) -> new state; out None: allocate
         return kernel(both, None) if buffers is None else buffers.step(kernel)
@@ -205,18 +244,20 @@ def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differen
     if isinstance(stage, Monomial | Unitary):
         return (apply(lambda s, out: engine.apply_fixed(s, stage.inverse, out)),)
     if isinstance(stage, DiagonalStage):
-        found = _diagonal_derivatives(both, schedule, stage.layer, n)
+        found = []
+        if differentiate is not None:
+            found.append(_diagonal_derivatives(both, schedule, stage.layer, n))
         phases = gates.diagonals[stage.layer]
         phases = phases.unsqueeze(1) if phases.dim() > 1 else phases  # (B, 1, 2**n)
         if buffers is None:
-            return apply_phases(both, phases.conj(), n), found
+            return apply_phases(both, phases.conj(), n), *found
         both.reshape(*both.shape[:2], 2**n).mul_(phases.conj())  # exact in place
-        return both, found
+        return both, *found
     if isinstance(stage, DenseStage):
         layer = schedule.dense_layers[stage.layer]
         if layer.post is not None:
             both = apply(lambda s, out: engine.apply_monomial(s, layer.post.inverse, out))
-        differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+        emit(step, lambda: _reduced(both, n, step.wires, schedule.dense_qubits))
         unitary = unitaries[stage.layer].conj()
 
         def product(state, out):
@@ -229,11 +270,11 @@ def _undo_stage(stage, step, both, buffers, schedule, gates, unitaries, differen
     if isinstance(stage, FusedStage):
         blocks = schedule.fused_blocks(stage, gates)
         for block, group_step in zip(reversed(blocks), step, strict=True):
-            differentiate(group_step, _group_reduced(both, block.shape[-1]))
+            emit(group_step, lambda b=both, size=block.shape[-1]: _group_reduced(b, size))
             block = block if block.dim() == 2 else block.unsqueeze(1)  # per circuit: (B, 1)
             both = apply(lambda s, out, b=block: fused.apply_block_top_inverse(s, b, n, out))
         return (both,)
-    differentiate(step, _reduced(both, n, step.wires, schedule.dense_qubits))
+    emit(step, lambda: _reduced(both, n, step.wires, schedule.dense_qubits))
     inverse = schedule.gate_matrix(stage, gates).mH
     inverse = inverse if inverse.dim() == 2 else inverse.unsqueeze(1)  # per circuit: (B, 1)
     return (apply(lambda s, out: engine.apply_matrix(s, inverse, stage.wire, n, out)),)
@@ -409,9 +450,15 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
             )
         else:
             stages.append(blocks_plan([(0, stage)], rows=False))
+    lead_start = len(order)
     lead = blocks_plan(list(enumerate(map(as_gate, schedule.lead_blocks))), rows=True)
     circuit = schedule.circuit
     rotations = circuit.rotations
+
+    def slots_of(ids) -> frozenset:
+        return frozenset(rotations[i].slot for i in ids if rotations[i].slot is not None)
+
+    diagonal = {int(k) for layer in schedule.diagonal_layers for k in layer.slots}
     take = [k for k, i in enumerate(order) if rotations[i].slot is not None]
     scales = None
     if not circuit.all_simple:
@@ -424,16 +471,22 @@ def _plan(schedule: Schedule, device) -> SweepPlan:
         take=tensor(take),
         slots=tensor([rotations[order[k]].slot for k in take]),
         scales=scales,
+        lead_start=lead_start,
+        lead_slots=slots_of(order[lead_start:]),
+        swept_slots=slots_of(order[:lead_start]) | diagonal,
     )
 
 
-def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
+def adjoint_jacobian(execution: Execution, theta: torch.Tensor, slots=None) -> torch.Tensor:
     """Return the exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep.
 
     Slots that are the same in every row (a layer's weights) are run as shared
     (:meth:`Execution.split_shared`): their gates are built once, and fused as the adjoint
     method's sweep fuses them; the forward run's gates serve the sweep
     (:meth:`Execution.state_for_sweep`).
+
+    With ``slots`` (a sequence of slot indices), only those columns ``(B, n_out, len(slots))``:
+    the sweep skips what they do not need (:func:`adjoint_sweep`).
     """
     batched, shared = execution.split_shared(theta)
     with torch.no_grad():
@@ -449,4 +502,8 @@ def adjoint_jacobian(execution: Execution, theta: torch.Tensor) -> torch.Tensor:
                 [execution.apply_observable(state, row.expand(state.shape[0], -1)) for row in eye],
                 dim=1,
             )
-        return adjoint_sweep(execution, batched, shared, state, lam, gates=gates)
+        if slots is None:
+            return adjoint_sweep(execution, batched, shared, state, lam, gates=gates)
+        wanted = torch.as_tensor(np.asarray(slots, dtype=np.int64), device=theta.device)
+        jac = adjoint_sweep(execution, batched, shared, state, lam, gates=gates, slots=slots)
+        return jac.index_select(-1, wanted)

@@ -301,11 +301,15 @@ class Execution:
         return engine.estimate_expvals(probs, diag, self.shots, self.generator)
 
     # ----------------------------------------------------------------- simulator derivatives
-    def jacobian(self, theta: torch.Tensor) -> torch.Tensor:
-        """The exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep."""
+    def jacobian(self, theta: torch.Tensor, slots=None) -> torch.Tensor:
+        """The exact Jacobian ``d <O_j> / d theta`` ``(B, n_out, P)`` by one adjoint sweep.
+
+        With ``slots``, its columns ``slots`` only, ``(B, n_out, len(slots))``
+        (:func:`~qgradbench.backend.adjoint.adjoint_jacobian`).
+        """
         from qgradbench.backend.adjoint import adjoint_jacobian
 
-        return adjoint_jacobian(self, theta)
+        return adjoint_jacobian(self, theta, slots)
 
     def vjp(
         self,

@@ -159,8 +159,7 @@ def chunk_rows(n_qubits: int, states_per_row: int = 1) -> int:
 
 def exact_jacobian(execution: Execution, theta: torch.Tensor, slots: np.ndarray) -> torch.Tensor:
     """The exact Jacobian of the columns ``slots``, ``(B, n_out, S)``, by one adjoint sweep."""
-    index = torch.as_tensor(slots, device=theta.device)
-    return adjoint_jacobian(execution, theta)[..., index]
+    return adjoint_jacobian(execution, theta, slots)
 
 
 def backprop_jacobian(execution: Execution, theta: torch.Tensor, slots: np.ndarray) -> torch.Tensor:

@@ -128,8 +128,7 @@ class ShotAdjoint(JacobianMethod):
     def jacobian(self, execution, theta, slots, f0):  # noqa: D102
         shots = execution.shots
         if shots is None:
-            index = torch.as_tensor(slots, device=theta.device)
-            return execution.jacobian(theta)[..., index]  # (B, n_out, S), exact
+            return execution.jacobian(theta, slots)  # (B, n_out, S), exact
         slots = np.asarray(slots, dtype=np.int64)
         if self.config["match"] == "hadamard":
             return self._hadamard(execution, theta, slots)
@@ -138,8 +137,7 @@ class ShotAdjoint(JacobianMethod):
         jac = theta.new_zeros(theta.shape[0], execution.observable.n_outputs, len(slots))
         if two_term.any():
             chosen = slots[two_term]
-            index = torch.as_tensor(chosen, device=theta.device)
-            g = execution.jacobian(theta)[..., index]
+            g = execution.jacobian(theta, chosen)
             a = self._offsets(execution, theta, chosen)
             n = output_shots(execution)
             plus = _binomial_mean(n, (1 + a + g) / 2, execution.generator)
@@ -156,15 +154,14 @@ class ShotAdjoint(JacobianMethod):
         n = output_shots(execution)
         circuit = execution.circuit
         if circuit.all_simple:
-            index = torch.as_tensor(slots, device=theta.device)
-            g = execution.jacobian(theta)[..., index]
+            g = execution.jacobian(theta, slots)
             return (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
         expanded, source, scales = circuit.per_rotation
         wanted = np.flatnonzero(np.isin(source, slots))
         per_rotation = replace(execution, circuit=expanded)
         scale_t = torch.as_tensor(scales, dtype=theta.dtype, device=theta.device)
         angles = theta.index_select(-1, torch.as_tensor(source, device=theta.device)) * scale_t
-        g = per_rotation.jacobian(angles)[..., torch.as_tensor(wanted)]
+        g = per_rotation.jacobian(angles, wanted)
         sampled = (2 * _binomial_mean(n, (1 + g) / 2, execution.generator) - 1).to(g.dtype)
         column = {int(k): c for c, k in enumerate(slots)}
         index = torch.as_tensor([column[int(source[r])] for r in wanted], device=theta.device)
