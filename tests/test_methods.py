@@ -648,24 +648,30 @@ def _leading_weights_layer(n: int) -> QuantumLayer:
 
 
 def _reused_slot_execution(slots):
-    """Slot 0 drives a leading rotation and a later one; slot 1 a leading rotation only."""
-    b = CircuitBuilder(2, "reused")
+    """Slot 0 drives a leading rotation and a later one; slot 1 a leading rotation only.
+
+    Wire 2 has no leading rotation (its column in the leading product state is ``|0>``).
+    """
+    b = CircuitBuilder(3, "reused")
     b.rotation("Y", 0, slot=0)
     b.rotation("Y", 1, slot=1)
     b.fixed("CNOT", (0, 1))
     b.rotation("Y", 1, slot=0, scale=0.5, shared=True)
     b.rotation("Z", 0, slot=2)
     b.fixed("CNOT", (1, 0))
+    b.fixed("CNOT", (1, 2))
     b.rotation("X", 1, slot=3)
-    ex = Execution(b.build(4), Observable("z-each", 2), torch.complex128)
-    theta = torch.rand(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    b.rotation("Y", 2, slot=4)
+    ex = Execution(b.build(5), Observable("z-each", 3), torch.complex128)
+    theta = torch.rand(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     return ex, theta, slots
 
 
 def _diagonal_reused_slot_execution(slots):
     """Seven qubits: leading RY gates (slots 0-6), ZZ phases, then RX gates.
 
-    The ZZ phases are one diagonal layer; slot 0 drives the first of them too.
+    The ZZ phases are one diagonal layer; slot 0 drives the first of them too, and the later
+    slots are the same in every row (shared weights).
     """
     n = 7
     b = CircuitBuilder(n, "diagonal-reused")
@@ -678,10 +684,10 @@ def _diagonal_reused_slot_execution(slots):
     for q in range(n):
         b.rotation("X", q, slot=2 * n - 2 + q)
     ex = Execution(b.build(3 * n - 2), Observable("z-each", n), torch.complex128)
-    assert ex.circuit.schedule(0).diagonal_layers
-    theta = torch.rand(
-        5, 3 * n - 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6)
-    )
+    gen = torch.Generator().manual_seed(6)
+    theta = torch.rand(5, 3 * n - 2, dtype=torch.float64, generator=gen)
+    theta[:, n:] = theta[0, n:]  # the same in every row: the phases' other slots are shared
+    assert ex.circuit.schedule(n).diagonal_layers
     return ex, theta, slots
 
 
@@ -722,6 +728,11 @@ def _lead_only_cases():
         ("seed-4-inputs", layer_case(seed_layer(4), lambda ly: [0, 2, 3]), True),
         ("seed-7-first-rot", layer_case(seed_layer(7), lambda ly: [7, 8, 9, 13]), True),
         ("diagonal-7", layer_case(lambda: _leading_weights_layer(7), lambda ly: [6, 9]), True),
+        (
+            "diagonal-7-all",
+            layer_case(lambda: _leading_weights_layer(7), lambda ly: [*range(6, 13)]),
+            True,
+        ),
         ("seed-4-last-rot", layer_case(seed_layer(4), lambda ly: [26]), False),
         ("seed-4-mixed", layer_case(seed_layer(4), lambda ly: [0, 26]), False),
         ("reused-slot-0", lambda: _reused_slot_execution([0]), False),
@@ -759,6 +770,28 @@ def test_adjoint_jacobian_of_chosen_slots(build, lead_only, monkeypatch):
     assert got.shape == want.shape == (theta.shape[0], ex.observable.n_outputs, len(slots))
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     assert want.abs().amax() > 1e-3  # the columns are not all zero
+
+
+def test_adjoint_sweep_of_leading_slots_leaves_lambda_alone():
+    """The sweep of leading slots alone undoes the gates on a copy of ``lambda``, not on it.
+
+    With autograd on and ``lambda`` not requiring a gradient the sweep runs in its buffers;
+    the caller's ``lambda`` stays as it was, and the wanted columns are the full sweep's.
+    Planted: sweeping the caller's tensor in place fails.
+    """
+    from qgradbench.methods import adjoint_sweep
+
+    ex, theta, slots = _random_pauli_execution(4)
+    batched, shared = ex.split_shared(theta)
+    ones = torch.ones(5, ex.observable.n_outputs, dtype=theta.dtype)
+    with torch.no_grad():
+        state = ex.state(batched, shared)
+        lam = ex.apply_observable(state, ones).unsqueeze(1)
+    before = lam.clone()
+    got = adjoint_sweep(ex, batched, shared, state, lam, slots=slots)
+    torch.testing.assert_close(lam, before, rtol=0, atol=0)
+    want = adjoint_sweep(ex, batched, shared, state, lam)
+    torch.testing.assert_close(got[..., slots], want[..., slots], rtol=1e-12, atol=1e-12)
 
 
 def _refuse(name):
