@@ -396,6 +396,15 @@ def median_step_time(
 #: Consecutive steps a side runs per turn of :func:`interleaved_times`.
 DEFAULT_BLOCK = 10
 
+#: Seconds each side spends in untimed turns before the timed ones (:func:`run_comparison`).
+#: One warm-up step was not enough: on 2026-12-07 (1 thread, turns of 10, 200 steps) the first
+#: case's qgradbench steps took 2.4-5.0 ms for their first 40 steps and 1.6-2.0 ms after (the
+#: later cases' first one or two turns, 2.3-4.1 against 1.8-2.4 ms): backprop's median was
+#: 1.83 ms over all 200 steps and 1.73 ms over the last 160, adjoint's 2.02 and 1.88 ms;
+#: PennyLane's, ten times longer, 14.31 and 14.00 ms. Training runs thousands of steps: the
+#: timed steps should be its steady ones, on both sides.
+DEFAULT_WARMUP_S = 1.0
+
 
 def interleaved_times(
     steps: dict[str, Callable], repeats: int, budget_s: float | None, block: int = DEFAULT_BLOCK
@@ -485,13 +494,15 @@ def run_comparison(
     adam: str = "default",
     count_ops: bool = False,
     block: int = DEFAULT_BLOCK,
+    warmup_s: float = 0.0,
 ) -> list[dict]:
     """Time every case on both backends and return one row (dict) per case.
 
-    The two sides of a case are prepared first and then timed *interleaved*, ``block``
-    consecutive steps each in turn (qgradbench, PennyLane, qgradbench, ...), so that both see
-    the same machine load (:func:`interleaved_times`); each side stops at ``repeats`` steps or
-    once it has spent ``budget_s`` seconds.
+    The two sides of a case are prepared first (one step each), warmed up in untimed turns
+    until each has spent ``warmup_s`` seconds (at least one turn each; none for 0), and then
+    timed *interleaved*, ``block`` consecutive steps each in turn (qgradbench, PennyLane,
+    qgradbench, ...), so that both see the same machine load (:func:`interleaved_times`); each
+    side stops at ``repeats`` steps or once it has spent ``budget_s`` seconds.
 
     Row keys: ``case``, ``method``, ``shots``, ``pennylane_config``, ``qgradbench_ms``,
     ``pennylane_ms`` (medians; ``None`` when n/a), ``ratio`` (PennyLane / qgradbench), the
@@ -519,6 +530,9 @@ def run_comparison(
             except UnavailableError as err:
                 row[f"{backend}_ms"], row[f"{backend}_n"] = None, 0
                 row[f"{backend}_na"] = str(err).splitlines()[0]
+        if warmup_s > 0:  # untimed: the turns' start-up transient (DEFAULT_WARMUP_S)
+            interleaved_times(steps, 10**9, warmup_s, block)
+        row["warmup_s"] = warmup_s
         for backend, times in interleaved_times(steps, repeats, budget_s, block).items():
             row[f"{backend}_ms"], row[f"{backend}_n"] = 1e3 * statistics.median(times), len(times)
             row[f"{backend}_steps_ms"] = [1e3 * t for t in times]  # in the order they ran
@@ -609,8 +623,16 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_BLOCK,
         help="consecutive steps per side and turn (default %(default)s; 1: strict alternation)",
     )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=DEFAULT_WARMUP_S,
+        help="seconds of untimed turns per side before timing (default %(default)s; 0: none)",
+    )
     args = parser.parse_args(argv)
     refuse_counts_below_one(parser, args, ("repeat", "block"))
+    if not (math.isfinite(args.warmup) and args.warmup >= 0):
+        parser.error(f"--warmup must be a finite number of seconds >= 0, got {args.warmup}")
 
     configure_threads(args.threads)
     silence_pennylane_warnings()
@@ -620,8 +642,8 @@ def main(argv: list[str] | None = None) -> int:
         cases = [case for case in cases if case.method in args.methods]
     print(
         f"seed model step ({N_QUBITS} qubits, {N_LAYERS} layers, batch {BATCH}, Adam), "
-        f"median over up to {args.repeat} steps after 1 warm-up, budget {args.budget:g} s "
-        f"per case and side, turns of {args.block} steps",
+        f"median over up to {args.repeat} steps after 1 warm-up step and {args.warmup:g} s of "
+        f"untimed turns, budget {args.budget:g} s per case and side, turns of {args.block} steps",
         flush=True,
     )
     print(
@@ -635,7 +657,15 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     rows = run_comparison(
-        cases, args.repeat, args.budget, args.seed, log, args.adam, args.ops, args.block
+        cases,
+        args.repeat,
+        args.budget,
+        args.seed,
+        log,
+        args.adam,
+        args.ops,
+        args.block,
+        warmup_s=args.warmup,
     )
     print()
     print(format_table(rows))
@@ -645,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
             "model": {"n_qubits": N_QUBITS, "n_layers": N_LAYERS, "batch": BATCH, "lr": LR},
             "repeat": args.repeat,
             "budget_s": args.budget,
+            "warmup_s": args.warmup,
+            "block": args.block,
             "shots": args.shots,
             "seed": args.seed,
             "threads": args.threads,

@@ -159,6 +159,36 @@ def test_seed_step_comparison_keeps_every_step_time():
     assert row["ratio"] == pytest.approx(row["pennylane_ms"] / row["qgradbench_ms"])
 
 
+@pytest.mark.parametrize("warmup_s", [0.0, 0.02])
+def test_seed_step_comparison_warms_up_untimed(monkeypatch, warmup_s):
+    """Test that the comparison's warm-up turns run before the timed ones and are not timed.
+
+    Stand-in steps of about a millisecond count their calls: with ``warmup_s`` 0 each side runs
+    its three timed steps only; with 0.02 s at least one untimed turn (two steps) more, and the
+    row still holds three times a side.
+    """
+    import time
+
+    import benchmarks.compare_pennylane as cmp
+
+    calls = {"qgradbench": 0, "pennylane": 0}
+
+    def prepare(backend, case, seed=0, adam="default"):
+        def step():
+            calls[backend] += 1
+            time.sleep(0.001)
+
+        return step
+
+    monkeypatch.setattr(cmp, "prepare_step", prepare)
+    case = cmp.Case("backprop", None, "default.qubit", "backprop")
+    (row,) = cmp.run_comparison([case], repeats=3, budget_s=None, block=2, warmup_s=warmup_s)
+    assert row["warmup_s"] == warmup_s
+    for side, n in calls.items():
+        assert row[f"{side}_n"] == len(row[f"{side}_steps_ms"]) == 3
+        assert n == 3 if warmup_s == 0 else n >= 3 + 2
+
+
 @pytest.mark.pennylane
 def test_pennylane_layer_computes_the_same_outputs():
     """Test that the PennyLane counterpart gives the qgradbench layer's outputs (1e-5)."""
