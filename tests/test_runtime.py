@@ -95,6 +95,7 @@ class TestRuntime:
         ("compare_pennylane", ["--repeat", "-1"], "--repeat must be a whole number >= 1, got -1"),
         ("autograd_floor", ["--turns", "0"], "--turns must be a whole number >= 1, got 0"),
         ("autograd_floor", ["--per", "-2"], "--per must be a whole number >= 1, got -2"),
+        ("adjoint_floor", ["--threads", "0"], "--threads must be a whole number >= 1, got 0"),
     ],
 )
 def test_benchmark_scripts_refuse_bad_counts(script, args, message, capsys):
@@ -120,6 +121,23 @@ def test_autograd_floor_circuit_is_the_seed_layer():
 
     layer = build_seed_model("qgradbench", "backprop")[4]
     hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(2, 4, 3))
+    x = torch.tanh(torch.randn(32, 4, generator=torch.Generator().manual_seed(1)))
+    assert check_against_layer(layer, hand, x) < 1e-5
+
+
+def test_adjoint_floor_is_the_seed_layers_adjoint():
+    """The hand-written adjoint of benchmarks/adjoint_floor.py is the layer's, values and gradients.
+
+    Against ``QuantumLayer(diff_method="adjoint")``, inputs and weights, to complex64 rounding on
+    a batch of 32 (planted: the factor 2 dropped from the inputs' gradient gives a difference of
+    1.3, ``d Rot / d omega``'s sign flipped 2.7).
+    """
+    from benchmarks.adjoint_floor import HandWrittenSeedAdjoint
+    from benchmarks.autograd_floor import check_against_layer
+    from benchmarks.compare_pennylane import build_seed_model
+
+    layer = build_seed_model("qgradbench", "adjoint")[4]
+    hand = HandWrittenSeedAdjoint(layer.weights.detach().reshape(2, 4, 3))
     x = torch.tanh(torch.randn(32, 4, generator=torch.Generator().manual_seed(1)))
     assert check_against_layer(layer, hand, x) < 1e-5
 
