@@ -35,15 +35,15 @@ this layer is the fastest adjoint step there is on this model in eager PyTorch, 
 
 Usage::
 
-    python benchmarks/adjoint_floor.py [--turns T] [--per N] [--threads 1] [--json OUT]
+    python benchmarks/adjoint_floor.py [--turns T] [--per N] [--pl-per M] [--no-pennylane]
+                                       [--threads 1] [--json OUT]
+
+PennyLane's step (``lightning.qubit``, adjoint) runs in the same turns (``autograd_floor.py``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import platform
 import sys
 from pathlib import Path
 
@@ -52,22 +52,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.autograd_floor import (  # noqa: E402
-    N_STATES,
-    _bits,
-    _cnot_ring,
-    check_against_layer,
-    time_turns,
-)
-from benchmarks.compare_pennylane import (  # noqa: E402
-    N_LAYERS,
-    N_QUBITS,
-    build_seed_model,
-    configure_threads,
-    make_batch,
-    make_step,
-    refuse_counts_below_one,
-)
+from benchmarks.autograd_floor import N_STATES, _bits, _cnot_ring, floor_main  # noqa: E402
+from benchmarks.compare_pennylane import N_LAYERS, N_QUBITS  # noqa: E402
 
 
 def _tables() -> dict[str, torch.Tensor]:
@@ -175,56 +161,7 @@ class HandWrittenSeedAdjoint(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: D103
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=15)
-    parser.add_argument("--per", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
-    refuse_counts_below_one(parser, args, ("turns", "per", "threads"))
-    configure_threads(args.threads)
-
-    model = build_seed_model("qgradbench", "adjoint")
-    layer = model[4]
-    hand = HandWrittenSeedAdjoint(layer.weights.detach().reshape(N_LAYERS, N_QUBITS, 3))
-    x = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
-    worst = check_against_layer(layer, hand, x)
-    if worst > 1e-5:
-        print(f"the hand-written adjoint disagrees with the layer by {worst:.2e}", file=sys.stderr)
-        return 1
-
-    hand_model = build_seed_model("qgradbench", "adjoint")
-    hand_model[4] = hand
-    classical = build_seed_model("qgradbench", "adjoint")
-    classical[4] = nn.Identity()
-    X, y = make_batch(0)
-    xg = x.clone().requires_grad_()
-    cases = {
-        "layer forward+backward": lambda: layer(xg).sum().backward(),
-        "hand-written forward+backward": lambda: hand(xg).sum().backward(),
-    }
-    for adam in ("default", "fused"):
-        cases[f"step, layer, {adam} Adam"] = make_step(model, X, y, adam=adam)
-        cases[f"step, hand-written, {adam} Adam"] = make_step(hand_model, X, y, adam=adam)
-        cases[f"step, classical only, {adam} Adam"] = make_step(classical, X, y, adam=adam)
-    medians = time_turns(cases, args.turns, args.per)
-
-    print(f"values and gradients agree to {worst:.1e}; torch threads {args.threads}")
-    for name, seconds in medians.items():
-        print(f"  {name:38s} {seconds * 1e6:8.1f} us")
-    if args.json:
-        record = {
-            "machine": platform.platform(),
-            "torch": torch.__version__,
-            "threads": args.threads,
-            "turns": args.turns,
-            "per_turn": args.per,
-            "max_difference": worst,
-            "median_us": {k: v * 1e6 for k, v in medians.items()},
-        }
-        args.json.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"wrote {args.json}")
-    return 0
+    return floor_main(argv, __doc__, "adjoint", HandWrittenSeedAdjoint)
 
 
 if __name__ == "__main__":

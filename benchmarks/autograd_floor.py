@@ -16,7 +16,11 @@ compare with PennyLane's.
 
 Usage::
 
-    python benchmarks/autograd_floor.py [--turns T] [--per N] [--threads 1] [--json OUT]
+    python benchmarks/autograd_floor.py [--turns T] [--per N] [--pl-per M] [--no-pennylane]
+                                        [--threads 1] [--json OUT]
+
+PennyLane's step (``default.qubit``, backprop) runs in the same turns, ``M`` steps a turn, so
+that the floor's ratio to it comes from one run.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.compare_pennylane import (  # noqa: E402
+    ADAM_VARIANTS,
     N_LAYERS,
     N_QUBITS,
+    PENNYLANE_PAIRS,
     build_seed_model,
     configure_threads,
     make_batch,
@@ -130,72 +136,140 @@ def check_against_layer(layer: nn.Module, hand: nn.Module, x: torch.Tensor) -> f
     return worst
 
 
-def time_turns(cases: dict, turns: int, per: int) -> dict:
-    """Median per-call seconds of each case, the cases in alternating turns of ``per`` calls."""
+def time_turns(cases: dict, turns: int, per: int | dict) -> dict:
+    """Median per-call seconds of each case, the cases in alternating turns of ``per`` calls.
+
+    ``per``: calls per turn, for every case or by case name (a PennyLane step takes ten to a
+    hundred times ours: fewer of them keep its turns about as long).
+    """
+    counts = per if isinstance(per, dict) else dict.fromkeys(cases, per)
     times = {name: [] for name in cases}
     for f in cases.values():
-        for _ in range(20):
+        for _ in range(min(20, max(counts.values()))):
             f()
     for _ in range(turns):
         for name, f in cases.items():
             start = time.perf_counter()
-            for _ in range(per):
+            for _ in range(counts[name]):
                 f()
-            times[name].append((time.perf_counter() - start) / per)
+            times[name].append((time.perf_counter() - start) / counts[name])
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: D103
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--turns", type=int, default=15)
-    parser.add_argument("--per", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args(argv)
-    refuse_counts_below_one(parser, args, ("turns", "per", "threads"))
-    configure_threads(args.threads)
+def floor_cases(method: str, hand: nn.Module, per: int, pl_per: int | None) -> tuple[dict, dict]:
+    """The timed cases of a floor run of ``method`` and their calls per turn.
 
-    model = build_seed_model("qgradbench", "backprop")
+    The layer's and ``hand``'s forward and backward alone; then for each Adam variant one step
+    of the seed model with the layer, with ``hand`` in its place, with the classical layers
+    only, and (``pl_per`` calls a turn, unless ``None``) with PennyLane's counterpart of
+    ``method`` (``PENNYLANE_PAIRS``), so that the floor's ratio to PennyLane is measured in
+    the same turns as the layer's.
+    """
+    model = build_seed_model("qgradbench", method)
     layer = model[4]
-    hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(N_LAYERS, N_QUBITS, 3))
-    x = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
-    worst = check_against_layer(layer, hand, x)
-    if worst > 1e-5:
-        print(f"the hand-written circuit disagrees with the layer by {worst:.2e}", file=sys.stderr)
-        return 1
-
-    hand_model = build_seed_model("qgradbench", "backprop")
+    hand_model = build_seed_model("qgradbench", method)
     hand_model[4] = hand
-    classical = build_seed_model("qgradbench", "backprop")
+    classical = build_seed_model("qgradbench", method)
     classical[4] = nn.Identity()
     X, y = make_batch(0)
-    xg = x.clone().requires_grad_()
+    xg = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
+    xg.requires_grad_()
     cases = {
         "layer forward+backward": lambda: layer(xg).sum().backward(),
         "hand-written forward+backward": lambda: hand(xg).sum().backward(),
     }
-    for adam in ("default", "fused"):
-        cases[f"step, layer, {adam} Adam"] = make_step(model, X, y, adam=adam)
-        cases[f"step, hand-written, {adam} Adam"] = make_step(hand_model, X, y, adam=adam)
-        cases[f"step, classical only, {adam} Adam"] = make_step(classical, X, y, adam=adam)
-    medians = time_turns(cases, args.turns, args.per)
+    counts = dict.fromkeys(cases, per)
+    device, pl_method = PENNYLANE_PAIRS[method]
+    for adam in ADAM_VARIANTS:
+        steps = {
+            f"step, layer, {adam} Adam": make_step(model, X, y, adam=adam),
+            f"step, hand-written, {adam} Adam": make_step(hand_model, X, y, adam=adam),
+            f"step, classical only, {adam} Adam": make_step(classical, X, y, adam=adam),
+        }
+        counts.update(dict.fromkeys(steps, per))
+        if pl_per is not None:
+            pl_model = build_seed_model("pennylane", pl_method, pl_device=device)
+            name = f"step, PennyLane {device}/{pl_method}, {adam} Adam"
+            steps[name] = make_step(pl_model, X, y, adam=adam)
+            counts[name] = pl_per
+        cases.update(steps)
+    return cases, counts
+
+
+def floor_main(argv, description: str, method: str, make_hand) -> int:
+    """The command line of a floor script (this one, ``adjoint_floor.py``) for ``method``.
+
+    ``make_hand(weights)`` builds the hand-written layer from the layer's weights
+    ``(N_LAYERS, N_QUBITS, 3)``; it is checked against the layer before anything is timed.
+    """
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=15)
+    parser.add_argument("--per", type=int, default=100)
+    parser.add_argument("--pl-per", type=int, default=5, help="PennyLane steps per turn")
+    parser.add_argument(
+        "--pennylane",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time PennyLane's step in the same turns (default: yes)",
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    refuse_counts_below_one(parser, args, ("turns", "per", "pl_per", "threads"))
+    configure_threads(args.threads)
+
+    layer = build_seed_model("qgradbench", method)[4]
+    hand = make_hand(layer.weights.detach().reshape(N_LAYERS, N_QUBITS, 3))
+    x = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
+    worst = check_against_layer(layer, hand, x)
+    if worst > 1e-5:
+        print(f"the hand-written layer disagrees with the layer by {worst:.2e}", file=sys.stderr)
+        return 1
+    cases, counts = floor_cases(method, hand, args.per, args.pl_per if args.pennylane else None)
+    medians = time_turns(cases, args.turns, counts)
 
     print(f"values and gradients agree to {worst:.1e}; torch threads {args.threads}")
     for name, seconds in medians.items():
-        print(f"  {name:38s} {seconds * 1e6:8.1f} us")
+        print(f"  {name:52s} {seconds * 1e6:10.1f} us")
+    ratios = floor_ratios(medians)
+    for name, ratio in ratios.items():
+        print(f"  {name:52s} {ratio:10.1f}x")
     if args.json:
         record = {
             "machine": platform.platform(),
             "torch": torch.__version__,
+            "method": method,
             "threads": args.threads,
             "turns": args.turns,
-            "per_turn": args.per,
+            "per_turn": counts,
             "max_difference": worst,
             "median_us": {k: v * 1e6 for k, v in medians.items()},
+            "pennylane_ratio": ratios,
         }
         args.json.write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def floor_ratios(medians: dict) -> dict:
+    """PennyLane's step over the layer's and the hand-written one's, per Adam variant."""
+    ratios = {}
+    for adam in ADAM_VARIANTS:
+        pl = [
+            v
+            for k, v in medians.items()
+            if k.startswith("step, PennyLane") and k.endswith(f", {adam} Adam")
+        ]
+        if pl:
+            for side in ("layer", "hand-written"):
+                ratios[f"PennyLane / {side}, {adam} Adam"] = (
+                    pl[0] / medians[f"step, {side}, {adam} Adam"]
+                )
+    return ratios
+
+
+def main(argv: list[str] | None = None) -> int:  # noqa: D103
+    return floor_main(argv, __doc__, "backprop", HandWrittenSeedCircuit)
 
 
 if __name__ == "__main__":

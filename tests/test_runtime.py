@@ -96,6 +96,7 @@ class TestRuntime:
         ("autograd_floor", ["--turns", "0"], "--turns must be a whole number >= 1, got 0"),
         ("autograd_floor", ["--per", "-2"], "--per must be a whole number >= 1, got -2"),
         ("adjoint_floor", ["--threads", "0"], "--threads must be a whole number >= 1, got 0"),
+        ("adjoint_floor", ["--pl-per", "0"], "--pl_per must be a whole number >= 1, got 0"),
     ],
 )
 def test_benchmark_scripts_refuse_bad_counts(script, args, message, capsys):
@@ -123,6 +124,31 @@ def test_autograd_floor_circuit_is_the_seed_layer():
     hand = HandWrittenSeedCircuit(layer.weights.detach().reshape(2, 4, 3))
     x = torch.tanh(torch.randn(32, 4, generator=torch.Generator().manual_seed(1)))
     assert check_against_layer(layer, hand, x) < 1e-5
+
+
+def test_floor_ratios_pair_each_adam_with_its_own_pennylane_step():
+    """PennyLane's step over ours, per Adam variant, from the floor scripts' medians.
+
+    ``default.qubit`` contains "default": matched on that substring, the default-Adam steps
+    take whichever PennyLane step comes first, here the fused one (planted, this test fails).
+    """
+    from benchmarks.autograd_floor import floor_ratios
+
+    medians = {
+        "step, PennyLane default.qubit/backprop, fused Adam": 20.0,
+        "step, layer, default Adam": 2.0,
+        "step, hand-written, default Adam": 1.0,
+        "step, PennyLane default.qubit/backprop, default Adam": 10.0,
+        "step, layer, fused Adam": 4.0,
+        "step, hand-written, fused Adam": 5.0,
+    }
+    assert floor_ratios(medians) == {
+        "PennyLane / layer, default Adam": 5.0,
+        "PennyLane / hand-written, default Adam": 10.0,
+        "PennyLane / layer, fused Adam": 5.0,
+        "PennyLane / hand-written, fused Adam": 4.0,
+    }
+    assert floor_ratios({"step, layer, default Adam": 1.0}) == {}
 
 
 def test_adjoint_floor_is_the_seed_layers_adjoint():
