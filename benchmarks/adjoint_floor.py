@@ -48,12 +48,17 @@ import sys
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.autograd_floor import N_STATES, _bits, _cnot_ring, floor_main  # noqa: E402
-from benchmarks.compare_pennylane import N_LAYERS, N_QUBITS  # noqa: E402
+from benchmarks.autograd_floor import (  # noqa: E402
+    N_STATES,
+    SeedWeights,
+    _bits,
+    _cnot_ring,
+    floor_main,
+)
+from benchmarks.compare_pennylane import N_QUBITS  # noqa: E402
 
 
 def _tables() -> dict[str, torch.Tensor]:
@@ -142,18 +147,12 @@ class SeedAdjoint(torch.autograd.Function):
         return grad_x, grad_w
 
 
-class HandWrittenSeedAdjoint(nn.Module):
+class HandWrittenSeedAdjoint(SeedWeights):
     """:class:`SeedAdjoint` as a layer.
 
     Args:
         weights: the layer's weights ``(N_LAYERS, N_QUBITS, 3)`` (``Rot(phi, theta, omega)``).
     """
-
-    def __init__(self, weights: torch.Tensor):
-        super().__init__()
-        if N_LAYERS != 2:
-            raise ValueError(f"written for 2 layers, got N_LAYERS = {N_LAYERS}")
-        self.weights = nn.Parameter(weights.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``<Z_i>`` ``(B, N_QUBITS)`` for inputs ``x`` ``(B, N_QUBITS)``."""

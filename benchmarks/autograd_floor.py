@@ -74,8 +74,8 @@ def _cnot_ring(layer: int) -> torch.Tensor:
     return source
 
 
-class HandWrittenSeedCircuit(nn.Module):
-    """The seed layer's circuit in a handful of autograd operations (module docstring).
+class SeedWeights(nn.Module):
+    """A hand-written seed layer's weights, a copy of the layer's.
 
     Args:
         weights: the layer's weights ``(N_LAYERS, N_QUBITS, 3)`` (``Rot(phi, theta, omega)``).
@@ -86,6 +86,17 @@ class HandWrittenSeedCircuit(nn.Module):
         if N_LAYERS != 2:
             raise ValueError(f"written for 2 layers, got N_LAYERS = {N_LAYERS}")
         self.weights = nn.Parameter(weights.detach().clone())
+
+
+class HandWrittenSeedCircuit(SeedWeights):
+    """The seed layer's circuit in a handful of autograd operations (module docstring).
+
+    Args:
+        weights: the layer's weights ``(N_LAYERS, N_QUBITS, 3)`` (``Rot(phi, theta, omega)``).
+    """
+
+    def __init__(self, weights: torch.Tensor):
+        super().__init__(weights)
         bits = _bits()
         self.register_buffer("column", (2 * torch.arange(N_QUBITS)[:, None] + bits).flatten())
         kron = torch.stack(
