@@ -167,24 +167,24 @@ def time_turns(cases: dict, turns: int, per: int | dict) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def floor_cases(method: str, hand: nn.Module, per: int, pl_per: int | None) -> tuple[dict, dict]:
+def floor_cases(
+    method: str, model: nn.Module, hand: nn.Module, x: torch.Tensor, per: int, pl_per: int | None
+) -> tuple[dict, dict]:
     """The timed cases of a floor run of ``method`` and their calls per turn.
 
-    The layer's and ``hand``'s forward and backward alone; then for each Adam variant one step
-    of the seed model with the layer, with ``hand`` in its place, with the classical layers
-    only, and (``pl_per`` calls a turn, unless ``None``) with PennyLane's counterpart of
-    ``method`` (``PENNYLANE_PAIRS``), so that the floor's ratio to PennyLane is measured in
-    the same turns as the layer's.
+    The layer's (``model[4]``) and ``hand``'s forward and backward alone on inputs ``x``; then
+    for each Adam variant one step of the seed ``model``, of it with ``hand`` in the layer's
+    place, with the classical layers only, and (``pl_per`` calls a turn, unless ``None``) with
+    PennyLane's counterpart of ``method`` (``PENNYLANE_PAIRS``), so that the floor's ratio to
+    PennyLane is measured in the same turns as the layer's.
     """
-    model = build_seed_model("qgradbench", method)
     layer = model[4]
     hand_model = build_seed_model("qgradbench", method)
     hand_model[4] = hand
     classical = build_seed_model("qgradbench", method)
     classical[4] = nn.Identity()
     X, y = make_batch(0)
-    xg = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
-    xg.requires_grad_()
+    xg = x.clone().requires_grad_()
     cases = {
         "layer forward+backward": lambda: layer(xg).sum().backward(),
         "hand-written forward+backward": lambda: hand(xg).sum().backward(),
@@ -229,14 +229,16 @@ def floor_main(argv, description: str, method: str, make_hand) -> int:
     refuse_counts_below_one(parser, args, ("turns", "per", "pl_per", "threads"))
     configure_threads(args.threads)
 
-    layer = build_seed_model("qgradbench", method)[4]
+    model = build_seed_model("qgradbench", method)
+    layer = model[4]
     hand = make_hand(layer.weights.detach().reshape(N_LAYERS, N_QUBITS, 3))
     x = torch.tanh(torch.randn(32, N_QUBITS, generator=torch.Generator().manual_seed(1)))
     worst = check_against_layer(layer, hand, x)
     if worst > 1e-5:
         print(f"the hand-written layer disagrees with the layer by {worst:.2e}", file=sys.stderr)
         return 1
-    cases, counts = floor_cases(method, hand, args.per, args.pl_per if args.pennylane else None)
+    pl_per = args.pl_per if args.pennylane else None
+    cases, counts = floor_cases(method, model, hand, x, args.per, pl_per)
     medians = time_turns(cases, args.turns, counts)
 
     print(f"values and gradients agree to {worst:.1e}; torch threads {args.threads}")
